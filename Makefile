@@ -1,0 +1,37 @@
+# Two commands do all the set-up on a fresh machine:
+#   make train   train the fast-weights A3C agent on Catch-v0 with good defaults
+#   make test    lint and run the test suite
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# The CPU build of torch (on these machines a local wheel; elsewhere a pip index).
+TORCH  ?= torch==2.13.0
+TORCH_INDEX ?=
+
+.PHONY: venv train test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH_INDEX) "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+train: venv
+	$(PY) scripts/a3c.py --core fastweights $(ARGS)
+
+test: venv
+	$(VENV)/bin/ruff check .
+	SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy $(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+bench: venv
+	$(PY) benchmarks/bench_env.py
+	$(PY) benchmarks/bench_cores.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,220 @@
+"""Partially observable Catch as a Gymnasium environment (Ba et al. 2016, section 4.4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from envs.catch_rules import ACTION_MEANINGS, NUM_ACTIONS, CatchRules
+
+
+class EpisodeFinishedError(RuntimeError):
+    """Raised when ``step`` is called on a finished episode before ``reset``."""
+
+
+class InvalidActionError(ValueError):
+    """Raised for an action outside ``{0, 1, 2}``."""
+
+
+class CatchEnv(gym.Env):
+    """
+    ## Description
+
+    Catch as in bsuite, made partially observable as in Ba et al. (2016, section 4.4):
+    a ball falls from a random column of the top row, one row per step, and the agent moves
+    a paddle along the bottom row to catch it. The board is shown only for the first
+    ``visible_steps`` observations of an episode; afterwards every observation is zero, so
+    the agent must remember where the ball was and where it moved its paddle.
+
+    ## Action Space
+
+    ``Discrete(3)``: 0 moves the paddle one cell left, 1 keeps it still, 2 moves it one cell
+    right. The paddle stops at the walls.
+
+    ## Observation Space
+
+    ``Box(0, 1, (size, size), float32)``: 1 where the ball or the paddle is, 0 elsewhere;
+    all zeros once the screen is blank (observation number ``visible_steps`` onwards,
+    counting the reset's as number 0).
+
+    ## Rewards
+
+    +1 when the ball reaches the bottom row over the paddle, -1 when it reaches it
+    elsewhere, 0 on every other step.
+
+    ## Starting State
+
+    Ball in the top row at a column drawn uniformly; with ``ball_speed > 0`` it also moves
+    ``ball_speed`` columns left or right per step (drawn uniformly), bouncing off the side
+    walls. Paddle centred on the bottom row.
+
+    ## Episode End
+
+    Terminates after ``size - 1`` steps, when the ball reaches the bottom row. No truncation.
+    ``info`` carries the true ``ball_row``, ``ball_col``, ``paddle_left`` and whether the
+    observation was ``blanked``.
+
+    ## Arguments
+
+    ```python
+    gym.make("Catch-v0", size=24, paddle_width=3, ball_speed=0, visible_steps=8,
+             render_mode=None)
+    ```
+
+    ``visible_steps=None`` gives the fully observable game. ``render_mode`` is one of
+    ``"human"`` (a pygame window), ``"rgb_array"`` or ``"ansi"``; each shows the true game
+    beside what the agent sees.
+
+    ## Version History
+
+    * v0: first version.
+    """
+
+    metadata = {"render_modes": ["human", "rgb_array", "ansi"], "render_fps": 8}
+
+    def __init__(
+        self,
+        size: int = 24,
+        paddle_width: int = 3,
+        ball_speed: int = 0,
+        visible_steps: int | None = 8,
+        render_mode: str | None = None,
+    ) -> None:
+        self.rules = CatchRules(size, paddle_width, ball_speed, visible_steps)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode must be one of {self.metadata['render_modes']} or None, "
+                f"got {render_mode!r}"
+            )
+        self.render_mode = render_mode
+        self.observation_space = spaces.Box(0.0, 1.0, (size, size), np.float32)
+        self.action_space = spaces.Discrete(NUM_ACTIONS)
+        self._paddle_boards = self.rules.paddle_boards()
+        self._blank = np.zeros((size, size), np.float32)
+        self._episode_length = self.rules.episode_length
+        self._t = 0
+        self._ball_row = self._ball_col = self._ball_dx = 0
+        self._paddle_left = self.rules.start_paddle_left
+        self._done = True
+        self._blanked = False
+        self._obs = self._blank
+        self._picture = None
+        self._window = None
+
+    # ---- Gymnasium API -------------------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self._ball_col, self._ball_dx = self.rules.sample_start(self.np_random)
+        self._ball_row = 0
+        self._paddle_left = self.rules.start_paddle_left
+        self._t = 0
+        self._done = False
+        obs = self._observe()
+        if self.render_mode == "human":
+            self.render()
+        return obs, self._info()
+
+    def step(self, action):
+        if self._done:
+            raise EpisodeFinishedError("step() called on a finished episode: call reset() first")
+        if action not in (0, 1, 2):
+            raise InvalidActionError(
+                f"action must be one of 0 (left), 1 (stay), 2 (right), got {action!r}"
+            )
+        rules = self.rules
+        self._paddle_left = paddle = rules.move_paddle(self._paddle_left, int(action))
+        self._ball_row, self._ball_col, self._ball_dx = row, col, _ = rules.move_ball(
+            self._ball_row, self._ball_col, self._ball_dx
+        )
+        self._t += 1
+        reward = float(rules.reward(row, col, paddle))
+        self._done = terminated = self._t >= self._episode_length
+        obs = self._observe()
+        if self.render_mode == "human":
+            self.render()
+        return obs, reward, terminated, False, self._info()
+
+    def _observe(self) -> np.ndarray:
+        visible = self.rules.is_visible(self._t)
+        self._blanked = not visible
+        # a copy of the pre-drawn paddle board (blank if hidden), then the ball's cell
+        self._obs = obs = self._paddle_boards[visible * 1, self._paddle_left].copy()
+        obs[self._ball_row, self._ball_col] = visible
+        return obs
+
+    def _info(self) -> dict[str, Any]:
+        return {
+            "ball_row": self._ball_row,
+            "ball_col": self._ball_col,
+            "paddle_left": self._paddle_left,
+            "blanked": self._blanked,
+        }
+
+    # ---- people --------------------------------------------------------------------------
+
+    def get_keys_to_action(self) -> dict[tuple[int, ...], int]:
+        """Arrow keys for ``gymnasium.utils.play.play``; no key means stay."""
+        import pygame
+
+        return {(pygame.K_LEFT,): 0, (pygame.K_RIGHT,): 2, (): 1}
+
+    def get_action_meanings(self) -> tuple[str, ...]:
+        return ACTION_MEANINGS
+
+    def render(self):
+        if self.render_mode is None:
+            gym.logger.warn(
+                "render() called without a render_mode: pass render_mode='human', "
+                "'rgb_array' or 'ansi' to gym.make('Catch-v0', ...)"
+            )
+            return None
+        if self.render_mode == "ansi":
+            return self._render_ansi()
+        import pygame
+
+        from envs.rendering import CatchPicture, PygameWindow, surface_to_rgb
+
+        if self._picture is None:
+            self._picture = CatchPicture(self.rules.size)
+        pic = self._picture
+        surface = pygame.Surface((pic.width, pic.height))
+        surface.fill((18, 18, 24))
+        pic.draw(
+            surface,
+            (self._ball_row, self._ball_col),
+            self._paddle_left,
+            self.rules.paddle_width,
+            self._obs,
+            self._blanked,
+        )
+        if self.render_mode == "rgb_array":
+            return surface_to_rgb(surface)
+        if self._window is None:
+            self._window = PygameWindow(
+                pic.width, pic.height, "Catch-v0", self.metadata["render_fps"]
+            )
+        self._window.show(surface)
+        return None
+
+    def _render_ansi(self) -> str:
+        size = self.rules.size
+        game = [["."] * size for _ in range(size)]
+        for k in range(self._paddle_left, self._paddle_left + self.rules.paddle_width):
+            game[size - 1][k] = "="
+        game[self._ball_row][self._ball_col] = "o"
+        seen = [["#" if v else "." for v in row] for row in self._obs.tolist()]
+        header = (
+            "game".ljust(size) + "  " + ("agent sees (blank)" if self._blanked else "agent sees")
+        )
+        lines = [header] + ["".join(g) + "  " + "".join(s) for g, s in zip(game, seen)]
+        return "\n".join(lines) + "\n"
+
+    def close(self) -> None:
+        if self._window is not None:
+            self._window.close()
+            self._window = None
+        super().close()
