@@ -1,0 +1,28 @@
+"""fw_rl: fast-weights memory (Ba et al. 2016) for reinforcement learning.
+
+Importing ``fw_rl`` also registers the ``Catch-v0`` environment (package ``envs``).
+"""
+
+import envs  # noqa: F401  (registers Catch-v0)
+from fw_rl.cores import (
+    CORES,
+    FastWeightsRNN,
+    IRNNCore,
+    LSTMCore,
+    RecurrentCore,
+    core_options,
+    detach_state,
+    make_core,
+)
+
+__all__ = [
+    "CORES",
+    "FastWeightsRNN",
+    "IRNNCore",
+    "LSTMCore",
+    "RecurrentCore",
+    "core_options",
+    "detach_state",
+    "make_core",
+]
+__version__ = "0.1.0"

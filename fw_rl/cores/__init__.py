@@ -1,0 +1,20 @@
+"""Recurrent cores behind one interface (see :mod:`fw_rl.cores.base`)."""
+
+from fw_rl.cores.base import RecurrentCore, State, detach_state, mask_state
+from fw_rl.cores.fast_weights import FastWeightsRNN
+from fw_rl.cores.registry import CORES, UnknownCoreError, core_options, make_core
+from fw_rl.cores.torch_rnn import IRNNCore, LSTMCore
+
+__all__ = [
+    "CORES",
+    "FastWeightsRNN",
+    "IRNNCore",
+    "LSTMCore",
+    "RecurrentCore",
+    "State",
+    "UnknownCoreError",
+    "core_options",
+    "detach_state",
+    "make_core",
+    "mask_state",
+]

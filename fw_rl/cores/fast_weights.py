@@ -1,0 +1,212 @@
+"""The fast-weights RNN of Ba, Hinton, Mnih, Leibo and Ionescu (NIPS 2016).
+
+For each step (paper eqs. 1-2, with layer normalisation; ``f`` = ReLU)::
+
+    A_t     = lambda * A_{t-1} + eta * h_{t-1} h_{t-1}^T          (eq. 1, A_0 = 0)
+    z       = W h_{t-1} + C x_t + b                                 (slow weights)
+    h^0     = f(LN(z))            (or f(z) with norm_preliminary=False)
+    h^{s+1} = f(LN(z + A_t h^s))  for s = 0 .. S-1                  (eq. 2)
+    h_t     = h^S
+
+Two exact ways to compute the fast term ``A_t h^s`` (``mode``):
+
+* ``"matrix"`` keeps ``A`` as a ``[B, H, H]`` tensor: ``O(H^2)`` per step, and
+  backpropagation stores one ``A`` per step (``O(T H^2)`` memory).
+* ``"attention"`` uses eq. 3, ``A_t h^s = eta * sum_{tau<t} lambda^(t-1-tau) h_tau
+  <h_tau, h^s>``: attention over the past hidden states with no ``H x H`` matrix, ``O(t H)``
+  per step. A fast memory carried in from an earlier call enters as the decayed matrix.
+* ``"auto"`` picks attention when the call is at most as long as the hidden size, where it
+  is the cheaper one (see ``benchmarks/bench_cores.py``), else the matrix.
+
+The state is always ``(h [B, H], A [B, H, H])`` so calls in either mode chain exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from fw_rl.cores.base import RecurrentCore, State
+
+MODES = ("auto", "matrix", "attention")
+
+
+class FastWeightsRNN(RecurrentCore):
+    """Fast-weights RNN (Ba et al. 2016, section 2).
+
+    Args:
+        input_size: features of ``x``.
+        hidden_size: ``H``, units of the hidden state.
+        inner_steps: ``S``, iterations of the inner loop (eq. 2); the paper uses 1.
+        decay: ``lambda``, decay of the fast memory per step (eq. 1).
+        fast_lr: ``eta``, the fast learning rate (eq. 1). 0 gives a layer-normalised ReLU RNN.
+        layer_norm: normalise over the hidden units (per example) with learned gain and bias.
+        norm_preliminary: also apply the layer norm to the preliminary vector ``h^0``.
+        mode: ``"matrix"``, ``"attention"`` or ``"auto"`` (see the module docstring).
+        slow_init_scale: ``W`` starts as this times the identity (Hinton's talk: 0.05).
+        batch_first: ``x`` is ``[B, T, input]``.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        inner_steps: int = 1,
+        decay: float = 0.95,
+        fast_lr: float = 0.5,
+        layer_norm: bool = True,
+        norm_preliminary: bool = True,
+        mode: str = "auto",
+        slow_init_scale: float = 0.05,
+        batch_first: bool = False,
+    ) -> None:
+        super().__init__(input_size, hidden_size, batch_first)
+        if isinstance(inner_steps, bool) or not isinstance(inner_steps, int) or inner_steps < 0:
+            raise ValueError(f"inner_steps must be an int >= 0, got {inner_steps!r}")
+        if not 0.0 <= decay <= 1.0:
+            raise ValueError(f"decay (lambda) must be in [0, 1], got {decay!r}")
+        if fast_lr < 0.0:
+            raise ValueError(f"fast_lr (eta) must be >= 0, got {fast_lr!r}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self.inner_steps = inner_steps
+        self.decay = float(decay)
+        self.fast_lr = float(fast_lr)
+        self.norm_preliminary = norm_preliminary
+        self.mode = mode
+        self.slow = nn.Linear(hidden_size, hidden_size, bias=False)  # W
+        self.inp = nn.Linear(input_size, hidden_size)  # C and b
+        self.norm = nn.LayerNorm(hidden_size) if layer_norm else nn.Identity()
+        bound = 1.0 / math.sqrt(hidden_size)
+        with torch.no_grad():
+            self.slow.weight.copy_(slow_init_scale * torch.eye(hidden_size))
+            self.inp.weight.uniform_(-bound, bound)
+            self.inp.bias.zero_()
+
+    def state_shapes(self, batch_size: int):
+        h = self.hidden_size
+        return ((batch_size, h), (batch_size, h, h))
+
+    def extra_repr(self) -> str:
+        return (
+            f"{super().extra_repr()}, inner_steps={self.inner_steps}, "
+            f"decay={self.decay}, fast_lr={self.fast_lr}, mode={self.mode!r}"
+        )
+
+    def choose_mode(self, steps: int) -> str:
+        """The mode a call of ``steps`` steps uses."""
+        if self.mode != "auto":
+            return self.mode
+        return "attention" if steps <= self.hidden_size else "matrix"
+
+    # ---- the equations -------------------------------------------------------------------
+
+    def _inner_loop(self, z: Tensor, fast: Callable[[Tensor], Tensor]) -> tuple[Tensor, Tensor]:
+        """Eq. 2: ``h^0 = f(LN(z))``, ``h^{s+1} = f(LN(z + A h^s))``; returns ``h^S`` and
+        the vector the last inner step attended with (``h^{S-1}``)."""
+        h = F.relu(self.norm(z) if self.norm_preliminary else z)
+        query = h
+        for _ in range(self.inner_steps):
+            query = h
+            h = F.relu(self.norm(z + fast(h)))
+        return h, query
+
+    def _forward(self, x: Tensor, state: State, reset: Tensor | None) -> tuple[Tensor, State]:
+        out, state, _ = self._run(x, state, reset, self.choose_mode(x.shape[0]), False)
+        return out, state
+
+    def forward_with_attention(
+        self, x: Tensor, state: State | None = None, reset: Tensor | None = None
+    ) -> tuple[Tensor, State, Tensor]:
+        """Like ``forward``, and also the attention over this call's past steps.
+
+        Returns ``attention`` ``[T, B, T]`` (``[B, T, T]`` batch first): entry ``[t, b, j]``
+        is ``eta * lambda^(t-1-j) * <h_j, h^{S-1}_t>`` for ``j < t`` (after any reset), the
+        weight the fast memory gives at step ``t`` to the hidden state of step ``j``
+        (paper eq. 3); 0 for ``j >= t``. A fast memory carried in by ``state`` acts as well
+        but is not attributed to steps.
+        """
+        x, state, reset = self._prepare(x, state, reset)
+        out, state, attention = self._run(x, state, reset, "attention", True)
+        if self.batch_first:
+            out, attention = out.transpose(0, 1), attention.transpose(0, 1)
+        return out, state, attention
+
+    def _run(self, x: Tensor, state: State, reset: Tensor | None, mode: str, want_attention: bool):
+        h, memory = state
+        drive = self.inp(x)  # C x_t + b for every step at once: [T, B, H]
+        restarts = [False] * x.shape[0] if reset is None else reset.any(dim=1).tolist()
+        if mode == "matrix":
+            return (*self._run_matrix(drive, h, memory, reset, restarts), None)
+        return self._run_attention(drive, h, memory, reset, restarts, want_attention)
+
+    def _run_matrix(
+        self, drive: Tensor, h: Tensor, memory: Tensor, reset: Tensor | None, restarts: list[bool]
+    ) -> tuple[Tensor, State]:
+        outs = []
+        for t, restart in enumerate(restarts):
+            if restart:
+                keep = (~reset[t]).to(h.dtype)
+                h, memory = h * keep[:, None], memory * keep[:, None, None]
+            # eq. 1: A_t = lambda A_{t-1} + eta h_{t-1} h_{t-1}^T
+            memory = torch.baddbmm(
+                memory, h[:, :, None], h[:, None, :], beta=self.decay, alpha=self.fast_lr
+            )
+            z = drive[t] + self.slow(h)
+            h, _ = self._inner_loop(z, lambda q, a=memory: torch.bmm(a, q[:, :, None])[..., 0])
+            outs.append(h)
+        return torch.stack(outs), (h, memory)
+
+    def _run_attention(
+        self,
+        drive: Tensor,
+        h: Tensor,
+        memory: Tensor,
+        reset: Tensor | None,
+        restarts: list[bool],
+        want_attention: bool,
+    ):
+        steps, batch, _ = drive.shape
+        carried = bool(memory.detach().abs().max() > 0)  # a fast memory from an earlier call
+        carried_scale = torch.ones(batch, 1, dtype=h.dtype, device=h.device)
+        keys: list[Tensor] = []  # h_tau for tau < t: [B, H] each
+        coef = h.new_zeros(batch, 0)  # eta * lambda^(t-1-tau), zero before a reset: [B, t]
+        eta = h.new_full((batch, 1), self.fast_lr)
+        outs, attention = [], []
+        for t, restart in enumerate(restarts):
+            if restart:
+                keep = (~reset[t]).to(h.dtype)[:, None]
+                h, coef, carried_scale = h * keep, coef * keep, carried_scale * keep
+            keys.append(h)
+            coef = torch.cat([coef * self.decay, eta], dim=1)
+            carried_scale = carried_scale * self.decay
+            stacked = torch.stack(keys, dim=1)  # [B, t+1, H]
+            step_weights = coef
+
+            def fast(
+                q: Tensor, stacked=stacked, weights=step_weights, scale=carried_scale
+            ) -> Tensor:
+                # eq. 3: sum_tau eta lambda^(t-1-tau) h_tau <h_tau, q>
+                scores = torch.bmm(stacked, q[:, :, None])[..., 0] * weights  # [B, t+1]
+                out = torch.bmm(scores[:, None, :], stacked)[:, 0]
+                if carried:
+                    out = out + scale * torch.bmm(memory, q[:, :, None])[..., 0]
+                return out
+
+            z = drive[t] + self.slow(h)
+            h, query = self._inner_loop(z, fast)
+            outs.append(h)
+            if want_attention:
+                # weights on keys 1..t, i.e. on the outputs of steps 0..t-1
+                w = (torch.bmm(stacked, query[:, :, None])[..., 0] * coef)[:, 1:]
+                attention.append(F.pad(w, (0, steps - w.shape[1])))
+        # the state the matrix mode carries: A of the last step, sum_tau coef_tau h_tau h_tau^T
+        final = torch.bmm((stacked * coef[:, :, None]).transpose(1, 2), stacked)
+        if carried:
+            final = final + carried_scale[:, :, None] * memory
+        attention_out = torch.stack(attention) if want_attention else None
+        return torch.stack(outs), (h, final), attention_out

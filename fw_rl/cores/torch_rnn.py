@@ -1,0 +1,89 @@
+"""Baseline cores built on PyTorch's fused recurrent layers: LSTM and IRNN."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from fw_rl.cores.base import RecurrentCore, State, mask_state
+
+
+class _TorchRNNCore(RecurrentCore):
+    """Runs an ``nn.LSTM`` / ``nn.RNN`` in segments split where any episode restarts.
+
+    Between resets the whole segment goes through PyTorch's fused loop; at a reset step the
+    state of the restarting batch entries is zeroed.
+    """
+
+    rnn: nn.RNNBase
+
+    def _forward(self, x: Tensor, state: State, reset: Tensor | None) -> tuple[Tensor, State]:
+        if reset is None:
+            bounds = [0, x.shape[0]]
+        else:
+            starts = torch.nonzero(reset.any(dim=1)).flatten().tolist()
+            bounds = sorted({0, *starts, x.shape[0]})
+        outs = []
+        for start, end in zip(bounds[:-1], bounds[1:]):
+            if reset is not None:
+                state = mask_state(state, ~reset[start])
+            out, torch_state = self.rnn(x[start:end], self._to_torch(state))
+            state = self._from_torch(torch_state)
+            outs.append(out)
+        return torch.cat(outs) if len(outs) > 1 else outs[0], state
+
+    @staticmethod
+    def _to_torch(state: State):
+        return tuple(s.unsqueeze(0) for s in state)
+
+    @staticmethod
+    def _from_torch(torch_state) -> State:
+        if isinstance(torch_state, Tensor):
+            torch_state = (torch_state,)
+        return tuple(s.squeeze(0) for s in torch_state)
+
+
+class LSTMCore(_TorchRNNCore):
+    """``torch.nn.LSTM`` (one layer) behind the common interface. State ``(h, c)``."""
+
+    def __init__(self, input_size: int, hidden_size: int, batch_first: bool = False) -> None:
+        super().__init__(input_size, hidden_size, batch_first)
+        self.rnn = nn.LSTM(input_size, hidden_size)
+
+    def state_shapes(self, batch_size: int):
+        return ((batch_size, self.hidden_size), (batch_size, self.hidden_size))
+
+    def _to_torch(self, state: State):
+        h, c = state
+        return h.unsqueeze(0), c.unsqueeze(0)
+
+
+class IRNNCore(_TorchRNNCore):
+    """ReLU RNN with identity-initialised recurrent weights (Le, Jaitly and Hinton 2015).
+
+    Args:
+        recurrent_scale: the recurrent matrix starts as ``recurrent_scale * I``.
+        input_std: the input weights start normal with this standard deviation.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        recurrent_scale: float = 1.0,
+        input_std: float = 0.001,
+        batch_first: bool = False,
+    ) -> None:
+        super().__init__(input_size, hidden_size, batch_first)
+        self.rnn = nn.RNN(input_size, hidden_size, nonlinearity="relu")
+        with torch.no_grad():
+            self.rnn.weight_hh_l0.copy_(recurrent_scale * torch.eye(hidden_size))
+            self.rnn.weight_ih_l0.normal_(0.0, input_std)
+            self.rnn.bias_hh_l0.zero_()
+            self.rnn.bias_ih_l0.zero_()
+
+    def state_shapes(self, batch_size: int):
+        return ((batch_size, self.hidden_size),)
+
+    def _to_torch(self, state: State):
+        return state[0].unsqueeze(0)

@@ -1,0 +1,118 @@
+"""Properties every core shares, run through the registry with the same calling code."""
+
+import pytest
+import torch
+
+from fw_rl.cores import (
+    CORES,
+    IRNNCore,
+    UnknownCoreError,
+    core_options,
+    detach_state,
+    make_core,
+)
+
+CORE_SPECS = [
+    ("lstm", {}),
+    ("irnn", {}),
+    ("fastweights", {"mode": "matrix"}),
+    ("fastweights", {"mode": "attention"}),
+    ("fastweights", {"inner_steps": 2}),
+]
+IDS = [f"{name}-{'-'.join(map(str, opts.values())) or 'default'}" for name, opts in CORE_SPECS]
+
+
+def build(name, options, batch_first=False):
+    torch.manual_seed(0)
+    return make_core(name, 3, 8, batch_first=batch_first, **options).double()
+
+
+@pytest.mark.parametrize("name, options", CORE_SPECS, ids=IDS)
+def test_shapes_and_initial_state(name, options):
+    core = build(name, options)
+    x = torch.randn(5, 4, 3, dtype=torch.double)
+    out, state = core(x)
+    assert out.shape == (5, 4, 8)
+    assert all(s.shape[0] == 4 for s in state)
+    zero = core.initial_state(4)
+    assert all(not s.any() for s in zero)
+    out_zero, _ = core(x, state=zero)
+    torch.testing.assert_close(out, out_zero)
+
+
+@pytest.mark.parametrize("name, options", CORE_SPECS, ids=IDS)
+def test_split_sequence_equals_one_call(name, options):
+    core = build(name, options)
+    x = torch.randn(9, 3, 3, dtype=torch.double)
+    out, state = core(x)
+    first, mid = core(x[:4])
+    second, end = core(x[4:], state=mid)
+    torch.testing.assert_close(torch.cat([first, second]), out)
+    for a, b in zip(state, end):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("name, options", CORE_SPECS, ids=IDS)
+def test_reset_mask_equals_separate_calls_per_episode(name, options):
+    core = build(name, options)
+    x = torch.randn(10, 2, 3, dtype=torch.double)
+    reset = torch.zeros(10, 2, dtype=torch.bool)
+    reset[0] = True
+    reset[6, 0] = reset[3, 1] = reset[7, 1] = True
+    out, _ = core(x, state=tuple(s + 1.0 for s in core.initial_state(2)), reset=reset)
+    for b, bounds in ((0, [0, 6, 10]), (1, [0, 3, 7, 10])):
+        for start, end in zip(bounds[:-1], bounds[1:]):
+            alone, _ = core(x[start:end, b : b + 1])
+            torch.testing.assert_close(out[start:end, b : b + 1], alone)
+
+
+@pytest.mark.parametrize("name, options", CORE_SPECS, ids=IDS)
+def test_batch_first_matches_time_major(name, options):
+    x = torch.randn(6, 2, 3, dtype=torch.double)
+    reset = torch.zeros(6, 2, dtype=torch.bool)
+    reset[3, 1] = True
+    out_t, _ = build(name, options)(x, reset=reset)
+    out_b, _ = build(name, options, batch_first=True)(
+        x.transpose(0, 1), reset=reset.transpose(0, 1)
+    )
+    torch.testing.assert_close(out_b.transpose(0, 1), out_t)
+
+
+@pytest.mark.parametrize("name, options", CORE_SPECS, ids=IDS)
+def test_detach_state_cuts_the_graph(name, options):
+    core = build(name, options)
+    x = torch.randn(3, 2, 3, dtype=torch.double, requires_grad=True)
+    _, state = core(x)
+    assert any(s.requires_grad for s in state)
+    detached = detach_state(state)
+    assert not any(s.requires_grad for s in detached)
+    out, _ = core(torch.randn(2, 2, 3, dtype=torch.double), state=detached)
+    out.sum().backward()
+    assert x.grad is None
+
+
+@pytest.mark.parametrize("name", sorted(CORES))
+def test_bad_inputs_raise_clear_errors(name):
+    core = make_core(name, 3, 8)
+    with pytest.raises(ValueError, match=r"\[T, B, input\] with input=3"):
+        core(torch.randn(5, 2, 4))
+    with pytest.raises(ValueError, match="3-D"):
+        core(torch.randn(5, 3))
+    with pytest.raises(ValueError, match="state for batch 2 must have shapes"):
+        core(torch.randn(5, 2, 3), state=make_core(name, 3, 9).initial_state(2))
+    with pytest.raises(ValueError, match="reset must have shape"):
+        core(torch.randn(5, 2, 3), reset=torch.zeros(2, 5, dtype=torch.bool))
+
+
+def test_registry_lists_what_exists():
+    with pytest.raises(UnknownCoreError, match="available: fastweights, irnn, lstm"):
+        make_core("gru", 3, 8)
+    with pytest.raises(UnknownCoreError, match="its options are: .*decay"):
+        make_core("fastweights", 3, 8, deacy=0.9)
+    assert "mode" in core_options("fastweights") and core_options("lstm") == ["batch_first"]
+
+
+def test_irnn_starts_from_identity():
+    core = IRNNCore(3, 5)
+    torch.testing.assert_close(core.rnn.weight_hh_l0, torch.eye(5))
+    assert core.rnn.weight_ih_l0.abs().max() < 0.01

@@ -1,0 +1,191 @@
+"""The fast-weights RNN: the paper's equations, pinned by hand and by a plain reference."""
+
+import numpy as np
+import pytest
+import torch
+
+from fw_rl.cores import FastWeightsRNN
+
+
+def hand_core(mode):
+    """H=2, I=1, no layer norm, S=1, lambda=0.5, eta=1, W=0.5 I, C=[[1],[2]], b=0."""
+    core = FastWeightsRNN(
+        1, 2, inner_steps=1, decay=0.5, fast_lr=1.0, layer_norm=False, mode=mode
+    ).double()
+    with torch.no_grad():
+        core.slow.weight.copy_(0.5 * torch.eye(2))
+        core.inp.weight.copy_(torch.tensor([[1.0], [2.0]]))
+        core.inp.bias.zero_()
+    return core
+
+
+@pytest.mark.parametrize("mode", ["matrix", "attention"])
+def test_hand_computed_example(mode):
+    # x = 1, 0, 0 from h_0 = 0, A_0 = 0:
+    # t=1: A_1 = 0.5*0 + h_0 h_0^T = 0;  z = C x = [1, 2];  h_1 = relu(z + A_1 h^0) = [1, 2]
+    # t=2: A_2 = 0.5*0 + h_1 h_1^T = [[1, 2], [2, 4]];  z = W h_1 = [0.5, 1] = h^0
+    #      A_2 h^0 = [2.5, 5];  h_2 = relu([0.5 + 2.5, 1 + 5]) = [3, 6]
+    # t=3: A_3 = 0.5 A_2 + h_2 h_2^T = [[9.5, 19], [19, 38]];  z = W h_2 = [1.5, 3] = h^0
+    #      A_3 h^0 = [71.25, 142.5];  h_3 = [72.75, 145.5]
+    # (updating A one step late gives h_2 = [0.5, 1]; applying W to h^0 changes z.)
+    core = hand_core(mode)
+    x = torch.tensor([1.0, 0.0, 0.0], dtype=torch.double).view(3, 1, 1)
+    out, (h, memory) = core(x)
+    expected = torch.tensor([[1.0, 2.0], [3.0, 6.0], [72.75, 145.5]], dtype=torch.double)
+    torch.testing.assert_close(out[:, 0], expected)
+    torch.testing.assert_close(
+        memory[0], torch.tensor([[9.5, 19.0], [19.0, 38.0]], dtype=torch.double)
+    )
+
+
+def reference(core, x, reset=None):
+    """A plain numpy loop over the equations, one example at a time."""
+    p = {k: v.detach().numpy() for k, v in core.named_parameters()}
+    steps, batch, _ = x.shape
+    hidden = core.hidden_size
+    out = np.zeros((steps, batch, hidden))
+
+    def norm(v):
+        if "norm.weight" not in p:
+            return v
+        v = (v - v.mean()) / np.sqrt(v.var() + 1e-5)
+        return v * p["norm.weight"] + p["norm.bias"]
+
+    for b in range(batch):
+        h, memory = np.zeros(hidden), np.zeros((hidden, hidden))
+        for t in range(steps):
+            if reset is not None and reset[t, b]:
+                h, memory = np.zeros(hidden), np.zeros((hidden, hidden))
+            memory = core.decay * memory + core.fast_lr * np.outer(h, h)
+            z = p["slow.weight"] @ h + p["inp.weight"] @ x[t, b].numpy() + p["inp.bias"]
+            hs = np.maximum(norm(z) if core.norm_preliminary else z, 0)
+            for _ in range(core.inner_steps):
+                hs = np.maximum(norm(z + memory @ hs), 0)
+            h = hs
+            out[t, b] = h
+    return out
+
+
+@pytest.mark.parametrize("mode", ["matrix", "attention"])
+@pytest.mark.parametrize("inner_steps, norm_preliminary", [(1, True), (3, True), (2, False)])
+def test_matches_plain_reference_with_layer_norm_and_resets(mode, inner_steps, norm_preliminary):
+    torch.manual_seed(1)
+    core = FastWeightsRNN(
+        4, 6, inner_steps=inner_steps, norm_preliminary=norm_preliminary, mode=mode
+    ).double()
+    with torch.no_grad():  # make gain and bias matter
+        core.norm.weight.uniform_(0.5, 1.5)
+        core.norm.bias.uniform_(-0.2, 0.2)
+    x = torch.randn(7, 3, 4, dtype=torch.double)
+    reset = torch.zeros(7, 3, dtype=torch.bool)
+    reset[4, 0] = reset[2, 2] = True
+    out, _ = core(x, reset=reset)
+    np.testing.assert_allclose(
+        out.detach().numpy(), reference(core, x, reset.numpy()), rtol=1e-9, atol=1e-9
+    )
+
+
+def test_layer_norm_is_over_hidden_units_not_batch():
+    torch.manual_seed(0)
+    core = FastWeightsRNN(3, 5).double()
+    x = torch.randn(4, 6, 3, dtype=torch.double)
+    out_all, _ = core(x)
+    out_one, _ = core(x[:, 2:3])
+    torch.testing.assert_close(out_all[:, 2:3], out_one)
+
+
+@pytest.mark.parametrize(
+    "steps, batch, hidden, inner", [(1, 1, 3, 1), (5, 2, 4, 1), (9, 3, 6, 2), (4, 2, 5, 3)]
+)
+def test_matrix_and_attention_agree_in_outputs_and_gradients(steps, batch, hidden, inner):
+    torch.manual_seed(steps + hidden)
+    cores = {}
+    for mode in ("matrix", "attention"):
+        torch.manual_seed(0)
+        cores[mode] = FastWeightsRNN(3, hidden, inner_steps=inner, mode=mode).double()
+    x = torch.randn(steps, batch, 3, dtype=torch.double)
+    reset = torch.rand(steps, batch) < 0.2
+    h0 = torch.rand(batch, hidden, dtype=torch.double)
+    a0 = torch.rand(batch, hidden, hidden, dtype=torch.double) * 0.1
+    results = {}
+    for mode, core in cores.items():
+        xs = x.clone().requires_grad_()
+        state = (h0.clone().requires_grad_(), a0.clone().requires_grad_())
+        out, (h, memory) = core(xs, state=state, reset=reset)
+        loss = (out * torch.linspace(-1, 1, hidden, dtype=torch.double)).sum() + memory.sum() * 0.1
+        grads = torch.autograd.grad(loss, [xs, *state, *core.parameters()])
+        results[mode] = (out, memory, grads)
+    torch.testing.assert_close(results["matrix"][0], results["attention"][0])
+    torch.testing.assert_close(results["matrix"][1], results["attention"][1])
+    for g_m, g_a in zip(results["matrix"][2], results["attention"][2]):
+        torch.testing.assert_close(g_m, g_a)
+
+
+@pytest.mark.parametrize("mode", ["matrix", "attention"])
+def test_gradcheck(mode):
+    torch.manual_seed(0)
+    core = FastWeightsRNN(2, 3, inner_steps=2, mode=mode).double()
+    x = torch.randn(4, 2, 2, dtype=torch.double, requires_grad=True)
+    h0 = torch.rand(2, 3, dtype=torch.double, requires_grad=True)
+    a0 = (0.1 * torch.rand(2, 3, 3, dtype=torch.double)).requires_grad_()
+    assert torch.autograd.gradcheck(lambda x, h, a: core(x, state=(h, a))[0], (x, h0, a0))
+
+
+def test_zero_fast_lr_is_a_layer_normalised_relu_rnn():
+    torch.manual_seed(0)
+    core = FastWeightsRNN(3, 5, fast_lr=0.0, inner_steps=2).double()
+    x = torch.randn(6, 2, 3, dtype=torch.double)
+    out, (_, memory) = core(x)
+    h = torch.zeros(2, 5, dtype=torch.double)
+    for t in range(6):
+        h = torch.relu(core.norm(core.slow(h) + core.inp(x[t])))
+        torch.testing.assert_close(out[t], h)
+    assert not memory.any()
+
+
+@pytest.mark.parametrize("mode", ["matrix", "attention"])
+def test_attention_weights_reconstruct_the_fast_term(mode):
+    # with S=1 the step attends with h^0 = relu(LN(z)); the fast term A_t h^0 is
+    # sum_j attention[t, j] * h_j, and h_t = relu(LN(z + fast term))
+    torch.manual_seed(3)
+    core = FastWeightsRNN(3, 4, mode=mode).double()
+    x = torch.randn(6, 2, 3, dtype=torch.double)
+    out, _, attention = core.forward_with_attention(x)
+    assert attention.shape == (6, 2, 6)
+    for t in range(6):
+        assert not attention[t, :, t:].any()
+        h_prev = out[t - 1] if t else torch.zeros(2, 4, dtype=torch.double)
+        z = core.slow(h_prev) + core.inp(x[t])
+        fast = torch.einsum("bj,jbh->bh", attention[t, :, :t], out[:t])
+        torch.testing.assert_close(out[t], torch.relu(core.norm(z + fast)))
+    j, t = 1, 4
+    query = torch.relu(core.norm(core.slow(out[t - 1]) + core.inp(x[t])))
+    expected = core.fast_lr * core.decay ** (t - 1 - j) * (out[j] * query).sum(-1)
+    torch.testing.assert_close(attention[t, :, j], expected)
+
+
+def test_auto_mode_picks_attention_for_short_calls():
+    core = FastWeightsRNN(2, 32)
+    assert core.choose_mode(1) == "attention" and core.choose_mode(32) == "attention"
+    assert core.choose_mode(33) == "matrix"
+    assert FastWeightsRNN(2, 32, mode="matrix").choose_mode(1) == "matrix"
+
+
+def test_initialisation_follows_the_paper():
+    core = FastWeightsRNN(7, 16)
+    torch.testing.assert_close(core.slow.weight, 0.05 * torch.eye(16))
+    assert core.inp.weight.abs().max() <= 1 / 4 and not core.inp.bias.any()
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(mode="fast"), "mode must be one of"),
+        (dict(decay=1.5), "decay"),
+        (dict(fast_lr=-1.0), "fast_lr"),
+        (dict(inner_steps=-1), "inner_steps"),
+    ],
+)
+def test_bad_options_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        FastWeightsRNN(2, 3, **kwargs)
