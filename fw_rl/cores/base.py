@@ -55,8 +55,14 @@ class RecurrentCore(nn.Module, ABC):
         """Shapes of the state tensors for a batch."""
 
     @abstractmethod
-    def _forward(self, x: Tensor, state: State, reset: Tensor | None) -> tuple[Tensor, State]:
-        """Run ``x`` ``[T, B, I]`` from ``state``; ``reset`` is ``[T, B]`` bool or None."""
+    def _forward(
+        self, x: Tensor, state: State | None, reset: Tensor | None
+    ) -> tuple[Tensor, State]:
+        """Run ``x`` ``[T, B, I]`` from ``state`` (checked; None for the initial state);
+        ``reset`` is ``[T, B]`` bool or None."""
+
+    def _zeros_if_none(self, state: State | None, x: Tensor) -> State:
+        return self.initial_state(x.shape[1], x.device, x.dtype) if state is None else state
 
     def initial_state(self, batch_size: int, device=None, dtype=None) -> State:
         """Zeros: no history, empty fast memory."""
@@ -88,9 +94,7 @@ class RecurrentCore(nn.Module, ABC):
             x = x.transpose(0, 1)
             reset = None if reset is None else reset.transpose(0, 1)
         steps, batch = x.shape[:2]
-        if state is None:
-            state = self.initial_state(batch, x.device, x.dtype)
-        else:
+        if state is not None:
             expected = self.state_shapes(batch)
             got = (
                 tuple(tuple(s.shape) for s in state) if isinstance(state, (tuple, list)) else state

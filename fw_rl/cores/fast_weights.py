@@ -16,7 +16,8 @@ Two exact ways to compute the fast term ``A_t h^s`` (``mode``):
   <h_tau, h^s>``: attention over the past hidden states with no ``H x H`` matrix, ``O(t H)``
   per step. A fast memory carried in from an earlier call enters as the decayed matrix.
 * ``"auto"`` picks attention when the call is at most as long as the hidden size, where it
-  is the cheaper one (see ``benchmarks/bench_cores.py``), else the matrix.
+  is the cheaper one, and the matrix for single acting steps and long calls (measured by
+  ``benchmarks/bench_cores.py``, see ``benchmarks/RESULTS.md``).
 
 The state is always ``(h [B, H], A [B, H, H])`` so calls in either mode chain exactly.
 """
@@ -33,6 +34,13 @@ from torch import Tensor, nn
 from fw_rl.cores.base import RecurrentCore, State
 
 MODES = ("auto", "matrix", "attention")
+
+
+def matvec(matrices: Tensor, vectors: Tensor) -> Tensor:
+    """``[B, M, H] @ [B, H] -> [B, M]``, as a row vector times the transposed matrices:
+    on CPU about 3x faster than ``bmm`` with a single column (measured with
+    ``benchmarks/bench_cores.py``; see benchmarks/RESULTS.md)."""
+    return torch.bmm(vectors[:, None, :], matrices.transpose(1, 2))[:, 0]
 
 
 class FastWeightsRNN(RecurrentCore):
@@ -101,6 +109,8 @@ class FastWeightsRNN(RecurrentCore):
         """The mode a call of ``steps`` steps uses."""
         if self.mode != "auto":
             return self.mode
+        if steps == 1:  # one acting step: a single rank-1 update is the cheapest
+            return "matrix"
         return "attention" if steps <= self.hidden_size else "matrix"
 
     # ---- the equations -------------------------------------------------------------------
@@ -115,7 +125,9 @@ class FastWeightsRNN(RecurrentCore):
             h = F.relu(self.norm(z + fast(h)))
         return h, query
 
-    def _forward(self, x: Tensor, state: State, reset: Tensor | None) -> tuple[Tensor, State]:
+    def _forward(
+        self, x: Tensor, state: State | None, reset: Tensor | None
+    ) -> tuple[Tensor, State]:
         out, state, _ = self._run(x, state, reset, self.choose_mode(x.shape[0]), False)
         return out, state
 
@@ -136,8 +148,13 @@ class FastWeightsRNN(RecurrentCore):
             out, attention = out.transpose(0, 1), attention.transpose(0, 1)
         return out, state, attention
 
-    def _run(self, x: Tensor, state: State, reset: Tensor | None, mode: str, want_attention: bool):
-        h, memory = state
+    def _run(
+        self, x: Tensor, state: State | None, reset: Tensor | None, mode: str, want_attention: bool
+    ):
+        if state is None:  # no memory carried in: the attention form needs no H x H zeros
+            h, memory = x.new_zeros(x.shape[1], self.hidden_size), None
+        else:
+            h, memory = state
         drive = self.inp(x)  # C x_t + b for every step at once: [T, B, H]
         restarts = [False] * x.shape[0] if reset is None else reset.any(dim=1).tolist()
         if mode == "matrix":
@@ -145,19 +162,27 @@ class FastWeightsRNN(RecurrentCore):
         return self._run_attention(drive, h, memory, reset, restarts, want_attention)
 
     def _run_matrix(
-        self, drive: Tensor, h: Tensor, memory: Tensor, reset: Tensor | None, restarts: list[bool]
+        self,
+        drive: Tensor,
+        h: Tensor,
+        memory: Tensor | None,
+        reset: Tensor | None,
+        restarts: list[bool],
     ) -> tuple[Tensor, State]:
+        if memory is None:
+            memory = h.new_zeros(h.shape[0], self.hidden_size, self.hidden_size)
         outs = []
         for t, restart in enumerate(restarts):
             if restart:
                 keep = (~reset[t]).to(h.dtype)
                 h, memory = h * keep[:, None], memory * keep[:, None, None]
             # eq. 1: A_t = lambda A_{t-1} + eta h_{t-1} h_{t-1}^T
-            memory = torch.baddbmm(
-                memory, h[:, :, None], h[:, None, :], beta=self.decay, alpha=self.fast_lr
+            # in place on the fresh product: one [B, H, H] allocation per step, not two
+            memory = (memory * self.decay).addcmul_(
+                h[:, :, None], h[:, None, :], value=self.fast_lr
             )
             z = drive[t] + self.slow(h)
-            h, _ = self._inner_loop(z, lambda q, a=memory: torch.bmm(a, q[:, :, None])[..., 0])
+            h, _ = self._inner_loop(z, lambda q, a=memory: matvec(a, q))
             outs.append(h)
         return torch.stack(outs), (h, memory)
 
@@ -165,13 +190,13 @@ class FastWeightsRNN(RecurrentCore):
         self,
         drive: Tensor,
         h: Tensor,
-        memory: Tensor,
+        memory: Tensor | None,
         reset: Tensor | None,
         restarts: list[bool],
         want_attention: bool,
     ):
         steps, batch, _ = drive.shape
-        carried = bool(memory.detach().abs().max() > 0)  # a fast memory from an earlier call
+        carried = memory is not None  # a fast memory from an earlier call
         carried_scale = torch.ones(batch, 1, dtype=h.dtype, device=h.device)
         keys: list[Tensor] = []  # h_tau for tau < t: [B, H] each
         coef = h.new_zeros(batch, 0)  # eta * lambda^(t-1-tau), zero before a reset: [B, t]
@@ -191,10 +216,10 @@ class FastWeightsRNN(RecurrentCore):
                 q: Tensor, stacked=stacked, weights=step_weights, scale=carried_scale
             ) -> Tensor:
                 # eq. 3: sum_tau eta lambda^(t-1-tau) h_tau <h_tau, q>
-                scores = torch.bmm(stacked, q[:, :, None])[..., 0] * weights  # [B, t+1]
+                scores = matvec(stacked, q) * weights  # [B, t+1]
                 out = torch.bmm(scores[:, None, :], stacked)[:, 0]
                 if carried:
-                    out = out + scale * torch.bmm(memory, q[:, :, None])[..., 0]
+                    out = out + scale * matvec(memory, q)
                 return out
 
             z = drive[t] + self.slow(h)
@@ -202,7 +227,7 @@ class FastWeightsRNN(RecurrentCore):
             outs.append(h)
             if want_attention:
                 # weights on keys 1..t, i.e. on the outputs of steps 0..t-1
-                w = (torch.bmm(stacked, query[:, :, None])[..., 0] * coef)[:, 1:]
+                w = (matvec(stacked, query) * coef)[:, 1:]
                 attention.append(F.pad(w, (0, steps - w.shape[1])))
         # the state the matrix mode carries: A of the last step, sum_tau coef_tau h_tau h_tau^T
         final = torch.bmm((stacked * coef[:, :, None]).transpose(1, 2), stacked)

@@ -17,7 +17,10 @@ class _TorchRNNCore(RecurrentCore):
 
     rnn: nn.RNNBase
 
-    def _forward(self, x: Tensor, state: State, reset: Tensor | None) -> tuple[Tensor, State]:
+    def _forward(
+        self, x: Tensor, state: State | None, reset: Tensor | None
+    ) -> tuple[Tensor, State]:
+        state = self._zeros_if_none(state, x)
         if reset is None:
             bounds = [0, x.shape[0]]
         else:

@@ -1,0 +1,192 @@
+"""Speed and memory of the recurrent cores (fast weights in both modes, LSTM core, nn.LSTM).
+
+    python benchmarks/bench_cores.py [--quick] [--out benchmarks/cores.md]
+
+1. Acting latency: one step at batch 1 and 16 with a carried state, as the A3C actor calls
+   it (``torch.no_grad``), H = 64, 128, 256.
+2. Training throughput: forward and backward, batch 128, T = 11 and 100, H = 20 .. 512.
+3. Memory for backpropagation: the bytes autograd saves for the backward pass (counted
+   exactly with ``torch.autograd.graph.saved_tensors_hooks``), as T and H grow, and the
+   mode ``"auto"`` chooses.
+
+One torch thread, as in an A3C worker; each figure is the best of several repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from torch import nn
+
+from fw_rl.cores import FastWeightsRNN, LSTMCore
+from fw_rl.system import tune_malloc
+
+BATCH = 128
+INPUT = 32
+MEMORY_LIMIT = 3e9  # skip configurations that would save more than this for backward
+
+
+def best_time(fn, repeats: int, min_time: float = 0.2) -> float:
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        count, start = 0, time.perf_counter()
+        while True:
+            fn()
+            count += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= min_time:
+                break
+        best = min(best, elapsed / count)
+    return best
+
+
+def saved_bytes(fn) -> int:
+    """Bytes of distinct storages autograd saves for backward while ``fn`` runs."""
+    storages: dict[int, int] = {}
+
+    def pack(t: torch.Tensor):
+        s = t.untyped_storage()
+        storages[s.data_ptr()] = s.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(storages.values())
+
+
+def predicted_matrix_bytes(steps: int, hidden: int) -> int:
+    return 4 * steps * BATCH * hidden * hidden * 2
+
+
+def make(kind: str, hidden: int) -> nn.Module:
+    torch.manual_seed(0)
+    if kind == "nn.LSTM":
+        return nn.LSTM(INPUT, hidden)
+    if kind == "LSTMCore":
+        return LSTMCore(INPUT, hidden)
+    return FastWeightsRNN(INPUT, hidden, mode=kind.split("-")[1])
+
+
+def acting(repeats: int) -> list[str]:
+    lines = [
+        "| H | batch | LSTMCore us | fastweights-matrix us | fastweights-attention us |"
+        " fastweights-auto us | auto / LSTM |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for hidden in (64, 128, 256):
+        for batch in (1, 16):
+            row = {}
+            for kind in ("LSTMCore", "fw-matrix", "fw-attention", "fw-auto"):
+                core = make(kind, hidden)
+                x = torch.randn(1, batch, INPUT)
+                state = [core(x)[1]]
+
+                def step(core=core, x=x, state=state):
+                    with torch.no_grad():
+                        _, state[0] = core(x, state[0])
+
+                row[kind] = best_time(step, repeats, 0.1) * 1e6
+            lines.append(
+                f"| {hidden} | {batch} | {row['LSTMCore']:.0f} | {row['fw-matrix']:.0f} | "
+                f"{row['fw-attention']:.0f} | {row['fw-auto']:.0f} | "
+                f"{row['fw-auto'] / row['LSTMCore']:.2f}x |"
+            )
+            print(lines[-1], flush=True)
+    return lines
+
+
+def training(repeats: int, hiddens, steps_list) -> list[str]:
+    kinds = ("nn.LSTM", "fw-matrix", "fw-attention", "fw-auto")
+    lines = [
+        "| T | H | " + " | ".join(f"{k} ms" for k in kinds) + " | auto mode | auto / nn.LSTM |",
+        "|---" * (len(kinds) + 4) + "|",
+    ]
+    for steps in steps_list:
+        for hidden in hiddens:
+            row = {}
+            for kind in kinds:
+                core = make(kind, hidden)
+                mode = core.choose_mode(steps) if kind == "fw-auto" else kind
+                if "matrix" in mode and predicted_matrix_bytes(steps, hidden) > MEMORY_LIMIT:
+                    row[kind] = float("nan")
+                    continue
+                x = torch.randn(steps, BATCH, INPUT)
+
+                def train_step(core=core, x=x):
+                    out = core(x)[0]
+                    out.sum().backward()
+
+                row[kind] = best_time(train_step, repeats) * 1e3
+            auto_mode = FastWeightsRNN(INPUT, hidden).choose_mode(steps)
+            lines.append(
+                f"| {steps} | {hidden} | "
+                + " | ".join(f"{row[k]:.1f}" for k in kinds)
+                + f" | {auto_mode} | {row['fw-auto'] / row['nn.LSTM']:.2f}x |"
+            )
+            print(lines[-1], flush=True)
+    return lines
+
+
+def memory(hiddens, steps_list) -> list[str]:
+    lines = [
+        "| T | H | nn.LSTM MB | fw-matrix MB | fw-attention MB | auto picks | "
+        "auto's MB is the least of the two modes |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for steps in steps_list:
+        for hidden in hiddens:
+            row = {}
+            x = torch.randn(steps, BATCH, INPUT)
+            for kind in ("nn.LSTM", "fw-matrix", "fw-attention"):
+                if kind == "fw-matrix" and predicted_matrix_bytes(steps, hidden) > MEMORY_LIMIT:
+                    row[kind] = float("inf")
+                    continue
+                core = make(kind, hidden)
+                row[kind] = saved_bytes(lambda core=core: core(x)[0].sum()) / 2**20
+            auto = FastWeightsRNN(INPUT, hidden).choose_mode(steps)
+            best = "attention" if row["fw-attention"] <= row["fw-matrix"] else "matrix"
+            matrix = "> 3000" if row["fw-matrix"] == float("inf") else f"{row['fw-matrix']:.1f}"
+            lines.append(
+                f"| {steps} | {hidden} | {row['nn.LSTM']:.1f} | {matrix} | "
+                f"{row['fw-attention']:.1f} | {auto} | {'yes' if auto == best else 'no'} |"
+            )
+            print(lines[-1], flush=True)
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
+    parser.add_argument("--out", default=None, help="also write the tables to this file")
+    parser.add_argument(
+        "--default-malloc",
+        action="store_true",
+        help="leave glibc's allocator settings alone (see fw_rl.system)",
+    )
+    args = parser.parse_args()
+    if not args.default_malloc:
+        print(f"tune_malloc applied: {tune_malloc()}")
+    torch.set_num_threads(1)
+    repeats = 2 if args.quick else 3
+    hiddens = (20, 128) if args.quick else (20, 50, 100, 128, 256, 512)
+    steps_list = (11, 100)
+    sections = [
+        ("Acting latency, one step with a carried state (torch.no_grad)", acting(repeats)),
+        (
+            f"Training step (forward + backward), batch {BATCH}, input {INPUT}",
+            training(repeats, hiddens, steps_list),
+        ),
+        (f"Memory saved for backward, batch {BATCH}", memory(hiddens, (11, 100, 400))),
+    ]
+    text = "\n\n".join(f"### {title}\n\n" + "\n".join(lines) for title, lines in sections)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
