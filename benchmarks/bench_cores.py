@@ -145,7 +145,7 @@ def memory(hiddens, steps_list) -> list[str]:
                     row[kind] = float("inf")
                     continue
                 core = make(kind, hidden)
-                row[kind] = saved_bytes(lambda core=core: core(x)[0].sum()) / 2**20
+                row[kind] = saved_bytes(lambda core=core, x=x: core(x)[0].sum()) / 2**20
             auto = FastWeightsRNN(INPUT, hidden).choose_mode(steps)
             best = "attention" if row["fw-attention"] <= row["fw-matrix"] else "matrix"
             matrix = "> 3000" if row["fw-matrix"] == float("inf") else f"{row['fw-matrix']:.1f}"

@@ -1,0 +1,97 @@
+"""Checkpoints: written atomically, loaded with ``weights_only=True`` and checked."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+FORMAT = "fw_rl.a3c/1"
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that is missing, corrupt, or made for another agent."""
+
+
+def save_checkpoint(
+    path: str | Path,
+    *,
+    model_state: dict,
+    optimiser_state: dict | None,
+    counters: dict,
+    config: dict,
+) -> Path:
+    """Write the checkpoint to a temporary file, then rename it over ``path``.
+
+    A crash while saving leaves the previous checkpoint whole.
+    """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    payload = {
+        "format": FORMAT,
+        "model": model_state,
+        "optimiser": optimiser_state,
+        "counters": dict(counters),
+        "config": dict(config),
+    }
+    with open(tmp, "wb") as f:
+        torch.save(payload, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A run directory or a checkpoint file -> the checkpoint file."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT_NAME
+    if not path.is_file():
+        raise CheckpointError(
+            f"no checkpoint at {path}: give a run directory holding "
+            f"{CHECKPOINT_NAME} or the path of a checkpoint file"
+        )
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Load and check a checkpoint (``weights_only=True``: no code is unpickled)."""
+    path = resolve_checkpoint(path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises several types for a damaged file
+        raise CheckpointError(
+            f"{path} is corrupt or not an fw_rl checkpoint ({type(e).__name__}: {e})"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not an fw_rl A3C checkpoint (format {FORMAT})")
+    for key in ("model", "counters", "config"):
+        if key not in payload:
+            raise CheckpointError(f"{path} is incomplete: it has no {key!r}")
+    return payload
+
+
+def check_same_agent(payload: dict, config: dict, path: str | Path = "checkpoint") -> None:
+    """Raise if the checkpoint was made for another core or other sizes."""
+    saved = payload["config"]
+    keys = ("core", "hidden_size", "encoder_size", "size", "core_options")
+    diffs = [
+        f"{k}: checkpoint {saved.get(k)!r}, asked {config.get(k)!r}"
+        for k in keys
+        if saved.get(k) != config.get(k)
+    ]
+    if diffs:
+        raise CheckpointError(f"{path} was made for another agent ({'; '.join(diffs)})")
+
+
+def load_model_state(model: torch.nn.Module, payload: dict, path: str | Path) -> None:
+    """``model.load_state_dict`` with a message that names the checkpoint."""
+    try:
+        model.load_state_dict(payload["model"])
+    except RuntimeError as e:
+        raise CheckpointError(
+            f"{path} does not fit this model (another core or size?): {e}"
+        ) from None

@@ -1,0 +1,176 @@
+"""Settings of one A3C run: one dataclass, each field documented (the CLI's ``--help``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+
+from fw_rl.cores import CORES, core_options
+
+
+def option(default, help: str, **kwargs):
+    """A dataclass field whose ``help`` becomes the command-line help."""
+    return field(default=default, metadata={"help": help, **kwargs})
+
+
+class ConfigError(ValueError):
+    """A setting that is out of range, with what is allowed."""
+
+
+@dataclass
+class A3CConfig:
+    # ---- agent --------------------------------------------------------------------------
+    core: str = option(
+        "fastweights", f"recurrent core: one of {', '.join(sorted(CORES))}", choices=sorted(CORES)
+    )
+    hidden_size: int = option(128, "hidden units of the core")
+    encoder_size: int = option(128, "width of the board encoder (the core's input)")
+    core_options: str = option(
+        "{}", 'extra core options as JSON, e.g. \'{"decay": 0.9, "inner_steps": 1}\''
+    )
+    # ---- environment --------------------------------------------------------------------
+    size: int = option(24, "Catch board size (episodes last size - 1 steps)")
+    paddle_width: int = option(3, "paddle width in cells")
+    ball_speed: int = option(0, "sideways ball speed in cells per step (0 = straight down)")
+    visible_steps: int = option(
+        8, "observations that show the board before it goes blank; -1 = always visible"
+    )
+    # ---- A3C ----------------------------------------------------------------------------
+    workers: int = option(0, "worker processes (0 = one per CPU core)")
+    envs_per_worker: int = option(1, "boards each worker steps together (1 = classic A3C)")
+    rollout_steps: int = option(
+        0, "steps per update, n of the n-step return (0 = one episode, size - 1)"
+    )
+    gamma: float = option(0.99, "discount factor")
+    gae_lambda: float = option(1.0, "GAE lambda (1 = plain n-step returns as in A3C)")
+    entropy_cost: float = option(0.01, "weight of the entropy bonus")
+    value_cost: float = option(0.5, "weight of the value loss")
+    max_grad_norm: float = option(40.0, "clip each update's gradient norm to this")
+    optimiser: str = option(
+        "rmsprop", "shared optimiser: rmsprop (as in A3C) or adam", choices=["rmsprop", "adam"]
+    )
+    lr: float = option(7e-4, "learning rate")
+    seed: int = option(0, "random seed of the run")
+    # ---- run ----------------------------------------------------------------------------
+    total_frames: int = option(20_000_000, "stop after this many environment frames")
+    max_minutes: float = option(0.0, "stop after this many minutes of training (0 = no limit)")
+    stop_at_return: float | None = option(
+        None, "stop once the greedy evaluation's mean return reaches this"
+    )
+    eval_interval: int = option(100_000, "frames between greedy evaluations")
+    eval_episodes: int = option(200, "episodes per evaluation (fixed seeds)")
+    eval_seed: int = option(10_000, "first seed of the evaluation episodes")
+    checkpoint_interval: float = option(60.0, "seconds between checkpoints")
+    log_interval: float = option(2.0, "seconds between rows of metrics.csv")
+    run_dir: str = option("", "where to write the run (default runs/<core>-<time>)")
+    resume: str = option("", "continue the run in this directory from its checkpoint")
+    start_method: str = option(
+        "spawn", "how worker processes start", choices=["spawn", "forkserver", "fork"]
+    )
+    progress: bool = option(True, "show a progress bar")
+
+    def __post_init__(self) -> None:
+        def need(ok: bool, message: str) -> None:
+            if not ok:
+                raise ConfigError(message)
+
+        need(
+            self.core in CORES,
+            f"--core must be one of {', '.join(sorted(CORES))}, got {self.core!r}",
+        )
+        try:
+            extra = json.loads(self.core_options)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"--core-options must be a JSON object: {e}") from None
+        need(isinstance(extra, dict), f"--core-options must be a JSON object, got {extra!r}")
+        allowed = [o for o in core_options(self.core) if o != "batch_first"]
+        unknown = sorted(set(extra) - set(allowed))
+        need(
+            not unknown,
+            f"--core-options {unknown} not accepted by core {self.core!r}; "
+            f"it takes: {', '.join(allowed) or 'no options'}",
+        )
+        for name in (
+            "hidden_size",
+            "encoder_size",
+            "size",
+            "paddle_width",
+            "envs_per_worker",
+            "eval_episodes",
+            "total_frames",
+            "eval_interval",
+        ):
+            need(
+                getattr(self, name) >= 1,
+                f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}",
+            )
+        for name in (
+            "workers",
+            "rollout_steps",
+            "ball_speed",
+            "max_minutes",
+            "entropy_cost",
+            "value_cost",
+        ):
+            need(
+                getattr(self, name) >= 0,
+                f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}",
+            )
+        need(
+            self.visible_steps >= -1,
+            f"--visible-steps must be >= 0, or -1 for a fully "
+            f"observable game, got {self.visible_steps}",
+        )
+        need(
+            self.paddle_width <= self.size,
+            f"--paddle-width must be at most --size ({self.size}), got {self.paddle_width}",
+        )
+        need(
+            self.ball_speed < self.size,
+            f"--ball-speed must be below --size ({self.size}), got {self.ball_speed}",
+        )
+        need(0.0 <= self.gamma <= 1.0, f"--gamma must be in [0, 1], got {self.gamma}")
+        need(
+            0.0 <= self.gae_lambda <= 1.0, f"--gae-lambda must be in [0, 1], got {self.gae_lambda}"
+        )
+        need(self.lr > 0, f"--lr must be > 0, got {self.lr}")
+        need(self.max_grad_norm > 0, f"--max-grad-norm must be > 0, got {self.max_grad_norm}")
+        need(
+            self.checkpoint_interval > 0 and self.log_interval > 0,
+            "--checkpoint-interval and --log-interval must be > 0 seconds",
+        )
+        need(
+            self.optimiser in ("rmsprop", "adam"),
+            f"--optimiser must be rmsprop or adam, got {self.optimiser!r}",
+        )
+
+    # ---- derived values -----------------------------------------------------------------
+    @property
+    def core_kwargs(self) -> dict:
+        return json.loads(self.core_options)
+
+    @property
+    def num_workers(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+    @property
+    def steps_per_rollout(self) -> int:
+        return self.rollout_steps or self.size - 1
+
+    @property
+    def env_kwargs(self) -> dict:
+        return {
+            "size": self.size,
+            "paddle_width": self.paddle_width,
+            "ball_speed": self.ball_speed,
+            "visible_steps": None if self.visible_steps < 0 else self.visible_steps,
+        }
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> A3CConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})

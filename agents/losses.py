@@ -1,0 +1,82 @@
+"""Actor-critic maths as pure functions (Mnih et al. 2016, algorithm S3), all time-major.
+
+Shapes: ``T`` rollout steps, ``B`` boards. ``dones[t]`` is true when step ``t`` ended its
+episode, so nothing after it is bootstrapped into step ``t``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def n_step_returns(rewards: Tensor, dones: Tensor, bootstrap: Tensor, gamma: float) -> Tensor:
+    """``R_t = r_t + gamma * (1 - done_t) * R_{t+1}``, with ``R_T = bootstrap``.
+
+    rewards, dones: ``[T, B]``; bootstrap: ``[B]``, the value of the state after the
+    rollout. Returns ``[T, B]``.
+    """
+    returns = torch.empty_like(rewards)
+    running = bootstrap
+    not_done = 1.0 - dones.to(rewards.dtype)
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        running = rewards[t] + gamma * not_done[t] * running
+        returns[t] = running
+    return returns
+
+
+def gae_advantages(
+    rewards: Tensor, values: Tensor, dones: Tensor, bootstrap: Tensor, gamma: float, lam: float
+) -> Tensor:
+    """Generalised advantage estimation (Schulman et al. 2016).
+
+    ``delta_t = r_t + gamma (1 - done_t) V_{t+1} - V_t`` and
+    ``A_t = delta_t + gamma lam (1 - done_t) A_{t+1}``; ``lam = 1`` gives the n-step
+    return minus the value. Returns ``[T, B]``.
+    """
+    not_done = 1.0 - dones.to(rewards.dtype)
+    next_values = torch.cat([values[1:], bootstrap[None]], dim=0)
+    deltas = rewards + gamma * not_done * next_values - values
+    advantages = torch.empty_like(rewards)
+    running = torch.zeros_like(bootstrap)
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        running = deltas[t] + gamma * lam * not_done[t] * running
+        advantages[t] = running
+    return advantages
+
+
+@dataclass
+class LossParts:
+    total: Tensor
+    policy: Tensor
+    value: Tensor
+    entropy: Tensor
+
+
+def actor_critic_loss(
+    logits: Tensor,
+    values: Tensor,
+    actions: Tensor,
+    advantages: Tensor,
+    returns: Tensor,
+    value_cost: float = 0.5,
+    entropy_cost: float = 0.01,
+) -> LossParts:
+    """The A3C loss, averaged over the ``T * B`` steps.
+
+    ``policy = -mean(log pi(a_t) * A_t)`` (advantages are constants),
+    ``value = mean((R_t - V_t)^2) / 2``, ``entropy = mean(H(pi_t))``, and
+    ``total = policy + value_cost * value - entropy_cost * entropy``.
+
+    logits ``[T, B, A]``; values, actions, advantages, returns ``[T, B]``.
+    """
+    log_probs = F.log_softmax(logits, dim=-1)
+    chosen = log_probs.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+    policy = -(chosen * advantages.detach()).mean()
+    value = 0.5 * (returns.detach() - values).pow(2).mean()
+    entropy = -(log_probs.exp() * log_probs).sum(-1).mean()
+    total = policy + value_cost * value - entropy_cost * entropy
+    return LossParts(total, policy, value, entropy)

@@ -1,0 +1,106 @@
+"""Worker processes for A3C with ``torch.multiprocessing``.
+
+Who owns what:
+
+* The trainer (main process) builds the shared model and the shared optimiser; their
+  parameters and statistics are moved to shared memory before any worker starts.
+* Each worker process receives both in one pickle (so the optimiser holds the very
+  parameter objects of the model it receives), builds its own local model and env, and
+  writes only through :class:`~agents.parameter_server.SharedMemoryServer` (Hogwild).
+* Workers talk back through one queue: ``("update", UpdateReport)``, ``("error", worker,
+  kind, traceback)`` or ``("exit", worker)``. A shared frame counter and a stop event are
+  the only other shared objects.
+
+Why one torch thread per worker: the workers already use every core; more threads per
+process would oversubscribe the CPU and slow everyone (Mnih et al. ran one thread each).
+Workers ignore SIGINT: the trainer receives Ctrl-C, sets the stop event and saves.
+"""
+
+from __future__ import annotations
+
+import signal
+import traceback
+
+import torch
+import torch.multiprocessing as mp
+
+from agents.config import A3CConfig
+from agents.parameter_server import SharedMemoryServer
+from agents.worker import NonFiniteLossError, UpdateReport, run_worker
+from fw_rl.system import tune_malloc
+
+
+def worker_process(
+    worker: int, config: A3CConfig, shared_model, optimiser, frames, stop_event, queue
+) -> None:
+    """Entry point of one worker process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(1)
+    tune_malloc()
+    try:
+        server = SharedMemoryServer(shared_model, optimiser, config.max_grad_norm)
+
+        def should_stop() -> bool:
+            return stop_event.is_set() or frames.value >= config.total_frames
+
+        def report(update: UpdateReport) -> None:
+            with frames.get_lock():
+                frames.value += update.frames
+            queue.put(("update", update))
+
+        run_worker(worker, config, server, should_stop, report)
+        queue.put(("exit", worker))
+    except NonFiniteLossError:
+        queue.put(("error", worker, "nonfinite", traceback.format_exc()))
+        raise SystemExit(3) from None
+    except BaseException:
+        queue.put(("error", worker, "exception", traceback.format_exc()))
+        raise SystemExit(1) from None
+
+
+class WorkerPool:
+    """Starts, watches and stops the worker processes."""
+
+    def __init__(self, config: A3CConfig, shared_model, optimiser, start_frames: int) -> None:
+        self.ctx = mp.get_context(config.start_method)
+        self.frames = self.ctx.Value("q", start_frames)
+        self.stop_event = self.ctx.Event()
+        self.queue = self.ctx.Queue()
+        self.processes = [
+            self.ctx.Process(
+                target=worker_process,
+                args=(w, config, shared_model, optimiser, self.frames, self.stop_event, self.queue),
+                name=f"a3c-worker-{w}",
+                daemon=True,
+            )
+            for w in range(config.num_workers)
+        ]
+
+    def start(self) -> None:
+        for p in self.processes:
+            p.start()
+
+    def dead_without_word(self, reported: set[int]) -> list[tuple[int, int]]:
+        """Workers that died (non-zero exit) without putting an error on the queue."""
+        return [
+            (w, p.exitcode)
+            for w, p in enumerate(self.processes)
+            if p.exitcode not in (None, 0) and w not in reported
+        ]
+
+    def all_exited(self) -> bool:
+        return all(p.exitcode is not None for p in self.processes)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Ask the workers to stop after their current update; end any that hang."""
+        self.stop_event.set()
+        for p in self.processes:
+            p.join(timeout)
+        for p in self.processes:
+            if p.is_alive():
+                p.terminate()
+                p.join(5)
+            if p.is_alive():
+                p.kill()
+                p.join()
+        self.queue.cancel_join_thread()

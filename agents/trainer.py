@@ -1,0 +1,329 @@
+"""The A3C trainer: the main process that owns the run directory.
+
+It builds the shared model and optimiser, starts the workers (:mod:`agents.parallel`),
+and while they train it shows progress, writes ``metrics.csv`` / ``eval.csv`` (and
+TensorBoard events when ``tensorboard`` is installed), evaluates the greedy policy on fixed
+seeds, and saves checkpoints atomically. Whatever ends the run - the frame budget, the
+time limit, ``--stop-at-return``, Ctrl-C, SIGTERM, a worker's exception - it stops every
+worker and leaves a checkpoint and the logs; a non-finite loss keeps the last good
+checkpoint instead of saving the suspect weights.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import queue as queue_lib
+import signal
+import sys
+import time
+from collections import deque
+from datetime import datetime
+from pathlib import Path
+
+import torch
+
+from agents.checkpoint import (
+    CHECKPOINT_NAME,
+    CheckpointError,
+    check_same_agent,
+    load_checkpoint,
+    load_model_state,
+    save_checkpoint,
+)
+from agents.config import A3CConfig
+from agents.evaluate import evaluate
+from agents.parallel import WorkerPool
+from agents.shared_optim import make_shared_optimiser
+from agents.worker import UpdateReport, build_model
+
+EXIT_OK, EXIT_WORKER_FAILED, EXIT_NONFINITE = 0, 1, 3
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+METRICS_FIELDS = [
+    "frames",
+    "updates",
+    "episodes",
+    "elapsed_s",
+    "fps",
+    "mean_return",
+    "catch_rate",
+    "loss",
+    "entropy",
+    "value_loss",
+    "grad_norm",
+]
+EVAL_FIELDS = ["frames", "elapsed_s", "mean_return", "catch_rate"]
+
+
+class CsvLog:
+    """Append-only CSV; on resume, rows past the checkpoint's frame count are dropped."""
+
+    def __init__(self, path: Path, fieldnames: list[str], keep_up_to_frames: int | None):
+        self.path, self.fieldnames = path, fieldnames
+        rows = []
+        if keep_up_to_frames is not None and path.exists():
+            with open(path, newline="") as f:
+                rows = [r for r in csv.DictReader(f) if int(r["frames"]) <= keep_up_to_frames]
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def write(self, row: dict) -> None:
+        with open(self.path, "a", newline="") as f:
+            csv.DictWriter(f, self.fieldnames).writerow(
+                {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()}
+            )
+
+
+def _tensorboard(run_dir: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(run_dir / "tensorboard"))
+
+
+def prepare_run(config: A3CConfig) -> tuple[A3CConfig, Path, dict | None]:
+    """The run directory, and the checkpoint to continue from when resuming."""
+    if config.resume:
+        run_dir = Path(config.resume)
+        payload = load_checkpoint(run_dir)
+        check_same_agent(payload, config.to_dict(), run_dir)
+        return config, run_dir, payload
+    if config.run_dir:
+        run_dir = Path(config.run_dir)
+        if (run_dir / CHECKPOINT_NAME).exists():
+            raise CheckpointError(
+                f"{run_dir} already holds a run: pass --resume {run_dir} "
+                "to continue it, or choose another --run-dir"
+            )
+    else:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        run_dir = Path("runs") / f"{config.core}-{stamp}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return config, run_dir, None
+
+
+class A3CTrainer:
+    def __init__(self, config: A3CConfig, out=sys.stdout) -> None:
+        self.config, self.run_dir, payload = prepare_run(config)
+        self.out = out
+        torch.manual_seed(config.seed)
+        self.model = build_model(config)
+        self.model.share_memory()
+        self.optimiser = make_shared_optimiser(config.optimiser, self.model.parameters(), config.lr)
+        self.counters = {
+            "frames": 0,
+            "updates": 0,
+            "episodes": 0,
+            "elapsed_s": 0.0,
+            "best_eval_return": -math.inf,
+        }
+        if payload is not None:
+            load_model_state(self.model, payload, self.run_dir)
+            if payload.get("optimiser"):
+                self.optimiser.load_state_dict(payload["optimiser"])
+            self.counters.update(payload["counters"])
+        resumed_frames = self.counters["frames"] if payload is not None else None
+        (self.run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+        self.metrics = CsvLog(self.run_dir / "metrics.csv", METRICS_FIELDS, resumed_frames)
+        self.evals = CsvLog(self.run_dir / "eval.csv", EVAL_FIELDS, resumed_frames)
+        self.tensorboard = _tensorboard(self.run_dir)
+        self.returns: deque[float] = deque(maxlen=200)
+        self.last_update: UpdateReport | None = None
+        self.signal_received: int | None = None
+
+    # ---- helpers ---------------------------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def elapsed(self) -> float:
+        return self.counters["elapsed_s"] + time.monotonic() - self._started
+
+    def save(self) -> Path:
+        self.counters["elapsed_s"] = self.elapsed()
+        self._started = time.monotonic()
+        return save_checkpoint(
+            self.run_dir / CHECKPOINT_NAME,
+            model_state=self.model.state_dict(),
+            optimiser_state=self.optimiser.state_dict(),
+            counters=self.counters,
+            config=self.config.to_dict(),
+        )
+
+    def run_evaluation(self) -> dict:
+        result = evaluate(
+            self.model, self.config.env_kwargs, self.config.eval_episodes, self.config.eval_seed
+        )
+        row = {"frames": self.counters["frames"], "elapsed_s": self.elapsed(), **result}
+        self.evals.write(row)
+        self.counters["best_eval_return"] = max(
+            self.counters["best_eval_return"], result["mean_return"]
+        )
+        if self.tensorboard:
+            for k, v in result.items():
+                self.tensorboard.add_scalar(f"eval/{k}", v, self.counters["frames"])
+        return result
+
+    def _on_signal(self, signum, _frame) -> None:
+        self.signal_received = signum
+
+    def _hyperparameters(self) -> str:
+        rows = [f"| {k} | {v} |" for k, v in self.config.to_dict().items()]
+        return "\n".join(["| setting | value |", "|---|---|", *rows])
+
+    # ---- the run ---------------------------------------------------------------------------
+
+    def train(self) -> int:
+        """Run until the run ends; returns the process exit code."""
+        from tqdm import tqdm
+
+        config = self.config
+        self.say(f"run directory: {self.run_dir}")
+        self.say(self._hyperparameters())
+        torch.set_num_threads(1)
+        self._started = time.monotonic()
+        start_frames = self.counters["frames"]
+        pool = WorkerPool(config, self.model, self.optimiser, start_frames)
+        previous = {s: signal.signal(s, self._on_signal) for s in EXIT_SIGNAL}
+        bar = tqdm(
+            total=config.total_frames,
+            initial=start_frames,
+            unit="frame",
+            disable=not config.progress,
+            file=self.out,
+            dynamic_ncols=True,
+        )
+        next_eval = (start_frames // config.eval_interval + 1) * config.eval_interval
+        last_log = last_save = time.monotonic()
+        run_start = time.monotonic()
+        frames_at_log = start_frames
+        reported: set[int] = set()
+        exit_code, reason, save_at_end = EXIT_OK, "", True
+        try:
+            pool.start()
+            while True:
+                try:
+                    message = pool.queue.get(timeout=0.2)
+                except queue_lib.Empty:
+                    message = None
+                if message is not None and message[0] == "update":
+                    self._record(message[1])
+                    bar.update(message[1].frames)
+                elif message is not None and message[0] == "error":
+                    _, worker, kind, trace = message
+                    reported.add(worker)
+                    self.say(f"\nworker {worker} failed:\n{trace}")
+                    if kind == "nonfinite":
+                        exit_code, save_at_end = EXIT_NONFINITE, False
+                        reason = (
+                            "non-finite loss: training stopped; the last good checkpoint is kept"
+                        )
+                    else:
+                        exit_code, reason = EXIT_WORKER_FAILED, f"worker {worker} raised"
+                    break
+                dead = pool.dead_without_word(reported)
+                if dead:
+                    w, code = dead[0]
+                    exit_code, reason = EXIT_WORKER_FAILED, f"worker {w} died (exit code {code})"
+                    break
+                now = time.monotonic()
+                if now - last_log >= config.log_interval:
+                    fps = (self.counters["frames"] - frames_at_log) / (now - last_log)
+                    self._log_metrics(fps)
+                    bar.set_postfix_str(self._postfix(fps), refresh=False)
+                    last_log, frames_at_log = now, self.counters["frames"]
+                if self.counters["frames"] >= next_eval:
+                    result = self.run_evaluation()
+                    next_eval += config.eval_interval
+                    self.say(
+                        f"\neval at {self.counters['frames']:,} frames: mean return "
+                        f"{result['mean_return']:.3f}, catch rate {result['catch_rate']:.3f}"
+                    )
+                    if (
+                        config.stop_at_return is not None
+                        and result["mean_return"] >= config.stop_at_return
+                    ):
+                        reason = f"evaluation reached --stop-at-return {config.stop_at_return}"
+                        break
+                if now - last_save >= config.checkpoint_interval:
+                    self.save()
+                    last_save = now
+                if self.signal_received is not None:
+                    name = signal.Signals(self.signal_received).name
+                    exit_code, reason = EXIT_SIGNAL[self.signal_received], f"{name} received"
+                    break
+                if self.counters["frames"] >= config.total_frames:
+                    reason = "reached --total-frames"
+                    break
+                if config.max_minutes and now - run_start >= 60 * config.max_minutes:
+                    reason = "reached --max-minutes"
+                    break
+                if pool.all_exited():
+                    reason = "all workers exited"
+                    break
+        finally:
+            pool.stop()
+            while True:  # updates that arrived while stopping still count
+                try:
+                    message = pool.queue.get_nowait()
+                except (queue_lib.Empty, OSError, ValueError):
+                    break
+                if message[0] == "update" and save_at_end:
+                    self._record(message[1])
+            bar.close()
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            if save_at_end:
+                self._log_metrics(0.0)
+                path = self.save()
+                self.say(f"checkpoint saved: {path}")
+            if self.tensorboard:
+                self.tensorboard.close()
+        self.say(
+            f"stopped: {reason or 'done'} after {self.counters['frames']:,} frames "
+            f"({self.elapsed() / 60:.1f} min)"
+        )
+        return exit_code
+
+    def _record(self, update: UpdateReport) -> None:
+        self.counters["frames"] += update.frames
+        self.counters["updates"] += 1
+        self.counters["episodes"] += len(update.episode_returns)
+        self.returns.extend(update.episode_returns)
+        self.last_update = update
+
+    def _stats(self) -> tuple[float, float]:
+        if not self.returns:
+            return math.nan, math.nan
+        returns = list(self.returns)
+        return sum(returns) / len(returns), sum(r > 0 for r in returns) / len(returns)
+
+    def _postfix(self, fps: float) -> str:
+        mean, catch = self._stats()
+        return f"fps {fps:,.0f} | return {mean:+.3f} | catch {catch:.3f}"
+
+    def _log_metrics(self, fps: float) -> None:
+        mean, catch = self._stats()
+        u = self.last_update
+        row = {
+            "frames": self.counters["frames"],
+            "updates": self.counters["updates"],
+            "episodes": self.counters["episodes"],
+            "elapsed_s": self.elapsed(),
+            "fps": fps,
+            "mean_return": mean,
+            "catch_rate": catch,
+            "loss": u.loss if u else math.nan,
+            "entropy": u.entropy if u else math.nan,
+            "value_loss": u.value_loss if u else math.nan,
+            "grad_norm": u.grad_norm if u else math.nan,
+        }
+        self.metrics.write(row)
+        if self.tensorboard:
+            for k in ("fps", "mean_return", "catch_rate", "loss", "entropy"):
+                if not math.isnan(row[k]):
+                    self.tensorboard.add_scalar(f"train/{k}", row[k], row["frames"])

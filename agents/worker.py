@@ -1,0 +1,141 @@
+"""One A3C worker: act on its own boards, compute the loss, push gradients.
+
+:func:`run_worker` is the loop and knows nothing of processes or of how gradients travel:
+it takes a :class:`~agents.parameter_server.ParameterServer`, a ``should_stop`` callable
+and a ``report`` callable. :func:`agents.parallel.worker_process` wraps it for a
+``torch.multiprocessing`` process; a Ray actor can wrap it the same way.
+
+Each rollout: act ``T`` steps without gradients (one step at a time through the core,
+carrying its state), then run the rollout again in one batched call with gradients from
+the state it started in, so backpropagation goes through time over the rollout
+(truncated there). The parameters do not change in between, so both passes agree.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from agents.config import A3CConfig
+from agents.losses import actor_critic_loss, gae_advantages
+from agents.model import ActorCritic
+from agents.parameter_server import ParameterServer
+from envs import CatchVectorEnv
+from fw_rl.cores import detach_state
+
+FAULT_VARIABLE = "FW_RL_INJECT_FAULT"  # tests: "raise:<worker>:<update>" or "nan:<w>:<u>"
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; the update was not applied."""
+
+
+@dataclass
+class UpdateReport:
+    """What a worker tells the trainer after each update."""
+
+    worker: int
+    frames: int
+    episode_returns: list[float] = field(default_factory=list)
+    loss: float = 0.0
+    entropy: float = 0.0
+    value_loss: float = 0.0
+    grad_norm: float = 0.0
+
+
+def build_model(config: A3CConfig) -> ActorCritic:
+    size = config.size
+    return ActorCritic(
+        (size, size), 3, config.core, config.hidden_size, config.encoder_size, config.core_kwargs
+    )
+
+
+def _injected_fault(worker: int) -> tuple[str, int] | None:
+    spec = os.environ.get(FAULT_VARIABLE, "")
+    if not spec:
+        return None
+    kind, target, update = spec.split(":")
+    return (kind, int(update)) if int(target) == worker else None
+
+
+def run_worker(
+    worker: int,
+    config: A3CConfig,
+    server: ParameterServer,
+    should_stop: Callable[[], bool],
+    report: Callable[[UpdateReport], None],
+) -> None:
+    """Train until ``should_stop()``; each update is reported through ``report``."""
+    k, steps = config.envs_per_worker, config.steps_per_rollout
+    torch.manual_seed(config.seed * 10_007 + worker)
+    local = build_model(config)
+    env = CatchVectorEnv(k, autoreset_mode="SameStep", copy=False, **config.env_kwargs)
+    obs, _ = env.reset(seed=config.seed * 1_000_003 + worker * k)
+    state = local.initial_state(k)
+    starts = torch.ones(k, dtype=torch.bool)
+    episode_return = np.zeros(k)
+    fault = _injected_fault(worker)
+    size = config.size
+    obs_buf = torch.empty(steps, k, size, size)
+    actions = torch.empty(steps, k, dtype=torch.long)
+    rewards = torch.empty(steps, k)
+    dones = torch.empty(steps, k, dtype=torch.bool)
+    resets = torch.empty(steps, k, dtype=torch.bool)
+    update = 0
+    while not should_stop():
+        server.pull(local)
+        start_state = state
+        finished: list[float] = []
+        with torch.no_grad():
+            for t in range(steps):
+                obs_buf[t].copy_(torch.from_numpy(obs))
+                resets[t] = starts
+                logits, _, state = local.act(obs_buf[t], state, starts)
+                actions[t] = torch.multinomial(torch.softmax(logits, -1), 1)[:, 0]
+                obs, reward, terminated, truncated, _ = env.step(actions[t].numpy())
+                done = terminated | truncated
+                rewards[t] = torch.from_numpy(reward)
+                dones[t] = starts = torch.from_numpy(done)
+                episode_return += reward
+                if done.any():
+                    finished.extend(episode_return[done].tolist())
+                    episode_return[done] = 0.0
+            _, bootstrap, _ = local.act(torch.from_numpy(obs), state, starts)
+        state = detach_state(state)
+
+        logits, values, _ = local(obs_buf, start_state, resets)  # [T, K, A], [T, K]
+        advantages = gae_advantages(
+            rewards, values.detach(), dones, bootstrap, config.gamma, config.gae_lambda
+        )
+        returns = advantages + values.detach()
+        parts = actor_critic_loss(
+            logits, values, actions, advantages, returns, config.value_cost, config.entropy_cost
+        )
+        update += 1
+        if fault is not None and update == fault[1]:
+            if fault[0] == "raise":
+                raise RuntimeError(f"injected fault in worker {worker} at update {update}")
+            parts.total = parts.total * float("nan")
+        if not torch.isfinite(parts.total):
+            raise NonFiniteLossError(
+                f"worker {worker}: loss is {parts.total.item()} at update {update} "
+                f"(policy {parts.policy.item():.4g}, value {parts.value.item():.4g}); "
+                "try a lower --lr or --max-grad-norm"
+            )
+        parts.total.backward()
+        grad_norm = server.push(local)
+        report(
+            UpdateReport(
+                worker,
+                steps * k,
+                finished,
+                parts.total.item(),
+                parts.entropy.item(),
+                parts.value.item(),
+                grad_norm,
+            )
+        )

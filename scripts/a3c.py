@@ -1,0 +1,32 @@
+#!/usr/bin/env python
+"""Train an A3C agent on Catch-v0 with a recurrent core chosen by name.
+
+    python scripts/a3c.py --core fastweights --workers 16
+    python scripts/a3c.py --resume runs/fastweights-20261125-101500
+
+Exit codes: 0 done, 1 a worker failed, 2 bad arguments or checkpoint, 3 non-finite loss,
+130 / 143 stopped by SIGINT / SIGTERM (a checkpoint is saved in every case but 3).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from agents.checkpoint import CheckpointError
+from agents.config import A3CConfig
+from agents.trainer import A3CTrainer
+from fw_rl.cli import parse_config
+
+
+def main(argv=None) -> int:
+    config = parse_config(A3CConfig, __doc__.split("\n\n")[0], argv)
+    try:
+        trainer = A3CTrainer(config)
+    except CheckpointError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return trainer.train()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
