@@ -77,7 +77,7 @@ def load_checkpoint(path: str | Path) -> dict:
 def check_same_agent(payload: dict, config: dict, path: str | Path = "checkpoint") -> None:
     """Raise if the checkpoint was made for another core or other sizes."""
     saved = payload["config"]
-    keys = ("core", "hidden_size", "encoder_size", "size", "core_options")
+    keys = ("core", "hidden_size", "encoder_size", "size", "core_options", "previous_action")
     diffs = [
         f"{k}: checkpoint {saved.get(k)!r}, asked {config.get(k)!r}"
         for k in keys

@@ -29,6 +29,11 @@ class A3CConfig:
     core_options: str = option(
         "{}", 'extra core options as JSON, e.g. \'{"decay": 0.9, "inner_steps": 1}\''
     )
+    previous_action: bool = option(
+        True,
+        "feed the previous action to the core (after the screen goes blank it is the "
+        "only way to know where the paddle went)",
+    )
     # ---- environment --------------------------------------------------------------------
     size: int = option(24, "Catch board size (episodes last size - 1 steps)")
     paddle_width: int = option(3, "paddle width in cells")

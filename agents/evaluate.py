@@ -23,8 +23,9 @@ def evaluate(
     state = model.initial_state(episodes)
     total = np.zeros(episodes)
     done = np.zeros(episodes, bool)
+    actions = torch.full((episodes,), -1, dtype=torch.long)
     while not done.all():
-        logits, _, state = model.act(torch.from_numpy(obs), state)
+        logits, _, state = model.act(torch.from_numpy(obs), actions, state)
         if greedy:
             actions = logits.argmax(-1)
         else:

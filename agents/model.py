@@ -5,24 +5,28 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from fw_rl.cores import RecurrentCore, State, make_core
 
 
 class ActorCritic(nn.Module):
-    """``board -> Linear + ReLU -> core -> (policy logits, value)``.
+    """``[board -> Linear + ReLU, previous action] -> core -> (policy logits, value)``.
 
     The core's hidden size is given here once (``hidden_size``) and read back from the
-    core everywhere else.
+    core everywhere else. With ``previous_action`` (ours, on by default) the core also
+    gets the one-hot previous action (zeros at an episode's first step): once Catch's
+    screen is blank it is the only way to know where the sampled actions moved the paddle.
 
     Args:
         observation_shape: shape of one observation (``(size, size)`` for Catch).
         num_actions: size of the discrete action space.
         core: a registered core name (``fw_rl.cores.CORES``).
         hidden_size: the core's hidden size.
-        encoder_size: width of the encoder's output (the core's input).
+        encoder_size: width of the encoder's output.
         core_options: extra options for the core (e.g. ``{"decay": 0.9}``).
+        previous_action: feed the previous action to the core.
     """
 
     def __init__(
@@ -33,15 +37,17 @@ class ActorCritic(nn.Module):
         hidden_size: int,
         encoder_size: int = 128,
         core_options: dict | None = None,
+        previous_action: bool = True,
     ) -> None:
         super().__init__()
         self.observation_shape = tuple(observation_shape)
+        self.num_actions = num_actions
+        self.previous_action = previous_action
         self.encoder = nn.Sequential(
             nn.Linear(math.prod(self.observation_shape), encoder_size), nn.ReLU()
         )
-        self.core: RecurrentCore = make_core(
-            core, encoder_size, hidden_size, **(core_options or {})
-        )
+        core_input = encoder_size + (num_actions if previous_action else 0)
+        self.core: RecurrentCore = make_core(core, core_input, hidden_size, **(core_options or {}))
         self.policy = nn.Linear(self.core.hidden_size, num_actions)
         self.value = nn.Linear(self.core.hidden_size, 1)
         with torch.no_grad():  # start near a uniform policy
@@ -51,30 +57,54 @@ class ActorCritic(nn.Module):
     def initial_state(self, batch_size: int) -> State:
         return self.core.initial_state(batch_size)
 
-    def forward(
-        self, obs: Tensor, state: State | None = None, reset: Tensor | None = None
-    ) -> tuple[Tensor, Tensor, State]:
-        """obs ``[T, B, *observation_shape]``, reset ``[T, B]`` ->
-        logits ``[T, B, A]``, values ``[T, B]``, state."""
+    def core_input(self, obs: Tensor, prev_actions: Tensor | None) -> Tensor:
+        """obs ``[T, B, ...]``, prev_actions ``[T, B]`` (-1: none) -> ``[T, B, input]``."""
         steps, batch = obs.shape[:2]
         features = self.encoder(obs.reshape(steps, batch, -1))
-        hidden, state = self.core(features, state, reset)
+        if not self.previous_action:
+            return features
+        if prev_actions is None:
+            prev_actions = torch.full((steps, batch), -1, dtype=torch.long)
+        one_hot = F.one_hot(prev_actions.clamp(min=0), self.num_actions).to(features.dtype)
+        one_hot = one_hot * (prev_actions >= 0).unsqueeze(-1).to(features.dtype)
+        return torch.cat([features, one_hot], dim=-1)
+
+    def forward(
+        self,
+        obs: Tensor,
+        prev_actions: Tensor | None = None,
+        state: State | None = None,
+        reset: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor, State]:
+        """obs ``[T, B, *observation_shape]``, prev_actions and reset ``[T, B]`` ->
+        logits ``[T, B, A]``, values ``[T, B]``, state."""
+        hidden, state = self.core(self.core_input(obs, prev_actions), state, reset)
         return self.policy(hidden), self.value(hidden).squeeze(-1), state
 
     def forward_with_attention(
-        self, obs: Tensor, state: State | None = None, reset: Tensor | None = None
+        self,
+        obs: Tensor,
+        prev_actions: Tensor | None = None,
+        state: State | None = None,
+        reset: Tensor | None = None,
     ):
         """As ``forward``, plus the fast memory's attention over past steps ``[T, B, T]``
         (fast-weights core only; see ``FastWeightsRNN.forward_with_attention``)."""
         if not hasattr(self.core, "forward_with_attention"):
             raise TypeError(f"the {type(self.core).__name__} core has no attention to show")
-        steps, batch = obs.shape[:2]
-        features = self.encoder(obs.reshape(steps, batch, -1))
-        hidden, state, attention = self.core.forward_with_attention(features, state, reset)
+        inputs = self.core_input(obs, prev_actions)
+        hidden, state, attention = self.core.forward_with_attention(inputs, state, reset)
         return self.policy(hidden), self.value(hidden).squeeze(-1), state, attention
 
-    def act(self, obs: Tensor, state: State, reset: Tensor | None = None):
-        """One step for a batch: obs ``[B, ...]``, reset ``[B]`` ->
+    def act(
+        self,
+        obs: Tensor,
+        prev_actions: Tensor | None,
+        state: State,
+        reset: Tensor | None = None,
+    ):
+        """One step for a batch: obs ``[B, ...]``, prev_actions and reset ``[B]`` ->
         logits ``[B, A]``, values ``[B]``, state."""
-        logits, values, state = self(obs[None], state, None if reset is None else reset[None])
+        prev = None if prev_actions is None else prev_actions[None]
+        logits, values, state = self(obs[None], prev, state, None if reset is None else reset[None])
         return logits[0], values[0], state

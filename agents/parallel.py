@@ -13,11 +13,13 @@ Who owns what:
 
 Why one torch thread per worker: the workers already use every core; more threads per
 process would oversubscribe the CPU and slow everyone (Mnih et al. ran one thread each).
-Workers ignore SIGINT: the trainer receives Ctrl-C, sets the stop event and saves.
+Workers ignore SIGINT and SIGTERM: the trainer receives them, sets the stop event and
+saves; a worker whose trainer has died (even by SIGKILL) stops by itself.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import traceback
 
@@ -34,14 +36,20 @@ def worker_process(
     worker: int, config: A3CConfig, shared_model, optimiser, frames, stop_event, queue
 ) -> None:
     """Entry point of one worker process."""
+    # Ctrl-C and `kill -TERM -<group>` reach every process of the group: only the trainer
+    # acts on them, and stops the workers through the event after saving.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     torch.set_num_threads(1)
     tune_malloc()
+    parent = os.getppid()
     try:
         server = SharedMemoryServer(shared_model, optimiser, config.max_grad_norm)
 
         def should_stop() -> bool:
-            return stop_event.is_set() or frames.value >= config.total_frames
+            return (
+                stop_event.is_set() or frames.value >= config.total_frames or os.getppid() != parent
+            )  # the trainer died: never outlive it
 
         def report(update: UpdateReport) -> None:
             with frames.get_lock():
@@ -96,10 +104,7 @@ class WorkerPool:
         self.stop_event.set()
         for p in self.processes:
             p.join(timeout)
-        for p in self.processes:
-            if p.is_alive():
-                p.terminate()
-                p.join(5)
+        for p in self.processes:  # workers ignore SIGTERM: a hung one is killed
             if p.is_alive():
                 p.kill()
                 p.join()

@@ -225,6 +225,10 @@ class A3CTrainer:
                     else:
                         exit_code, reason = EXIT_WORKER_FAILED, f"worker {worker} raised"
                     break
+                if self.signal_received is not None:
+                    name = signal.Signals(self.signal_received).name
+                    exit_code, reason = EXIT_SIGNAL[self.signal_received], f"{name} received"
+                    break
                 dead = pool.dead_without_word(reported)
                 if dead:
                     w, code = dead[0]
@@ -252,10 +256,6 @@ class A3CTrainer:
                 if now - last_save >= config.checkpoint_interval:
                     self.save()
                     last_save = now
-                if self.signal_received is not None:
-                    name = signal.Signals(self.signal_received).name
-                    exit_code, reason = EXIT_SIGNAL[self.signal_received], f"{name} received"
-                    break
                 if self.counters["frames"] >= config.total_frames:
                     reason = "reached --total-frames"
                     break

@@ -25,7 +25,6 @@ from agents.losses import actor_critic_loss, gae_advantages
 from agents.model import ActorCritic
 from agents.parameter_server import ParameterServer
 from envs import CatchVectorEnv
-from fw_rl.cores import detach_state
 
 FAULT_VARIABLE = "FW_RL_INJECT_FAULT"  # tests: "raise:<worker>:<update>" or "nan:<w>:<u>"
 
@@ -62,6 +61,82 @@ def _injected_fault(worker: int) -> tuple[str, int] | None:
     return (kind, int(update)) if int(target) == worker else None
 
 
+@dataclass
+class Rollout:
+    """``T`` steps of ``K`` boards, time-major. ``resets[t]``: step ``t`` starts an episode
+    (the core's state is zeroed before it); ``dones[t]``: step ``t`` ended one."""
+
+    obs: torch.Tensor  # [T, K, S, S]
+    actions: torch.Tensor  # [T, K]
+    rewards: torch.Tensor  # [T, K]
+    dones: torch.Tensor  # [T, K] bool
+    resets: torch.Tensor  # [T, K] bool
+    prev_actions: torch.Tensor  # [T, K] the action before each step, -1 at episode starts
+    logits: torch.Tensor  # [T, K, A] the policy the actions were drawn from
+    start_state: tuple  # the core's state before step 0
+    bootstrap: torch.Tensor  # [K] value of the observation after step T - 1
+    finished_returns: list[float]
+
+
+class RolloutCollector:
+    """Steps ``K`` boards of the vector env with a model, carrying the recurrent state and
+    each board's running return across rollouts."""
+
+    def __init__(self, env: CatchVectorEnv, model: ActorCritic, seed: int) -> None:
+        self.env, self.model = env, model
+        k = env.num_envs
+        self.obs, _ = env.reset(seed=seed)
+        self.state = model.initial_state(k)
+        self.starts = torch.ones(k, dtype=torch.bool)
+        self.prev_actions = torch.full((k,), -1, dtype=torch.long)
+        self.episode_return = np.zeros(k)
+
+    @torch.no_grad()
+    def collect(self, steps: int) -> Rollout:
+        env, model = self.env, self.model
+        k = env.num_envs
+        obs_buf = torch.empty(steps, k, *env.single_observation_space.shape)
+        actions = torch.empty(steps, k, dtype=torch.long)
+        rewards = torch.empty(steps, k)
+        dones = torch.empty(steps, k, dtype=torch.bool)
+        resets = torch.empty(steps, k, dtype=torch.bool)
+        prev_buf = torch.empty(steps, k, dtype=torch.long)
+        logits_buf = torch.empty(steps, k, env.single_action_space.n)
+        start_state, finished = self.state, []
+        state, starts, obs, prev = self.state, self.starts, self.obs, self.prev_actions
+        for t in range(steps):
+            obs_buf[t].copy_(torch.from_numpy(obs))  # the env reuses its buffer
+            resets[t] = starts
+            prev_buf[t] = prev = torch.where(starts, -1, prev)
+            logits, _, state = model.act(obs_buf[t], prev, state, starts)
+            logits_buf[t] = logits
+            actions[t] = torch.multinomial(torch.softmax(logits, -1), 1)[:, 0]
+            obs, reward, terminated, truncated, _ = env.step(actions[t].numpy())
+            done = terminated | truncated
+            rewards[t] = torch.from_numpy(reward)
+            dones[t] = starts = torch.from_numpy(done)
+            prev = actions[t]
+            self.episode_return += reward
+            if done.any():
+                finished.extend(self.episode_return[done].tolist())
+                self.episode_return[done] = 0.0
+        prev = torch.where(starts, -1, prev)
+        _, bootstrap, _ = model.act(torch.from_numpy(obs), prev, state, starts)
+        self.state, self.starts, self.obs, self.prev_actions = state, starts, obs, prev
+        return Rollout(
+            obs_buf,
+            actions,
+            rewards,
+            dones,
+            resets,
+            prev_buf,
+            logits_buf,
+            start_state,
+            bootstrap,
+            finished,
+        )
+
+
 def run_worker(
     worker: int,
     config: A3CConfig,
@@ -74,46 +149,20 @@ def run_worker(
     torch.manual_seed(config.seed * 10_007 + worker)
     local = build_model(config)
     env = CatchVectorEnv(k, autoreset_mode="SameStep", copy=False, **config.env_kwargs)
-    obs, _ = env.reset(seed=config.seed * 1_000_003 + worker * k)
-    state = local.initial_state(k)
-    starts = torch.ones(k, dtype=torch.bool)
-    episode_return = np.zeros(k)
+    collector = RolloutCollector(env, local, seed=config.seed * 1_000_003 + worker * k)
     fault = _injected_fault(worker)
-    size = config.size
-    obs_buf = torch.empty(steps, k, size, size)
-    actions = torch.empty(steps, k, dtype=torch.long)
-    rewards = torch.empty(steps, k)
-    dones = torch.empty(steps, k, dtype=torch.bool)
-    resets = torch.empty(steps, k, dtype=torch.bool)
     update = 0
     while not should_stop():
         server.pull(local)
-        start_state = state
-        finished: list[float] = []
-        with torch.no_grad():
-            for t in range(steps):
-                obs_buf[t].copy_(torch.from_numpy(obs))
-                resets[t] = starts
-                logits, _, state = local.act(obs_buf[t], state, starts)
-                actions[t] = torch.multinomial(torch.softmax(logits, -1), 1)[:, 0]
-                obs, reward, terminated, truncated, _ = env.step(actions[t].numpy())
-                done = terminated | truncated
-                rewards[t] = torch.from_numpy(reward)
-                dones[t] = starts = torch.from_numpy(done)
-                episode_return += reward
-                if done.any():
-                    finished.extend(episode_return[done].tolist())
-                    episode_return[done] = 0.0
-            _, bootstrap, _ = local.act(torch.from_numpy(obs), state, starts)
-        state = detach_state(state)
-
-        logits, values, _ = local(obs_buf, start_state, resets)  # [T, K, A], [T, K]
+        r = collector.collect(steps)
+        # the same steps again, with gradients, from the state the rollout started in
+        logits, values, _ = local(r.obs, r.prev_actions, r.start_state, r.resets)
         advantages = gae_advantages(
-            rewards, values.detach(), dones, bootstrap, config.gamma, config.gae_lambda
+            r.rewards, values.detach(), r.dones, r.bootstrap, config.gamma, config.gae_lambda
         )
         returns = advantages + values.detach()
         parts = actor_critic_loss(
-            logits, values, actions, advantages, returns, config.value_cost, config.entropy_cost
+            logits, values, r.actions, advantages, returns, config.value_cost, config.entropy_cost
         )
         update += 1
         if fault is not None and update == fault[1]:
@@ -132,7 +181,7 @@ def run_worker(
             UpdateReport(
                 worker,
                 steps * k,
-                finished,
+                r.finished_returns,
                 parts.total.item(),
                 parts.entropy.item(),
                 parts.value.item(),

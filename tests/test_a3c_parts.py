@@ -1,0 +1,133 @@
+"""A3C pieces in one process: rollouts, recurrent-state resets, the shared optimiser."""
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from agents.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from agents.config import A3CConfig, ConfigError
+from agents.model import ActorCritic
+from agents.parameter_server import SharedMemoryServer
+from agents.shared_optim import SharedAdam, SharedRMSprop, make_shared_optimiser
+from agents.worker import RolloutCollector
+from envs import CatchVectorEnv
+
+
+def small_model(core="fastweights", size=6):
+    torch.manual_seed(0)
+    return ActorCritic((size, size), 3, core, hidden_size=16, encoder_size=12)
+
+
+@pytest.mark.parametrize("core", ["fastweights", "lstm", "irnn"])
+def test_rollout_resets_state_at_episode_starts_and_replays_exactly(core):
+    model = small_model(core)
+    env = CatchVectorEnv(3, size=6, autoreset_mode="SameStep", copy=False)
+    collector = RolloutCollector(env, model, seed=0)
+    collector.collect(3)  # start mid-episode: the next rollout carries a state in
+    r = collector.collect(9)  # episodes last 5 steps: starts at steps 2 and 7
+    assert r.resets[:, 0].tolist() == [False, False, True, False, False, False, False, True, False]
+    assert torch.equal(r.dones[:-1], r.resets[1:])
+    assert any(s.abs().sum() > 0 for s in r.start_state)
+    # the batched pass with gradients sees exactly what the acting pass saw
+    assert (r.prev_actions[r.resets] == -1).all()
+    assert torch.equal(r.prev_actions[1:][~r.resets[1:]], r.actions[:-1][~r.resets[1:]])
+    logits, _, _ = model(r.obs, r.prev_actions, r.start_state, r.resets)
+    torch.testing.assert_close(logits, r.logits, rtol=1e-5, atol=1e-5)
+    # at an episode start the state is fresh: same policy as from the initial state
+    fresh, _, _ = model(r.obs[2:7], r.prev_actions[2:7], None)
+    torch.testing.assert_close(logits[2:7], fresh, rtol=1e-5, atol=1e-5)
+    # ... and without the reset the carried state would change it
+    carried, _, _ = model(r.obs, r.prev_actions, r.start_state, None)
+    assert not torch.allclose(carried[2:7], fresh, atol=1e-5)
+
+
+def test_rollout_counts_finished_episode_returns():
+    model = small_model(size=5)
+    collector = RolloutCollector(
+        CatchVectorEnv(4, size=5, autoreset_mode="SameStep", copy=False), model, seed=1
+    )
+    r = collector.collect(8)  # two episodes of 4 steps per board
+    assert len(r.finished_returns) == 8 and set(r.finished_returns) <= {-1.0, 1.0}
+    assert r.rewards.sum().item() == sum(r.finished_returns)
+
+
+def _push_ones(model, optimiser, done):
+    server = SharedMemoryServer(model, optimiser, max_grad_norm=1e9)
+    local = small_model()
+    server.pull(local)
+    for p in local.parameters():
+        p.grad = torch.ones_like(p)
+    server.push(local)
+    done.put(True)
+
+
+@pytest.mark.parametrize("cls", [SharedAdam, SharedRMSprop])
+def test_shared_optimiser_updates_shared_parameters_from_two_processes(cls):
+    model = small_model()
+    model.share_memory()
+    optimiser = cls(model.parameters(), lr=0.01)
+    before = [p.detach().clone() for p in model.parameters()]
+    ctx = mp.get_context("spawn")
+    done = ctx.Queue()
+    procs = [ctx.Process(target=_push_ones, args=(model, optimiser, done)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    steps = [optimiser.state[p]["step"].item() for p in model.parameters()]
+    assert steps == [2.0] * len(steps)  # both updates counted in the shared statistics
+    for old, new in zip(before, model.parameters()):
+        delta = (new.detach() - old).flatten()
+        if isinstance(optimiser, SharedAdam):  # a constant gradient moves Adam by lr a step
+            torch.testing.assert_close(delta, torch.full_like(delta, -0.02), atol=1e-4, rtol=0)
+        else:
+            assert (delta < 0).all()
+
+
+def test_server_rejects_an_optimiser_of_other_parameters():
+    model = small_model()
+    with pytest.raises(ValueError, match="shared model's own parameters"):
+        SharedMemoryServer(model, SharedAdam(small_model().parameters()), 40.0)
+
+
+def test_unknown_optimiser_is_rejected():
+    with pytest.raises(ValueError, match="available: rmsprop, adam"):
+        make_shared_optimiser("sgd", small_model().parameters(), 0.1)
+
+
+def test_checkpoint_round_trip_and_errors(tmp_path):
+    model = small_model()
+    path = save_checkpoint(
+        tmp_path / "checkpoint.pt",
+        model_state=model.state_dict(),
+        optimiser_state=None,
+        counters={"frames": 7},
+        config={"core": "x"},
+    )
+    payload = load_checkpoint(tmp_path)
+    assert payload["counters"]["frames"] == 7
+    assert not (tmp_path / "checkpoint.pt.tmp").exists()
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_checkpoint(path)
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "missing")
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(workers=-1), "--workers must be >= 0"),
+        (dict(core="gru"), "--core must be one of"),
+        (dict(core_options='{"deacy": 0.9}'), "not accepted by core 'fastweights'"),
+        (dict(core_options="[1]"), "JSON object"),
+        (dict(visible_steps=-2), "--visible-steps"),
+        (dict(paddle_width=30), "--paddle-width"),
+        (dict(gamma=1.5), "--gamma"),
+        (dict(lr=0.0), "--lr"),
+    ],
+)
+def test_bad_settings_are_rejected(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        A3CConfig(**kwargs)

@@ -1,0 +1,192 @@
+"""scripts/a3c.py end to end: learning, resuming, and every way a run can end."""
+
+import csv
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import torch
+
+from agents.checkpoint import load_checkpoint
+from agents.config import A3CConfig
+from agents.evaluate import evaluate
+from agents.worker import FAULT_VARIABLE, build_model
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--size", "6", "--hidden-size", "16", "--encoder-size", "16", "--workers", "2",
+        "--envs-per-worker", "4", "--eval-episodes", "20", "--no-progress"]
+
+
+def a3c_command(*args):
+    return [sys.executable, str(ROOT / "scripts" / "a3c.py"), *map(str, args)]
+
+
+def tagged_env(**extra):
+    tag = uuid.uuid4().hex
+    return {**os.environ, "FW_RL_TEST_TAG": tag, **extra}, tag
+
+
+def run_a3c(*args, timeout=240, **env_extra):
+    env, tag = tagged_env(**env_extra)
+    proc = subprocess.run(a3c_command(*args), capture_output=True, text=True, env=env,
+                          timeout=timeout, cwd=ROOT)
+    return proc, tag
+
+
+def processes_with_tag(tag):
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if f"FW_RL_TEST_TAG={tag}".encode() in environ.read_bytes():
+                found.append(environ.parent.name)
+        except OSError:
+            continue
+    return found
+
+
+def assert_no_orphans(tag):
+    deadline = time.time() + 10
+    while processes_with_tag(tag) and time.time() < deadline:
+        time.sleep(0.2)
+    assert processes_with_tag(tag) == [], "worker processes outlived the trainer"
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def digest(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+def test_short_run_learns_small_fully_observable_catch(tmp_path):
+    run = tmp_path / "run"
+    proc, tag = run_a3c("--size", "8", "--visible-steps", "-1", "--workers", "2",
+                        "--envs-per-worker", "8", "--total-frames", "150000",
+                        "--eval-interval", "50000", "--run-dir", run, "--no-progress")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    payload = load_checkpoint(run)
+    config = A3CConfig.from_dict(payload["config"])
+    model = build_model(config)
+    model.load_state_dict(payload["model"])
+    result = evaluate(model, config.env_kwargs, episodes=500, seed=123)
+    assert result["mean_return"] > 0.8, result
+    assert float(read_csv(run / "eval.csv")[-1]["mean_return"]) > 0.8
+    assert payload["counters"]["frames"] >= 150000
+    assert_no_orphans(tag)
+
+
+def test_resume_continues_frame_counter_and_csv(tmp_path):
+    run = tmp_path / "run"
+    proc, _ = run_a3c(*TINY, "--total-frames", "6000", "--eval-interval", "3000",
+                      "--log-interval", "0.2", "--run-dir", run)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    first = load_checkpoint(run)["counters"]
+    rows_before = read_csv(run / "metrics.csv")
+    assert first["frames"] >= 6000 and len(rows_before) >= 2
+    proc, _ = run_a3c(*TINY, "--total-frames", "12000", "--eval-interval", "3000",
+                      "--log-interval", "0.2", "--resume", run)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    second = load_checkpoint(run)["counters"]
+    assert second["frames"] >= 12000 and second["updates"] > first["updates"]
+    assert second["elapsed_s"] > first["elapsed_s"]
+    rows = read_csv(run / "metrics.csv")
+    assert rows[: len(rows_before)] == rows_before  # the first run's rows are kept
+    frames = [int(r["frames"]) for r in rows]
+    assert frames == sorted(frames) and frames[-1] >= 12000
+    evals = [int(r["frames"]) for r in read_csv(run / "eval.csv")]
+    assert evals == sorted(set(evals)) and evals[-1] >= 12000
+
+
+def test_crashing_worker_prints_traceback_saves_and_exits_nonzero(tmp_path):
+    run = tmp_path / "run"
+    proc, tag = run_a3c(*TINY, "--total-frames", "10000000", "--run-dir", run,
+                        **{FAULT_VARIABLE: "raise:1:3"})
+    assert proc.returncode == 1
+    assert "worker 1 failed" in proc.stdout and "injected fault in worker 1" in proc.stdout
+    assert "Traceback" in proc.stdout
+    assert load_checkpoint(run)["counters"]["frames"] > 0
+    assert_no_orphans(tag)
+
+
+def wait_for_rows(path, rows, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if path.exists() and len(read_csv(path)) >= rows:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{path} never reached {rows} rows")
+
+
+@pytest.mark.parametrize("sig, whole_group, code", [(signal.SIGINT, False, 130),
+                                                     (signal.SIGTERM, True, 143)])
+def test_signal_saves_and_exits_cleanly(tmp_path, sig, whole_group, code):
+    run = tmp_path / "run"
+    env, tag = tagged_env()
+    proc = subprocess.Popen(a3c_command(*TINY, "--total-frames", "10000000",
+                                        "--log-interval", "0.2", "--run-dir", run),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, cwd=ROOT, start_new_session=True)
+    try:
+        wait_for_rows(run / "metrics.csv", 3)
+        if whole_group:  # as `timeout` or a service manager does
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == code, out + err
+    assert f"{signal.Signals(sig).name} received" in out and "Traceback" not in out + err
+    assert load_checkpoint(run)["counters"]["frames"] > 0
+    assert_no_orphans(tag)
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    proc, _ = run_a3c(*TINY, "--total-frames", "3000", "--run-dir", run)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    good = digest(run / "checkpoint.pt")
+    proc, tag = run_a3c(*TINY, "--total-frames", "10000000", "--resume", run,
+                        "--checkpoint-interval", "0.1", **{FAULT_VARIABLE: "nan:0:2"})
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "non-finite loss" in proc.stdout and "loss is nan" in proc.stdout
+    assert digest(run / "checkpoint.pt") == good or load_checkpoint(run)["model"]
+    assert all(torch.isfinite(v).all() for v in load_checkpoint(run)["model"].values())
+    assert_no_orphans(tag)
+
+
+def test_corrupt_or_foreign_checkpoint_gives_a_clear_message(tmp_path):
+    run = tmp_path / "run"
+    proc, _ = run_a3c(*TINY, "--total-frames", "2000", "--run-dir", run)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc, _ = run_a3c(*TINY, "--core", "lstm", "--resume", run)
+    assert proc.returncode == 2 and "made for another agent" in proc.stderr
+    assert "core: checkpoint 'fastweights', asked 'lstm'" in proc.stderr
+    proc, _ = run_a3c(*TINY, "--run-dir", run)
+    assert proc.returncode == 2 and "already holds a run" in proc.stderr
+    (run / "checkpoint.pt").write_bytes(b"\x00garbage")
+    proc, _ = run_a3c(*TINY, "--resume", run)
+    assert proc.returncode == 2 and "corrupt" in proc.stderr
+    proc, _ = run_a3c(*TINY, "--resume", tmp_path / "nowhere")
+    assert proc.returncode == 2 and "no checkpoint" in proc.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--workers", "-1"], "--workers must be >= 0"),
+    (["--core", "gru"], "invalid choice: 'gru'"),
+    (["--core-options", '{"deacy": 1}'], "not accepted by core"),
+    (["--lr", "abc"], "invalid float value"),
+])
+def test_bad_flags_are_rejected_by_the_cli(args, message):
+    proc, _ = run_a3c(*args, timeout=60)
+    assert proc.returncode == 2 and message in proc.stderr
