@@ -19,8 +19,21 @@ from agents.evaluate import evaluate
 from agents.worker import FAULT_VARIABLE, build_model
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--size", "6", "--hidden-size", "16", "--encoder-size", "16", "--workers", "2",
-        "--envs-per-worker", "4", "--eval-episodes", "20", "--no-progress"]
+TINY = [
+    "--size",
+    "6",
+    "--hidden-size",
+    "16",
+    "--encoder-size",
+    "16",
+    "--workers",
+    "2",
+    "--envs-per-worker",
+    "4",
+    "--eval-episodes",
+    "20",
+    "--no-progress",
+]
 
 
 def a3c_command(*args):
@@ -34,8 +47,9 @@ def tagged_env(**extra):
 
 def run_a3c(*args, timeout=240, **env_extra):
     env, tag = tagged_env(**env_extra)
-    proc = subprocess.run(a3c_command(*args), capture_output=True, text=True, env=env,
-                          timeout=timeout, cwd=ROOT)
+    proc = subprocess.run(
+        a3c_command(*args), capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT
+    )
     return proc, tag
 
 
@@ -69,9 +83,23 @@ def digest(path):
 @pytest.mark.slow
 def test_short_run_learns_small_fully_observable_catch(tmp_path):
     run = tmp_path / "run"
-    proc, tag = run_a3c("--size", "8", "--visible-steps", "-1", "--workers", "2",
-                        "--envs-per-worker", "8", "--total-frames", "150000",
-                        "--eval-interval", "50000", "--run-dir", run, "--no-progress")
+    proc, tag = run_a3c(
+        "--size",
+        "8",
+        "--visible-steps",
+        "-1",
+        "--workers",
+        "2",
+        "--envs-per-worker",
+        "8",
+        "--total-frames",
+        "150000",
+        "--eval-interval",
+        "50000",
+        "--run-dir",
+        run,
+        "--no-progress",
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     payload = load_checkpoint(run)
     config = A3CConfig.from_dict(payload["config"])
@@ -86,14 +114,32 @@ def test_short_run_learns_small_fully_observable_catch(tmp_path):
 
 def test_resume_continues_frame_counter_and_csv(tmp_path):
     run = tmp_path / "run"
-    proc, _ = run_a3c(*TINY, "--total-frames", "6000", "--eval-interval", "3000",
-                      "--log-interval", "0.2", "--run-dir", run)
+    proc, _ = run_a3c(
+        *TINY,
+        "--total-frames",
+        "6000",
+        "--eval-interval",
+        "3000",
+        "--log-interval",
+        "0.2",
+        "--run-dir",
+        run,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     first = load_checkpoint(run)["counters"]
     rows_before = read_csv(run / "metrics.csv")
     assert first["frames"] >= 6000 and len(rows_before) >= 2
-    proc, _ = run_a3c(*TINY, "--total-frames", "12000", "--eval-interval", "3000",
-                      "--log-interval", "0.2", "--resume", run)
+    proc, _ = run_a3c(
+        *TINY,
+        "--total-frames",
+        "12000",
+        "--eval-interval",
+        "3000",
+        "--log-interval",
+        "0.2",
+        "--resume",
+        run,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     second = load_checkpoint(run)["counters"]
     assert second["frames"] >= 12000 and second["updates"] > first["updates"]
@@ -108,8 +154,9 @@ def test_resume_continues_frame_counter_and_csv(tmp_path):
 
 def test_crashing_worker_prints_traceback_saves_and_exits_nonzero(tmp_path):
     run = tmp_path / "run"
-    proc, tag = run_a3c(*TINY, "--total-frames", "10000000", "--run-dir", run,
-                        **{FAULT_VARIABLE: "raise:1:3"})
+    proc, tag = run_a3c(
+        *TINY, "--total-frames", "10000000", "--run-dir", run, **{FAULT_VARIABLE: "raise:1:3"}
+    )
     assert proc.returncode == 1
     assert "worker 1 failed" in proc.stdout and "injected fault in worker 1" in proc.stdout
     assert "Traceback" in proc.stdout
@@ -126,15 +173,21 @@ def wait_for_rows(path, rows, timeout=120):
     raise AssertionError(f"{path} never reached {rows} rows")
 
 
-@pytest.mark.parametrize("sig, whole_group, code", [(signal.SIGINT, False, 130),
-                                                     (signal.SIGTERM, True, 143)])
+@pytest.mark.parametrize(
+    "sig, whole_group, code", [(signal.SIGINT, False, 130), (signal.SIGTERM, True, 143)]
+)
 def test_signal_saves_and_exits_cleanly(tmp_path, sig, whole_group, code):
     run = tmp_path / "run"
     env, tag = tagged_env()
-    proc = subprocess.Popen(a3c_command(*TINY, "--total-frames", "10000000",
-                                        "--log-interval", "0.2", "--run-dir", run),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, cwd=ROOT, start_new_session=True)
+    proc = subprocess.Popen(
+        a3c_command(*TINY, "--total-frames", "10000000", "--log-interval", "0.2", "--run-dir", run),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
     try:
         wait_for_rows(run / "metrics.csv", 3)
         if whole_group:  # as `timeout` or a service manager does
@@ -156,8 +209,16 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     proc, _ = run_a3c(*TINY, "--total-frames", "3000", "--run-dir", run)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     good = digest(run / "checkpoint.pt")
-    proc, tag = run_a3c(*TINY, "--total-frames", "10000000", "--resume", run,
-                        "--checkpoint-interval", "0.1", **{FAULT_VARIABLE: "nan:0:2"})
+    proc, tag = run_a3c(
+        *TINY,
+        "--total-frames",
+        "10000000",
+        "--resume",
+        run,
+        "--checkpoint-interval",
+        "0.1",
+        **{FAULT_VARIABLE: "nan:0:2"},
+    )
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "non-finite loss" in proc.stdout and "loss is nan" in proc.stdout
     assert digest(run / "checkpoint.pt") == good or load_checkpoint(run)["model"]
@@ -181,12 +242,15 @@ def test_corrupt_or_foreign_checkpoint_gives_a_clear_message(tmp_path):
     assert proc.returncode == 2 and "no checkpoint" in proc.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--workers", "-1"], "--workers must be >= 0"),
-    (["--core", "gru"], "invalid choice: 'gru'"),
-    (["--core-options", '{"deacy": 1}'], "not accepted by core"),
-    (["--lr", "abc"], "invalid float value"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--workers", "-1"], "--workers must be >= 0"),
+        (["--core", "gru"], "invalid choice: 'gru'"),
+        (["--core-options", '{"deacy": 1}'], "not accepted by core"),
+        (["--lr", "abc"], "invalid float value"),
+    ],
+)
 def test_bad_flags_are_rejected_by_the_cli(args, message):
     proc, _ = run_a3c(*args, timeout=60)
     assert proc.returncode == 2 and message in proc.stderr

@@ -1,0 +1,181 @@
+"""Watch an agent play Catch: who acts (trained model, random, a person) and the picture.
+
+The picture is the env's own (:class:`envs.rendering.CatchPicture`: the true game beside
+what the agent sees) with a panel to its right: the policy's action probabilities, the
+value, the episode's return and running catch rate, and, for the fast-weights core, the
+attention the fast memory gives each past step (paper eq. 3), so you can see the agent
+recall the frames where the ball was visible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pygame
+import torch
+
+from agents.model import ActorCritic
+from envs.catch_rules import ACTION_MEANINGS
+from envs.rendering import BACKGROUND, DIM, TEXT, CatchPicture, draw_text
+
+PANEL_WIDTH = 300
+BAR = (90, 170, 250)
+ATTENTION = (250, 200, 60)
+
+
+@dataclass
+class Decision:
+    action: int
+    probs: np.ndarray | None = None  # [3]
+    value: float | None = None
+    attention: np.ndarray | None = None  # weights on the episode's past steps
+
+
+class RandomAgent:
+    name = "random agent"
+
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def reset(self) -> None:
+        pass
+
+    def decide(self, obs: np.ndarray) -> Decision:
+        return Decision(int(self.rng.integers(3)), probs=np.full(3, 1 / 3))
+
+
+class HumanAgent:
+    """Left and right arrow keys; no key means stay."""
+
+    name = "you (arrow keys)"
+
+    def reset(self) -> None:
+        pass
+
+    def decide(self, obs: np.ndarray) -> Decision:
+        keys = pygame.key.get_pressed()
+        action = 0 if keys[pygame.K_LEFT] else 2 if keys[pygame.K_RIGHT] else 1
+        return Decision(action)
+
+
+class ModelAgent:
+    """A trained actor-critic, greedy or sampling, with its recurrent state per episode."""
+
+    def __init__(self, model: ActorCritic, greedy: bool, seed: int, name: str) -> None:
+        self.model, self.greedy, self.name = model.eval(), greedy, name
+        self.generator = torch.Generator().manual_seed(seed)
+        self.with_attention = hasattr(model.core, "forward_with_attention")
+        self.reset()
+
+    def reset(self) -> None:
+        self.observations: list[torch.Tensor] = []
+        self.actions: list[int] = [-1]
+        self.state = None
+
+    @torch.no_grad()
+    def decide(self, obs: np.ndarray) -> Decision:
+        self.observations.append(torch.as_tensor(obs, dtype=torch.float32))
+        attention = None
+        if self.with_attention:  # the episode so far in one call: exact, and <= size steps
+            history = torch.stack(self.observations)[:, None]
+            prev = torch.tensor(self.actions, dtype=torch.long)[:, None]
+            logits, values, _, weights = self.model.forward_with_attention(history, prev)
+            logits, value = logits[-1, 0], values[-1, 0]
+            attention = weights[-1, 0, : len(self.observations) - 1].numpy()
+        else:
+            prev = torch.tensor([self.actions[-1]])
+            logits, value, self.state = self.model.act(
+                self.observations[-1][None], prev, self.state
+            )
+            logits, value = logits[0], value[0]
+        probs = torch.softmax(logits, -1)
+        if self.greedy:
+            action = int(probs.argmax())
+        else:
+            action = int(torch.multinomial(probs, 1, generator=self.generator))
+        self.actions.append(action)
+        return Decision(action, probs.numpy(), float(value), attention)
+
+
+@dataclass
+class Scoreboard:
+    episode: int = 0
+    episode_return: float = 0.0
+    catches: int = 0
+    finished: int = 0
+    returns: list[float] = field(default_factory=list)
+
+    @property
+    def catch_rate(self) -> float:
+        return self.catches / self.finished if self.finished else float("nan")
+
+
+class AgentPicture:
+    """The env's picture plus the agent panel."""
+
+    def __init__(self, size: int, paddle_width: int) -> None:
+        self.board = CatchPicture(size)
+        self.paddle_width = paddle_width
+        self.width = self.board.width + PANEL_WIDTH
+        self.height = max(self.board.height, 330)
+        self.surface = pygame.Surface((self.width, self.height))
+
+    def draw(
+        self,
+        info: dict,
+        obs: np.ndarray,
+        decision: Decision | None,
+        score: Scoreboard,
+        agent_name: str,
+        step: int,
+        paused: bool = False,
+    ) -> pygame.Surface:
+        s = self.surface
+        s.fill(BACKGROUND)
+        self.board.draw(
+            s,
+            (info["ball_row"], info["ball_col"]),
+            info["paddle_left"],
+            self.paddle_width,
+            obs,
+            info["blanked"],
+        )
+        x, y = self.board.width + 8, 8
+        draw_text(s, agent_name + ("   [paused]" if paused else ""), (x, y))
+        y += 24
+        draw_text(s, f"episode {score.episode + 1}  step {step}", (x, y), color=DIM)
+        y += 20
+        rate = score.catch_rate
+        rate_text = "-" if np.isnan(rate) else f"{rate:.2f} of {score.finished}"
+        draw_text(s, f"return {score.episode_return:+.0f}   catch rate {rate_text}", (x, y))
+        y += 30
+        if decision is not None and decision.probs is not None:
+            draw_text(s, "policy", (x, y), color=DIM)
+            y += 20
+            for a, p in enumerate(decision.probs):
+                chosen = a == decision.action
+                draw_text(s, ACTION_MEANINGS[a], (x, y), color=TEXT if chosen else DIM)
+                pygame.draw.rect(s, BAR, (x + 50, y + 2, int(180 * float(p)), 12))
+                draw_text(s, f"{float(p):.2f}", (x + 235, y), color=DIM)
+                y += 20
+        if decision is not None and decision.value is not None:
+            draw_text(s, f"value {decision.value:+.2f}", (x, y))
+            y += 26
+        if decision is not None and decision.attention is not None:
+            self._draw_attention(s, decision.attention, x, y)
+        return s
+
+    def _draw_attention(self, s: pygame.Surface, weights: np.ndarray, x: int, y: int) -> None:
+        draw_text(s, "fast memory: attention to past steps", (x, y), color=DIM)
+        y += 22
+        height, width = 90, PANEL_WIDTH - 24
+        pygame.draw.rect(s, (30, 30, 40), (x, y, width, height))
+        if len(weights):
+            scale = max(float(np.abs(weights).max()), 1e-6)
+            bar = max(2, width // max(len(weights), 1) - 1)
+            for j, w in enumerate(weights.tolist()):
+                h = int((height - 4) * abs(w) / scale)
+                color = ATTENTION if w >= 0 else DIM
+                pygame.draw.rect(s, color, (x + j * (bar + 1), y + height - h, bar, h))
+        draw_text(s, "older <- steps -> now", (x, y + height + 4), size=18, color=DIM)

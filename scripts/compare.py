@@ -1,0 +1,202 @@
+#!/usr/bin/env python
+"""Compare cores: learning curves and the frames and time each needs to reach a return.
+
+    # train each core with each seed (extra flags go to scripts/a3c.py), then draw
+    python scripts/compare.py --cores fastweights lstm --seeds 0 1 2 --out docs/results \\
+        -- --max-minutes 10 --stop-at-return 0.95
+    # or draw from existing run directories
+    python scripts/compare.py --runs runs/a runs/b runs/c --out docs/results
+
+Writes ``curves.png``, ``curves.svg`` (mean greedy evaluation return against frames and
+against wall-clock time, mean and min-max band over seeds, one colour per core) and
+``table.md`` (frames and minutes to reach ``--threshold``) to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Run:
+    path: Path
+    core: str
+    seed: int
+    frames: np.ndarray
+    seconds: np.ndarray
+    returns: np.ndarray
+
+    def first_reaching(self, threshold: float) -> tuple[float, float] | None:
+        hits = np.flatnonzero(self.returns >= threshold)
+        if not len(hits):
+            return None
+        return float(self.frames[hits[0]]), float(self.seconds[hits[0]])
+
+
+class RunDirError(ValueError):
+    pass
+
+
+def read_run(path: Path) -> Run:
+    config_path, eval_path = path / "config.json", path / "eval.csv"
+    if not config_path.is_file() or not eval_path.is_file():
+        raise RunDirError(
+            f"{path} is not a run directory: it needs config.json and eval.csv "
+            "(written by scripts/a3c.py)"
+        )
+    config = json.loads(config_path.read_text())
+    with open(eval_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise RunDirError(f"{eval_path} has no evaluations yet")
+    column = {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+    return Run(
+        path,
+        config["core"],
+        int(config.get("seed", 0)),
+        column["frames"],
+        column["elapsed_s"],
+        column["mean_return"],
+    )
+
+
+def train_runs(cores: list[str], seeds: list[int], out: Path, extra: list[str]) -> list[Path]:
+    paths = []
+    for core in cores:
+        for seed in seeds:
+            run_dir = out / "runs" / f"{core}-seed{seed}"
+            command = [
+                sys.executable,
+                str(ROOT / "scripts" / "a3c.py"),
+                "--core",
+                core,
+                "--seed",
+                str(seed),
+                "--no-progress",
+                *extra,
+            ]
+            command += (
+                ["--resume", str(run_dir)]
+                if (run_dir / "checkpoint.pt").exists()
+                else ["--run-dir", str(run_dir)]
+            )
+            print("$", " ".join(command), flush=True)
+            result = subprocess.run(command, cwd=ROOT)
+            if result.returncode not in (0,):
+                raise SystemExit(f"training {core} seed {seed} failed ({result.returncode})")
+            paths.append(run_dir)
+    return paths
+
+
+def band(runs: list[Run], axis: str, points: int = 200):
+    """Mean and min-max of the runs' returns on a common grid of ``axis`` values."""
+    xs = [getattr(r, axis) for r in runs]
+    end = min(x[-1] for x in xs)
+    grid = np.linspace(min(x[0] for x in xs), end, points)
+    ys = np.stack([np.interp(grid, x, r.returns) for x, r in zip(xs, runs)])
+    return grid, ys.mean(0), ys.min(0), ys.max(0)
+
+
+def draw(groups: dict[str, list[Run]], threshold: float, out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for i, (core, runs) in enumerate(sorted(groups.items())):
+        colour = f"C{i}"
+        for ax, axis, scale in ((axes[0], "frames", 1e6), (axes[1], "seconds", 60.0)):
+            grid, mean, low, high = band(runs, axis)
+            ax.plot(grid / scale, mean, color=colour, label=f"{core} ({len(runs)} seeds)")
+            ax.fill_between(grid / scale, low, high, color=colour, alpha=0.2, linewidth=0)
+    for ax, label in ((axes[0], "frames (millions)"), (axes[1], "wall-clock time (minutes)")):
+        ax.axhline(threshold, color="grey", linestyle=":", linewidth=1)
+        ax.set_xlabel(label)
+        ax.set_ylabel("greedy evaluation return")
+        ax.set_ylim(-1.05, 1.05)
+        ax.grid(alpha=0.3)
+    axes[0].legend(loc="lower right")
+    fig.suptitle("Catch-v0: mean and min-max over seeds")
+    fig.tight_layout()
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "curves.png", out / "curves.svg"]
+    for p in paths:
+        fig.savefig(p, dpi=120)
+    plt.close(fig)
+    return paths
+
+
+def table(groups: dict[str, list[Run]], threshold: float) -> str:
+    lines = [
+        f"| core | seeds reaching {threshold} | frames to {threshold} (mean) | "
+        f"minutes to {threshold} (mean) | per seed (frames, minutes) | best return |",
+        "|---|---|---|---|---|---|",
+    ]
+    for core, runs in sorted(groups.items()):
+        hits = [r.first_reaching(threshold) for r in runs]
+        reached = [h for h in hits if h is not None]
+        per_seed = ", ".join(
+            f"seed {r.seed}: "
+            + ("not reached" if h is None else f"{h[0] / 1e6:.2f} M, {h[1] / 60:.1f} min")
+            for r, h in zip(runs, hits)
+        )
+        frames = f"{np.mean([h[0] for h in reached]) / 1e6:.2f} M" if reached else "-"
+        minutes = f"{np.mean([h[1] for h in reached]) / 60:.1f}" if reached else "-"
+        best = max(float(r.returns.max()) for r in runs)
+        lines.append(
+            f"| {core} | {len(reached)} / {len(runs)} | {frames} | {minutes} | "
+            f"{per_seed} | {best:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1 :]
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--runs", nargs="+", type=Path, help="existing run directories")
+    source.add_argument("--cores", nargs="+", help="cores to train, e.g. fastweights lstm")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument(
+        "--threshold", type=float, default=0.9, help="the evaluation return to reach"
+    )
+    parser.add_argument("--out", type=Path, default=Path("docs/results"))
+    args = parser.parse_args(argv)
+    paths = args.runs or train_runs(args.cores, args.seeds, args.out, extra)
+    try:
+        runs = [read_run(p) for p in paths]
+    except RunDirError as e:
+        parser.error(str(e))
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(run.core, []).append(run)
+    figures = draw(groups, args.threshold, args.out)
+    text = table(groups, args.threshold)
+    command = "python scripts/compare.py " + " ".join(
+        sys.argv[1:] if argv is None else argv + (["--", *extra] if extra else [])
+    )
+    (args.out / "table.md").write_text(
+        f"{text}\n\nMade by: `{command}`\n\nRuns: " + ", ".join(f"`{r.path}`" for r in runs) + "\n"
+    )
+    print(text)
+    print("wrote", ", ".join(str(p) for p in [*figures, args.out / "table.md"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
