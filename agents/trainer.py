@@ -24,7 +24,12 @@ from pathlib import Path
 
 import torch
 
-from agents.checkpoint import (
+from agents.config import A3CConfig
+from agents.evaluate import evaluate
+from agents.parallel import WorkerPool
+from agents.shared_optim import make_shared_optimiser
+from agents.worker import UpdateReport, build_model
+from fw_rl.checkpoint import (
     CHECKPOINT_NAME,
     CheckpointError,
     check_same_agent,
@@ -32,11 +37,6 @@ from agents.checkpoint import (
     load_model_state,
     save_checkpoint,
 )
-from agents.config import A3CConfig
-from agents.evaluate import evaluate
-from agents.parallel import WorkerPool
-from agents.shared_optim import make_shared_optimiser
-from agents.worker import UpdateReport, build_model
 
 EXIT_OK, EXIT_WORKER_FAILED, EXIT_NONFINITE = 0, 1, 3
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import sys
 
-from agents.checkpoint import CheckpointError
 from agents.config import A3CConfig
 from agents.trainer import A3CTrainer
+from fw_rl.checkpoint import CheckpointError
 from fw_rl.cli import parse_config
 
 

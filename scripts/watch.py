@@ -91,9 +91,9 @@ def main(argv=None) -> int:
         )
         return 2
 
-    from agents.checkpoint import CheckpointError, load_checkpoint
     from agents.config import A3CConfig
     from agents.worker import build_model
+    from fw_rl.checkpoint import CheckpointError, load_checkpoint
 
     settings = {"size": 24, "paddle_width": 3, "ball_speed": 0, "visible_steps": 8}
     model = None

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from agents.checkpoint import load_checkpoint
 from agents.config import A3CConfig
 from agents.evaluate import evaluate
 from agents.worker import FAULT_VARIABLE, build_model
+from fw_rl.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = [

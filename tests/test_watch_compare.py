@@ -15,9 +15,9 @@ import pygame
 import pytest
 import torch
 
-from agents.checkpoint import save_checkpoint
 from agents.config import A3CConfig
 from agents.worker import build_model
+from fw_rl.checkpoint import save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-FORMAT = "fw_rl.a3c/1"
+FORMAT = "fw_rl/1"
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
@@ -22,6 +22,7 @@ def save_checkpoint(
     optimiser_state: dict | None,
     counters: dict,
     config: dict,
+    kind: str = "a3c",
 ) -> Path:
     """Write the checkpoint to a temporary file, then rename it over ``path``.
 
@@ -31,6 +32,7 @@ def save_checkpoint(
     tmp = path.with_name(path.name + ".tmp")
     payload = {
         "format": FORMAT,
+        "kind": kind,
         "model": model_state,
         "optimiser": optimiser_state,
         "counters": dict(counters),
@@ -57,8 +59,9 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return path
 
 
-def load_checkpoint(path: str | Path) -> dict:
-    """Load and check a checkpoint (``weights_only=True``: no code is unpickled)."""
+def load_checkpoint(path: str | Path, kind: str = "a3c") -> dict:
+    """Load and check a checkpoint of ``kind`` (``weights_only=True``: no code is
+    unpickled)."""
     path = resolve_checkpoint(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
@@ -67,7 +70,9 @@ def load_checkpoint(path: str | Path) -> dict:
             f"{path} is corrupt or not an fw_rl checkpoint ({type(e).__name__}: {e})"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not an fw_rl A3C checkpoint (format {FORMAT})")
+        raise CheckpointError(f"{path} is not an fw_rl checkpoint (format {FORMAT})")
+    if payload.get("kind") != kind:
+        raise CheckpointError(f"{path} is a {payload.get('kind')!r} checkpoint, not {kind!r}")
     for key in ("model", "counters", "config"):
         if key not in payload:
             raise CheckpointError(f"{path} is incomplete: it has no {key!r}")

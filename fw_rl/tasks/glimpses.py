@@ -1,0 +1,143 @@
+"""Multi-level glimpses of an image (Ba et al. 2016, section 4.2), and MNIST's IDX files.
+
+Our glimpse scheme (the paper's exact sizes are not known): the 28 x 28 image is padded to
+32 x 32 and seen as 20 glimpses of 8 x 8 pixels, coarse first:
+
+* glimpses 0-3: the four 16 x 16 quadrants (top-left, top-right, bottom-left,
+  bottom-right), each average-pooled 2 x 2 down to 8 x 8;
+* glimpses 4-19: the four 8 x 8 sub-quadrants of each quadrant at full resolution, quadrant
+  by quadrant in the same order.
+
+Each glimpse is its 64 pixels followed by a one-hot of its position (20), so the core
+knows where it is looking: inputs ``[N, 20, 84]``. The fast weights have to hold what the
+coarse glimpses showed while the fine ones are examined.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+NUM_GLIMPSES = 20
+GLIMPSE_PIXELS = 64
+GLIMPSE_FEATURES = GLIMPSE_PIXELS + NUM_GLIMPSES
+QUADRANTS = ((0, 0), (0, 1), (1, 0), (1, 1))  # (row, column) halves, reading order
+
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+def extract_glimpses(images: torch.Tensor) -> torch.Tensor:
+    """``[N, 28, 28]`` (any real values) -> ``[N, 20, 84]`` glimpses, coarse then fine."""
+    if images.dim() != 3 or images.shape[1:] != (28, 28):
+        raise ValueError(f"images must be [N, 28, 28], got {tuple(images.shape)}")
+    padded = F.pad(images.float(), (2, 2, 2, 2))  # [N, 32, 32]
+    pixels = []
+    for r, c in QUADRANTS:  # coarse: each 16 x 16 quadrant pooled to 8 x 8
+        quadrant = padded[:, 16 * r : 16 * r + 16, 16 * c : 16 * c + 16]
+        pixels.append(F.avg_pool2d(quadrant[:, None], 2)[:, 0])
+    for r, c in QUADRANTS:  # fine: the quadrant's four 8 x 8 parts
+        for sr, sc in QUADRANTS:
+            top, left = 16 * r + 8 * sr, 16 * c + 8 * sc
+            pixels.append(padded[:, top : top + 8, left : left + 8])
+    glimpses = torch.stack(pixels, dim=1).reshape(len(images), NUM_GLIMPSES, GLIMPSE_PIXELS)
+    where = torch.eye(NUM_GLIMPSES).expand(len(images), -1, -1)
+    return torch.cat([glimpses, where], dim=-1)
+
+
+# ---- MNIST's IDX files -------------------------------------------------------------------
+
+
+class MissingDataError(FileNotFoundError):
+    """The IDX files are not in the data directory."""
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """One IDX file (gzipped or not) as a numpy array of unsigned bytes."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+        raise ValueError(f"{path} is not an IDX file of unsigned bytes")
+    dims = data[3]
+    shape = struct.unpack(f">{dims}I", data[4 : 4 + 4 * dims])
+    body = np.frombuffer(data, np.uint8, offset=4 + 4 * dims)
+    if body.size != int(np.prod(shape)):
+        raise ValueError(f"{path} holds {body.size} bytes for a shape {shape}")
+    return body.reshape(shape)
+
+
+def find_idx(data_dir: Path, stem: str) -> Path:
+    for name in (stem, stem + ".gz"):
+        if (data_dir / name).is_file():
+            return data_dir / name
+    raise FileNotFoundError(stem)
+
+
+def load_mnist(data_dir: str | Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """``{"train": (images [N, 28, 28] in [0, 1], labels [N]), "test": ...}``."""
+    data_dir = Path(data_dir)
+    missing = [
+        stem
+        for pair in MNIST_FILES.values()
+        for stem in pair
+        if not any((data_dir / n).is_file() for n in (stem, stem + ".gz"))
+    ]
+    if missing:
+        raise MissingDataError(
+            f"MNIST not found in {data_dir}: missing {', '.join(missing)} (each may be "
+            "gzipped, ending .gz). Put the four standard IDX files there."
+        )
+    out = {}
+    for split, (images_stem, labels_stem) in MNIST_FILES.items():
+        images = read_idx(find_idx(data_dir, images_stem))
+        labels = read_idx(find_idx(data_dir, labels_stem))
+        if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) != len(labels):
+            raise ValueError(
+                f"{split} images {images.shape} and labels {labels.shape} "
+                "do not match MNIST's layout"
+            )
+        out[split] = (
+            torch.from_numpy(images.astype(np.float32) / 255.0),
+            torch.from_numpy(labels.astype(np.int64)),
+        )
+    return out
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """Write unsigned bytes as an IDX file (gzipped when ``path`` ends in ``.gz``)."""
+    array = np.asarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wb") as f:
+        f.write(header + array.tobytes())
+
+
+class SmallConvNet(nn.Module):
+    """The ConvNet baseline: two conv-pool layers and a classifier on the whole image."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 16, 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(32 * 7 * 7, 128),
+            nn.ReLU(),
+            nn.Linear(128, num_classes),
+        )
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images[:, None])

@@ -1,0 +1,78 @@
+#!/usr/bin/env python
+"""Train a core on associative retrieval (Ba et al. 2016, section 4.1; "c9k8j3f1??c" -> 9).
+
+python scripts/assoc_retrieval.py --core fastweights --hidden 20
+python scripts/assoc_retrieval.py --resume runs/assoc-fastweights-R20
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from fw_rl.checkpoint import CheckpointError
+from fw_rl.cli import parse_config
+from fw_rl.tasks.associative_retrieval import NUM_CLASSES, VOCABULARY, make_splits
+from fw_rl.tasks.classifier import SequenceClassifier
+from fw_rl.tasks.training import SupervisedConfig, option, train_classifier
+
+
+@dataclass
+class RetrievalConfig(SupervisedConfig):
+    num_pairs: int = option(4, "key-value pairs per sequence (the paper's K)")
+    train_size: int = option(100_000, "training sequences")
+    validation_size: int = option(10_000, "validation sequences")
+    test_size: int = option(20_000, "test sequences")
+    embedding_size: int = option(64, "width of the symbol embedding")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 1 <= self.num_pairs <= 26:
+            raise ValueError(f"--num-pairs must be in [1, 26], got {self.num_pairs}")
+        for name in ("train_size", "validation_size", "test_size", "embedding_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
+
+
+def main(argv=None) -> int:
+    config = parse_config(RetrievalConfig, __doc__.split("\n\n")[0], argv)
+    if config.resume:
+        run_dir = Path(config.resume)
+    else:
+        run_dir = Path(config.run_dir or f"runs/assoc-{config.core}-R{config.hidden}")
+        if (run_dir / "checkpoint.pt").exists():
+            print(f"error: {run_dir} already holds a run: pass --resume {run_dir}", file=sys.stderr)
+            return 2
+    sizes = {
+        "train": config.train_size,
+        "validation": config.validation_size,
+        "test": config.test_size,
+    }
+    try:
+        splits = make_splits(config.seed, config.num_pairs, sizes)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    model = SequenceClassifier(
+        config.core,
+        config.hidden,
+        NUM_CLASSES,
+        vocabulary=len(VOCABULARY),
+        embedding_size=config.embedding_size,
+        core_options=config.core_kwargs,
+    )
+    try:
+        results = train_classifier(model, splits, config, run_dir)
+    except CheckpointError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+#!/usr/bin/env python
+"""Classify MNIST from a sequence of multi-level glimpses (Ba et al. 2016, section 4.2).
+
+    python scripts/glimpses.py --data-dir ~/data/mnist --core fastweights --hidden 100
+    python scripts/glimpses.py --data-dir ~/data/mnist --core convnet   # the baseline
+
+The glimpse scheme is documented in fw_rl/tasks/glimpses.py. ``--data-dir`` holds the
+four standard IDX files (gzipped or not); nothing is downloaded. The last
+``--validation-size`` training images are held out for validation.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch.utils.data import TensorDataset
+
+from fw_rl.checkpoint import CheckpointError
+from fw_rl.cli import parse_config
+from fw_rl.cores import CORES
+from fw_rl.tasks.classifier import SequenceClassifier
+from fw_rl.tasks.glimpses import (
+    GLIMPSE_FEATURES,
+    MissingDataError,
+    SmallConvNet,
+    extract_glimpses,
+    load_mnist,
+)
+from fw_rl.tasks.training import SupervisedConfig, option, train_classifier
+
+MODELS = sorted(CORES) + ["convnet"]
+
+
+@dataclass
+class GlimpseConfig(SupervisedConfig):
+    core: str = option(
+        "fastweights",
+        f"model: one of {', '.join(MODELS)} (convnet is the baseline on whole images)",
+        choices=MODELS,
+    )
+    hidden: int = option(100, "hidden units of the core")
+    data_dir: str = option("data/mnist", "folder holding MNIST's four IDX files")
+    validation_size: int = option(5_000, "training images held out for validation")
+    updates: int = option(10_000, "updates to train for")
+
+    def __post_init__(self) -> None:
+        if self.core == "convnet":  # the core checks do not apply to the baseline
+            self.core, convnet = "lstm", True
+        else:
+            convnet = False
+        super().__post_init__()
+        if convnet:
+            self.core = "convnet"
+        if self.validation_size < 1:
+            raise ValueError("--validation-size must be >= 1")
+
+
+def main(argv=None) -> int:
+    config = parse_config(GlimpseConfig, __doc__.split("\n\n")[0], argv)
+    try:
+        data = load_mnist(config.data_dir)
+    except (MissingDataError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    images, labels = data["train"]
+    if config.validation_size >= len(images):
+        print(
+            f"error: --validation-size {config.validation_size} leaves no training images "
+            f"(there are {len(images)})",
+            file=sys.stderr,
+        )
+        return 2
+    cut = len(images) - config.validation_size
+    if config.core == "convnet":
+        model = SmallConvNet()
+        features = {"train": images[:cut], "validation": images[cut:], "test": data["test"][0]}
+    else:
+        model = SequenceClassifier(
+            config.core,
+            config.hidden,
+            10,
+            input_size=GLIMPSE_FEATURES,
+            core_options=config.core_kwargs,
+        )
+        features = {
+            "train": extract_glimpses(images[:cut]),
+            "validation": extract_glimpses(images[cut:]),
+            "test": extract_glimpses(data["test"][0]),
+        }
+    targets = {"train": labels[:cut], "validation": labels[cut:], "test": data["test"][1]}
+    splits = {k: TensorDataset(features[k], targets[k]) for k in features}
+    run_dir = Path(
+        config.resume or config.run_dir or f"runs/glimpses-{config.core}-{config.hidden}"
+    )
+    if not config.resume and (run_dir / "checkpoint.pt").exists():
+        print(f"error: {run_dir} already holds a run: pass --resume {run_dir}", file=sys.stderr)
+        return 2
+    try:
+        results = train_classifier(model, splits, config, run_dir)
+    except CheckpointError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

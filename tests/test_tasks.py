@@ -1,0 +1,190 @@
+"""Supervised memory tasks: the retrieval generator, glimpses, IDX files, short training."""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from fw_rl.tasks.associative_retrieval import VOCABULARY, encode, make_splits
+from fw_rl.tasks.glimpses import (
+    MissingDataError,
+    extract_glimpses,
+    load_mnist,
+    read_idx,
+    write_idx,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import assoc_retrieval  # noqa: E402
+import glimpses  # noqa: E402
+
+SMALL = {"train": 3000, "validation": 500, "test": 500}
+
+
+@pytest.mark.parametrize("num_pairs", [1, 4, 8])
+def test_generator_format_keys_and_targets(num_pairs):
+    sizes = {"train": 80, "validation": 20, "test": 20} if num_pairs == 1 else SMALL
+    splits = make_splits(seed=3, num_pairs=num_pairs, sizes=sizes)
+    pattern = re.compile(rf"^([a-z][0-9]){{{num_pairs}}}\?\?[a-z]$")
+    for split in splits.values():
+        for text, target in zip(split.texts, split.targets.tolist()):
+            assert pattern.match(text), text
+            keys, values = text[:-3:2], text[1:-3:2]
+            assert len(set(keys)) == num_pairs  # distinct keys
+            assert text[-1] in keys and int(values[keys.index(text[-1])]) == target
+        assert split.inputs.shape == (len(split), 2 * num_pairs + 3)
+        assert split.inputs.max() < len(VOCABULARY) == 37
+
+
+def test_asking_for_more_sequences_than_exist_is_an_error():
+    with pytest.raises(ValueError, match="only 260 exist with 1 pairs"):
+        make_splits(num_pairs=1, sizes={"train": 200, "validation": 10, "test": 10})
+
+
+def test_example_from_the_paper_encodes():
+    assert encode(["c9k8j3f1??c"]).tolist()[0][:2] == [2, 26 + 9]
+
+
+def test_splits_are_disjoint_and_deterministic():
+    a, b = make_splits(seed=5, sizes=SMALL), make_splits(seed=5, sizes=SMALL)
+    assert all(a[k].texts == b[k].texts for k in SMALL)
+    sets = {k: set(a[k].texts) for k in SMALL}
+    assert all(len(sets[k]) == SMALL[k] for k in SMALL)
+    assert not sets["train"] & sets["validation"] and not sets["train"] & sets["test"]
+    assert not sets["validation"] & sets["test"]
+    assert make_splits(seed=6, sizes=SMALL)["train"].texts != a["train"].texts
+    assert 0.05 < (a["train"].targets == 3).float().mean() < 0.15  # digits roughly uniform
+
+
+def test_glimpses_of_a_hand_made_image():
+    image = torch.arange(28 * 28, dtype=torch.float32).reshape(1, 28, 28)
+    g = extract_glimpses(image)
+    assert g.shape == (1, 20, 84)
+    padded = F.pad(image, (2, 2, 2, 2))[0]
+    # glimpse 0: the top-left 16 x 16 quadrant pooled 2 x 2
+    expected = padded[:16, :16].reshape(8, 2, 8, 2).mean((1, 3))
+    torch.testing.assert_close(g[0, 0, :64].reshape(8, 8), expected)
+    # glimpse 1: top-right quadrant; glimpse 3: bottom-right
+    torch.testing.assert_close(
+        g[0, 1, :64].reshape(8, 8), padded[:16, 16:].reshape(8, 2, 8, 2).mean((1, 3))
+    )
+    torch.testing.assert_close(
+        g[0, 3, :64].reshape(8, 8), padded[16:, 16:].reshape(8, 2, 8, 2).mean((1, 3))
+    )
+    # glimpse 4: the top-left 8 x 8 of the top-left quadrant; glimpse 9: top-right
+    # quadrant's top-right part (quadrant 1, sub-quadrant 1)
+    torch.testing.assert_close(g[0, 4, :64].reshape(8, 8), padded[:8, :8])
+    torch.testing.assert_close(g[0, 9, :64].reshape(8, 8), padded[:8, 24:32])
+    torch.testing.assert_close(g[0, 19, :64].reshape(8, 8), padded[24:, 24:])
+    torch.testing.assert_close(g[0, :, 64:], torch.eye(20))  # where each glimpse looks
+    with pytest.raises(ValueError, match="28, 28"):
+        extract_glimpses(torch.zeros(2, 32, 32))
+
+
+def write_mnist(folder: Path, n_train=60, n_test=20, gz=True):
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = ".gz" if gz else ""
+    for stem, n in (("train", n_train), ("t10k", n_test)):
+        labels = rng.integers(0, 10, n)
+        images = np.zeros((n, 28, 28), np.uint8)
+        for i, label in enumerate(labels):  # a bright bar whose row gives the label
+            images[i, 2 + 2 * label, 4:24] = 255
+        write_idx(folder / f"{stem}-images-idx3-ubyte{suffix}", images)
+        write_idx(folder / f"{stem}-labels-idx1-ubyte{suffix}", labels)
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_idx_files_load_gzipped_or_not(tmp_path, gz):
+    write_mnist(tmp_path, gz=gz)
+    data = load_mnist(tmp_path)
+    images, labels = data["train"]
+    assert images.shape == (60, 28, 28) and labels.shape == (60,)
+    assert images.max() == 1.0 and images.dtype == torch.float32
+    assert data["test"][0].shape == (20, 28, 28)
+    assert (images[labels == 3][:, 8, 10] == 1.0).all()
+
+
+def test_missing_mnist_names_the_expected_files(tmp_path):
+    with pytest.raises(MissingDataError, match="train-images-idx3-ubyte.*t10k-labels-idx1"):
+        load_mnist(tmp_path)
+    bad = tmp_path / "bad"
+    bad.write_bytes(b"\x01\x02\x03\x04")
+    with pytest.raises(ValueError, match="not an IDX file"):
+        read_idx(bad)
+
+
+def test_glimpse_script_trains_on_small_idx_files(tmp_path, capsys):
+    write_mnist(tmp_path / "mnist", n_train=300, n_test=100)
+    for core in ("fastweights", "convnet"):
+        code = glimpses.main(
+            [
+                "--data-dir",
+                str(tmp_path / "mnist"),
+                "--core",
+                core,
+                "--hidden",
+                "32",
+                "--updates",
+                "150",
+                "--eval-interval",
+                "50",
+                "--batch-size",
+                "32",
+                "--validation-size",
+                "50",
+                "--run-dir",
+                str(tmp_path / core),
+                "--no-progress",
+            ]
+        )
+        assert code == 0
+        results = json.loads((tmp_path / core / "results.json").read_text())
+        assert results["test_error"] < 0.5  # the bar's row is easy to learn
+    assert glimpses.main(["--data-dir", str(tmp_path / "none")]) == 2
+    assert "MNIST not found" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_short_fast_weights_run_learns_retrieval_well_below_chance(tmp_path):
+    run = tmp_path / "run"
+    argv = [
+        "--hidden",
+        "50",
+        "--lr",
+        "3e-3",
+        "--updates",
+        "1500",
+        "--eval-interval",
+        "500",
+        "--train-size",
+        "20000",
+        "--validation-size",
+        "1000",
+        "--test-size",
+        "1000",
+        "--run-dir",
+        str(run),
+        "--no-progress",
+    ]
+    assert assoc_retrieval.main(argv) == 0
+    results = json.loads((run / "results.json").read_text())
+    assert results["test_error"] < 0.6  # chance is 0.9
+    curve = (run / "curve.csv").read_text().splitlines()
+    assert len(curve) == 1 + 3
+    # resume continues the curve and keeps the best checkpoint
+    assert (
+        assoc_retrieval.main(
+            [*argv[:5], "2000", *argv[6:-3], "--resume", str(run), "--no-progress"]
+        )
+        == 0
+    )
+    assert len((run / "curve.csv").read_text().splitlines()) == 1 + 4
+    assert json.loads((run / "results.json").read_text())["updates"] == 2000
+    assert assoc_retrieval.main(argv) == 2  # the run directory is taken
