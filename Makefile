@@ -19,8 +19,11 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
+# 2 workers x 16 boards each suits a 2-core machine; see README for the classic 16 x 1.
+TRAIN_ARGS ?= --workers 0 --envs-per-worker 16 --max-minutes 15 --stop-at-return 0.95
+
 train: venv
-	$(PY) scripts/a3c.py --core fastweights $(ARGS)
+	$(PY) scripts/a3c.py --core fastweights $(TRAIN_ARGS) $(ARGS)
 
 test: venv
 	$(VENV)/bin/ruff check .
@@ -32,6 +35,7 @@ lint: venv
 bench: venv
 	$(PY) benchmarks/bench_env.py
 	$(PY) benchmarks/bench_cores.py
+	$(PY) benchmarks/bench_a3c.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -157,10 +157,11 @@ class CatchEnv(gym.Env):
     # ---- people --------------------------------------------------------------------------
 
     def get_keys_to_action(self) -> dict[tuple[int, ...], int]:
-        """Arrow keys for ``gymnasium.utils.play.play``; no key means stay."""
+        """Arrow keys for ``gymnasium.utils.play.play``; pass ``noop=1`` so that no key
+        means stay: ``play(gym.make("Catch-v0", render_mode="rgb_array"), noop=1)``."""
         import pygame
 
-        return {(pygame.K_LEFT,): 0, (pygame.K_RIGHT,): 2, (): 1}
+        return {(pygame.K_LEFT,): 0, (pygame.K_RIGHT,): 2}
 
     def get_action_meanings(self) -> tuple[str, ...]:
         return ACTION_MEANINGS

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import types
 import typing
 
@@ -43,11 +44,30 @@ def parser_for(cls, description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def parse_config(cls, description: str, argv=None):
-    """Parse ``argv`` into ``cls``; a value the dataclass rejects is a usage error."""
+def given_flags(parser: argparse.ArgumentParser, argv) -> set[str]:
+    """Destinations of the options that ``argv`` sets explicitly."""
+    given = set()
+    for action in parser._actions:
+        for flag in action.option_strings:
+            if any(a == flag or a.startswith(flag + "=") for a in argv):
+                given.add(action.dest)
+    return given
+
+
+def parse_config(cls, description: str, argv=None, saved=None):
+    """Parse ``argv`` into ``cls``; a value the dataclass rejects is a usage error.
+
+    ``saved(args)`` may return settings of an earlier run (a dict) to use for every flag
+    that ``argv`` does not set, as when resuming.
+    """
     parser = parser_for(cls, description)
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = vars(parser.parse_args(argv))
+    previous = saved(args) if saved else None
+    if previous:
+        given = given_flags(parser, argv)
+        args.update({k: v for k, v in previous.items() if k in args and k not in given})
     try:
-        return cls(**vars(args))
+        return cls(**args)
     except ValueError as e:
         parser.error(str(e))

@@ -221,8 +221,18 @@ def test_human_window_opens_pumps_and_closes():
     assert not pygame.display.get_init()
 
 
-def test_keys_for_gymnasium_play():
+def test_gymnasium_play_runs_with_arrow_keys():
     import pygame
+    from gymnasium.utils.play import play
 
     keys = CatchEnv().get_keys_to_action()
-    assert keys[(pygame.K_LEFT,)] == 0 and keys[(pygame.K_RIGHT,)] == 2 and keys[()] == 1
+    assert keys == {(pygame.K_LEFT,): 0, (pygame.K_RIGHT,): 2}
+    actions = []
+
+    def callback(obs, next_obs, action, reward, terminated, truncated, info):
+        actions.append(action)
+        if len(actions) == 5:
+            pygame.event.post(pygame.event.Event(pygame.QUIT))
+
+    play(gym.make("Catch-v0", render_mode="rgb_array", size=8), fps=200, noop=1, callback=callback)
+    assert actions == [1] * 5  # no key pressed: the paddle stays
