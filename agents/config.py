@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 
+from fw_rl.cli import option
 from fw_rl.cores import CORES, core_options
-
-
-def option(default, help: str, **kwargs):
-    """A dataclass field whose ``help`` becomes the command-line help."""
-    return field(default=default, metadata={"help": help, **kwargs})
 
 
 class ConfigError(ValueError):

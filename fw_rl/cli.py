@@ -10,6 +10,11 @@ import types
 import typing
 
 
+def option(default, help: str, **kwargs):
+    """A dataclass field whose ``help`` (and optional ``choices``) becomes its flag's."""
+    return dataclasses.field(default=default, metadata={"help": help, **kwargs})
+
+
 def _base_type(annotation):
     if isinstance(annotation, str):
         annotation = eval(

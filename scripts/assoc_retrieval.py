@@ -7,16 +7,13 @@ python scripts/assoc_retrieval.py --resume runs/assoc-fastweights-R20
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
-from fw_rl.checkpoint import CheckpointError
-from fw_rl.cli import parse_config
+from fw_rl.cli import option, parse_config
 from fw_rl.tasks.associative_retrieval import NUM_CLASSES, VOCABULARY, make_splits
 from fw_rl.tasks.classifier import SequenceClassifier
-from fw_rl.tasks.training import SupervisedConfig, option, train_classifier
+from fw_rl.tasks.training import SupervisedConfig, run_training
 
 
 @dataclass
@@ -38,13 +35,7 @@ class RetrievalConfig(SupervisedConfig):
 
 def main(argv=None) -> int:
     config = parse_config(RetrievalConfig, __doc__.split("\n\n")[0], argv)
-    if config.resume:
-        run_dir = Path(config.resume)
-    else:
-        run_dir = Path(config.run_dir or f"runs/assoc-{config.core}-R{config.hidden}")
-        if (run_dir / "checkpoint.pt").exists():
-            print(f"error: {run_dir} already holds a run: pass --resume {run_dir}", file=sys.stderr)
-            return 2
+    default_run_dir = f"runs/assoc-{config.core}-R{config.hidden}"
     sizes = {
         "train": config.train_size,
         "validation": config.validation_size,
@@ -63,15 +54,7 @@ def main(argv=None) -> int:
         embedding_size=config.embedding_size,
         core_options=config.core_kwargs,
     )
-    try:
-        results = train_classifier(model, splits, config, run_dir)
-    except CheckpointError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    print(json.dumps(results, indent=2))
-    return 0
+    return run_training(model, splits, config, default_run_dir)
 
 
 if __name__ == "__main__":

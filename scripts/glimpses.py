@@ -11,15 +11,12 @@ four standard IDX files (gzipped or not); nothing is downloaded. The last
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from torch.utils.data import TensorDataset
 
-from fw_rl.checkpoint import CheckpointError
-from fw_rl.cli import parse_config
+from fw_rl.cli import option, parse_config
 from fw_rl.cores import CORES
 from fw_rl.tasks.classifier import SequenceClassifier
 from fw_rl.tasks.glimpses import (
@@ -29,7 +26,7 @@ from fw_rl.tasks.glimpses import (
     extract_glimpses,
     load_mnist,
 )
-from fw_rl.tasks.training import SupervisedConfig, option, train_classifier
+from fw_rl.tasks.training import SupervisedConfig, run_training
 
 MODELS = sorted(CORES) + ["convnet"]
 
@@ -92,21 +89,7 @@ def main(argv=None) -> int:
         }
     targets = {"train": labels[:cut], "validation": labels[cut:], "test": data["test"][1]}
     splits = {k: TensorDataset(features[k], targets[k]) for k in features}
-    run_dir = Path(
-        config.resume or config.run_dir or f"runs/glimpses-{config.core}-{config.hidden}"
-    )
-    if not config.resume and (run_dir / "checkpoint.pt").exists():
-        print(f"error: {run_dir} already holds a run: pass --resume {run_dir}", file=sys.stderr)
-        return 2
-    try:
-        results = train_classifier(model, splits, config, run_dir)
-    except CheckpointError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    print(json.dumps(results, indent=2))
-    return 0
+    return run_training(model, splits, config, f"runs/glimpses-{config.core}-{config.hidden}")
 
 
 if __name__ == "__main__":

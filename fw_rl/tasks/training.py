@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -24,13 +25,10 @@ from fw_rl.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from fw_rl.cli import option
 from fw_rl.cores import CORES, core_options
 
 KIND = "supervised"
-
-
-def option(default, help: str, **kwargs):
-    return field(default=default, metadata={"help": help, **kwargs})
 
 
 @dataclass
@@ -209,3 +207,20 @@ def train_classifier(
     }
     (run_dir / "results.json").write_text(json.dumps(results, indent=2))
     return results
+
+
+def run_training(model: nn.Module, splits: dict[str, Dataset], config, default_run_dir: str) -> int:
+    """What both task scripts do once data and model exist; returns the exit code."""
+    run_dir = Path(config.resume or config.run_dir or default_run_dir)
+    if not config.resume and (run_dir / "checkpoint.pt").exists():
+        print(f"error: {run_dir} already holds a run: pass --resume {run_dir}", file=sys.stderr)
+        return 2
+    try:
+        results = train_classifier(model, splits, config, run_dir)
+    except CheckpointError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    print(json.dumps(results, indent=2))
+    return 0
