@@ -38,6 +38,7 @@ from fw_rl.checkpoint import (
     save_checkpoint,
 )
 
+BEST_NAME = "best.pt"
 EXIT_OK, EXIT_WORKER_FAILED, EXIT_NONFINITE = 0, 1, 3
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 METRICS_FIELDS = [
@@ -160,9 +161,15 @@ class A3CTrainer:
         )
         row = {"frames": self.counters["frames"], "elapsed_s": self.elapsed(), **result}
         self.evals.write(row)
-        self.counters["best_eval_return"] = max(
-            self.counters["best_eval_return"], result["mean_return"]
-        )
+        if result["mean_return"] > self.counters["best_eval_return"]:
+            self.counters["best_eval_return"] = result["mean_return"]
+            save_checkpoint(  # the weights to watch: the best greedy evaluation so far
+                self.run_dir / BEST_NAME,
+                model_state=self.model.state_dict(),
+                optimiser_state=None,
+                counters={**self.counters, "eval": result},
+                config=self.config.to_dict(),
+            )
         if self.tensorboard:
             for k, v in result.items():
                 self.tensorboard.add_scalar(f"eval/{k}", v, self.counters["frames"])

@@ -32,8 +32,8 @@ def measure(core: str, workers: int, envs: int, seconds: float) -> float:
                 str(workers),
                 "--envs-per-worker",
                 str(envs),
-                "--max-minutes",
-                str(seconds / 60),
+                "--max-minutes",  # workers start one after another: allow for it
+                str((seconds + 1.5 * workers) / 60),
                 "--eval-interval",
                 str(10**12),
                 "--log-interval",
@@ -51,7 +51,8 @@ def measure(core: str, workers: int, envs: int, seconds: float) -> float:
             rows = [r for r in csv.DictReader(f) if int(r["frames"]) > 0]
     if len(rows) < 3:
         return float("nan")
-    first, last = rows[0], rows[-2]  # the final row is written after the workers stop
+    # from the row after every worker has started to the last row before they stop
+    first, last = rows[min(len(rows) - 3, int(1.5 * workers))], rows[-2]
     return (int(last["frames"]) - int(first["frames"])) / (
         float(last["elapsed_s"]) - float(first["elapsed_s"])
     )

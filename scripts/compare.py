@@ -117,8 +117,18 @@ def draw(groups: dict[str, list[Run]], threshold: float, out: Path) -> list[Path
     for i, (core, runs) in enumerate(sorted(groups.items())):
         colour = f"C{i}"
         for ax, axis, scale in ((axes[0], "frames", 1e6), (axes[1], "seconds", 60.0)):
+            for run in runs:  # each seed thin, to its end (a run may stop at its goal)
+                ax.plot(
+                    getattr(run, axis) / scale, run.returns, color=colour, alpha=0.35, linewidth=0.8
+                )
             grid, mean, low, high = band(runs, axis)
-            ax.plot(grid / scale, mean, color=colour, label=f"{core} ({len(runs)} seeds)")
+            ax.plot(
+                grid / scale,
+                mean,
+                color=colour,
+                linewidth=2,
+                label=f"{core}: mean of {len(runs)} seeds",
+            )
             ax.fill_between(grid / scale, low, high, color=colour, alpha=0.2, linewidth=0)
     for ax, label in ((axes[0], "frames (millions)"), (axes[1], "wall-clock time (minutes)")):
         ax.axhline(threshold, color="grey", linestyle=":", linewidth=1)
@@ -127,7 +137,9 @@ def draw(groups: dict[str, list[Run]], threshold: float, out: Path) -> list[Path
         ax.set_ylim(-1.05, 1.05)
         ax.grid(alpha=0.3)
     axes[0].legend(loc="lower right")
-    fig.suptitle("Catch-v0: mean and min-max over seeds")
+    fig.suptitle(
+        "Catch-v0: each seed (thin), and the mean and min-max over seeds while all still run"
+    )
     fig.tight_layout()
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "curves.png", out / "curves.svg"]

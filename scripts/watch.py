@@ -2,6 +2,7 @@
 """Watch an agent play Catch-v0 in a pygame window, or record it to a video or GIF.
 
     python scripts/watch.py runs/fastweights-20261125-101500     # a trained agent
+    python scripts/watch.py runs/fastweights-20261125-101500/best.pt  # its best weights
     python scripts/watch.py                                        # a random agent
     python scripts/watch.py --human                                # play with the arrow keys
     python scripts/watch.py RUN_DIR --record agent.gif --episodes 3  # headless

@@ -109,6 +109,8 @@ def test_short_run_learns_small_fully_observable_catch(tmp_path):
     assert result["mean_return"] > 0.8, result
     assert float(read_csv(run / "eval.csv")[-1]["mean_return"]) > 0.8
     assert payload["counters"]["frames"] >= 150000
+    best = load_checkpoint(run / "best.pt")
+    assert best["counters"]["eval"]["mean_return"] == payload["counters"]["best_eval_return"]
     assert_no_orphans(tag)
 
 
