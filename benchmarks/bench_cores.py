@@ -61,6 +61,18 @@ def predicted_matrix_bytes(steps: int, hidden: int) -> int:
     return 4 * steps * BATCH * hidden * hidden * 2
 
 
+def predicted_attention_bytes(steps: int, hidden: int) -> int:
+    return 4 * BATCH * hidden * steps * (steps + 1)  # a stack of t keys saved per step
+
+
+def too_big(kind: str, steps: int, hidden: int) -> bool:
+    if "matrix" in kind:
+        return predicted_matrix_bytes(steps, hidden) > MEMORY_LIMIT
+    if "attention" in kind:
+        return predicted_attention_bytes(steps, hidden) > 2 * MEMORY_LIMIT
+    return False
+
+
 def make(kind: str, hidden: int) -> nn.Module:
     torch.manual_seed(0)
     if kind == "nn.LSTM":
@@ -141,17 +153,21 @@ def memory(hiddens, steps_list) -> list[str]:
             row = {}
             x = torch.randn(steps, BATCH, INPUT)
             for kind in ("nn.LSTM", "fw-matrix", "fw-attention"):
-                if kind == "fw-matrix" and predicted_matrix_bytes(steps, hidden) > MEMORY_LIMIT:
+                if too_big(kind, steps, hidden):
                     row[kind] = float("inf")
                     continue
                 core = make(kind, hidden)
                 row[kind] = saved_bytes(lambda core=core, x=x: core(x)[0].sum()) / 2**20
             auto = FastWeightsRNN(INPUT, hidden).choose_mode(steps)
             best = "attention" if row["fw-attention"] <= row["fw-matrix"] else "matrix"
-            matrix = "> 3000" if row["fw-matrix"] == float("inf") else f"{row['fw-matrix']:.1f}"
+
+            def shown(mb: float) -> str:
+                return "skipped (too big)" if mb == float("inf") else f"{mb:.1f}"
+
+            matrix = shown(row["fw-matrix"])
             lines.append(
                 f"| {steps} | {hidden} | {row['nn.LSTM']:.1f} | {matrix} | "
-                f"{row['fw-attention']:.1f} | {auto} | {'yes' if auto == best else 'no'} |"
+                f"{shown(row['fw-attention'])} | {auto} | {'yes' if auto == best else 'no'} |"
             )
             print(lines[-1], flush=True)
     return lines
