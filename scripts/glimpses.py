@@ -43,14 +43,10 @@ class GlimpseConfig(SupervisedConfig):
     validation_size: int = option(5_000, "training images held out for validation")
     updates: int = option(10_000, "updates to train for")
 
+    other_models = ("convnet",)
+
     def __post_init__(self) -> None:
-        if self.core == "convnet":  # the core checks do not apply to the baseline
-            self.core, convnet = "lstm", True
-        else:
-            convnet = False
         super().__post_init__()
-        if convnet:
-            self.core = "convnet"
         if self.validation_size < 1:
             raise ValueError("--validation-size must be >= 1")
 

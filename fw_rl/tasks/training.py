@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -51,14 +52,18 @@ class SupervisedConfig:
     resume: str = option("", "continue the run in this directory")
     progress: bool = option(True, "show a progress bar")
 
+    # models a task offers besides the registered cores (they take no core options)
+    other_models: ClassVar[tuple[str, ...]] = ()
+
     def __post_init__(self) -> None:
-        if self.core not in CORES:
-            raise ValueError(f"--core must be one of {', '.join(sorted(CORES))}, got {self.core!r}")
+        models = sorted(CORES) + list(self.other_models)
+        if self.core not in models:
+            raise ValueError(f"--core must be one of {', '.join(models)}, got {self.core!r}")
         try:
             options = json.loads(self.core_options)
         except json.JSONDecodeError as e:
             raise ValueError(f"--core-options must be a JSON object: {e}") from None
-        allowed = set(core_options(self.core)) - {"batch_first"}
+        allowed = set(core_options(self.core)) - {"batch_first"} if self.core in CORES else set()
         if not isinstance(options, dict) or set(options) - allowed:
             raise ValueError(
                 f"--core-options must be a JSON object with keys among "
