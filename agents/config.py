@@ -7,7 +7,7 @@ import os
 from dataclasses import asdict, dataclass, fields
 
 from fw_rl.cli import option
-from fw_rl.cores import CORES, core_options
+from fw_rl.cores import CORES, parse_core_options
 
 
 class ConfigError(ValueError):
@@ -84,17 +84,9 @@ class A3CConfig:
             f"--core must be one of {', '.join(sorted(CORES))}, got {self.core!r}",
         )
         try:
-            extra = json.loads(self.core_options)
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"--core-options must be a JSON object: {e}") from None
-        need(isinstance(extra, dict), f"--core-options must be a JSON object, got {extra!r}")
-        allowed = [o for o in core_options(self.core) if o != "batch_first"]
-        unknown = sorted(set(extra) - set(allowed))
-        need(
-            not unknown,
-            f"--core-options {unknown} not accepted by core {self.core!r}; "
-            f"it takes: {', '.join(allowed) or 'no options'}",
-        )
+            parse_core_options(self.core, self.core_options)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
         for name in (
             "hidden_size",
             "encoder_size",

@@ -93,14 +93,13 @@ class CatchEnv(gym.Env):
         self.observation_space = spaces.Box(0.0, 1.0, (size, size), np.float32)
         self.action_space = spaces.Discrete(NUM_ACTIONS)
         self._paddle_boards = self.rules.paddle_boards()
-        self._blank = np.zeros((size, size), np.float32)
         self._episode_length = self.rules.episode_length
         self._t = 0
         self._ball_row = self._ball_col = self._ball_dx = 0
         self._paddle_left = self.rules.start_paddle_left
         self._done = True
         self._blanked = False
-        self._obs = self._blank
+        self._obs = np.zeros((size, size), np.float32)
         self._picture = None
         self._window = None
 

@@ -101,9 +101,6 @@ class CatchRules:
         col = hi - abs(hi - abs(col))  # reflect at 0 and at hi (|dx| < size)
         return ball_row + 1, col, ball_dx * (1 - 2 * bounced)
 
-    def is_caught(self, ball_col, paddle_left):
-        return (ball_col >= paddle_left) & (ball_col < paddle_left + self.paddle_width)
-
     def reward(self, ball_row, ball_col, paddle_left):
         """+1 for a catch and -1 for a miss when the ball reaches the bottom row, else 0."""
         caught = (ball_col >= paddle_left) & (ball_col < paddle_left + self.paddle_width)

@@ -2,7 +2,13 @@
 
 from fw_rl.cores.base import RecurrentCore, State, detach_state, mask_state
 from fw_rl.cores.fast_weights import FastWeightsRNN
-from fw_rl.cores.registry import CORES, UnknownCoreError, core_options, make_core
+from fw_rl.cores.registry import (
+    CORES,
+    UnknownCoreError,
+    core_options,
+    make_core,
+    parse_core_options,
+)
 from fw_rl.cores.torch_rnn import IRNNCore, LSTMCore
 
 __all__ = [
@@ -17,4 +23,5 @@ __all__ = [
     "detach_state",
     "make_core",
     "mask_state",
+    "parse_core_options",
 ]

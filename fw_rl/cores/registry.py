@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 
 from fw_rl.cores.base import RecurrentCore
 from fw_rl.cores.fast_weights import FastWeightsRNN
@@ -45,3 +46,22 @@ def make_core(name: str, input_size: int, hidden_size: int, **options) -> Recurr
             f"its options are: {', '.join(allowed)}"
         )
     return cls(input_size, hidden_size, **options)
+
+
+def parse_core_options(name: str | None, text: str) -> dict:
+    """``--core-options`` JSON for core ``name`` (None: a model that takes no options),
+    checked against what the core accepts; raises ``UnknownCoreError`` saying why."""
+    try:
+        options = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UnknownCoreError(f"--core-options must be a JSON object: {e}") from None
+    if not isinstance(options, dict):
+        raise UnknownCoreError(f"--core-options must be a JSON object, got {text!r}")
+    allowed = [] if name is None else [o for o in core_options(name) if o != "batch_first"]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise UnknownCoreError(
+            f"--core-options {unknown} not accepted by core {name!r}; "
+            f"it takes: {', '.join(allowed) or 'no options'}"
+        )
+    return options

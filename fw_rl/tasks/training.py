@@ -27,7 +27,7 @@ from fw_rl.checkpoint import (
     save_checkpoint,
 )
 from fw_rl.cli import option
-from fw_rl.cores import CORES, core_options
+from fw_rl.cores import CORES, parse_core_options
 
 KIND = "supervised"
 
@@ -59,16 +59,7 @@ class SupervisedConfig:
         models = sorted(CORES) + list(self.other_models)
         if self.core not in models:
             raise ValueError(f"--core must be one of {', '.join(models)}, got {self.core!r}")
-        try:
-            options = json.loads(self.core_options)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"--core-options must be a JSON object: {e}") from None
-        allowed = set(core_options(self.core)) - {"batch_first"} if self.core in CORES else set()
-        if not isinstance(options, dict) or set(options) - allowed:
-            raise ValueError(
-                f"--core-options must be a JSON object with keys among "
-                f"{sorted(allowed)}, got {self.core_options!r}"
-            )
+        parse_core_options(self.core if self.core in CORES else None, self.core_options)
         for name in ("hidden", "batch_size", "updates", "eval_interval", "threads"):
             if getattr(self, name) < 1:
                 raise ValueError(
