@@ -45,7 +45,9 @@ class A3CConfig:
     )
     gamma: float = option(0.99, "discount factor")
     gae_lambda: float = option(1.0, "GAE lambda (1 = plain n-step returns as in A3C)")
-    entropy_cost: float = option(0.003, "weight of the entropy bonus")
+    entropy_cost: float = option(
+        0.01, "weight of the entropy bonus (0.003 let the fast-weights agent converge early)"
+    )
     value_cost: float = option(0.5, "weight of the value loss")
     max_grad_norm: float = option(40.0, "clip each update's gradient norm to this")
     optimiser: str = option(
