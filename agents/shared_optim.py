@@ -11,14 +11,21 @@ from __future__ import annotations
 import torch
 
 
-def _share(optimiser: torch.optim.Optimizer) -> None:
-    for state in optimiser.state.values():
-        for value in state.values():
-            if isinstance(value, torch.Tensor):
-                value.share_memory_()
+class _SharedStatistics:
+    """Keeps the optimiser's state in shared memory, also after ``load_state_dict``."""
+
+    def share_statistics(self) -> None:
+        for state in self.state.values():
+            for value in state.values():
+                if isinstance(value, torch.Tensor):
+                    value.share_memory_()
+
+    def load_state_dict(self, state_dict) -> None:
+        super().load_state_dict(state_dict)
+        self.share_statistics()
 
 
-class SharedRMSprop(torch.optim.RMSprop):
+class SharedRMSprop(_SharedStatistics, torch.optim.RMSprop):
     """RMSProp (``alpha`` 0.99, ``eps`` 0.1 as in A3C) with a shared ``square_avg``."""
 
     def __init__(self, params, lr: float = 7e-4, alpha: float = 0.99, eps: float = 0.1):
@@ -27,14 +34,10 @@ class SharedRMSprop(torch.optim.RMSprop):
             for p in group["params"]:
                 self.state[p]["step"] = torch.zeros(())
                 self.state[p]["square_avg"] = torch.zeros_like(p)
-        _share(self)
-
-    def load_state_dict(self, state_dict) -> None:
-        super().load_state_dict(state_dict)
-        _share(self)
+        self.share_statistics()
 
 
-class SharedAdam(torch.optim.Adam):
+class SharedAdam(_SharedStatistics, torch.optim.Adam):
     """Adam with shared first and second moments and step counts."""
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8):
@@ -44,11 +47,7 @@ class SharedAdam(torch.optim.Adam):
                 self.state[p]["step"] = torch.zeros(())
                 self.state[p]["exp_avg"] = torch.zeros_like(p)
                 self.state[p]["exp_avg_sq"] = torch.zeros_like(p)
-        _share(self)
-
-    def load_state_dict(self, state_dict) -> None:
-        super().load_state_dict(state_dict)
-        _share(self)
+        self.share_statistics()
 
 
 OPTIMISERS: dict[str, type[torch.optim.Optimizer]] = {

@@ -131,3 +131,13 @@ def test_checkpoint_round_trip_and_errors(tmp_path):
 def test_bad_settings_are_rejected(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         A3CConfig(**kwargs)
+
+
+@pytest.mark.parametrize("cls", [SharedAdam, SharedRMSprop])
+def test_statistics_stay_shared_after_loading_a_checkpoint(cls):
+    model = small_model()
+    optimiser = cls(model.parameters(), lr=0.01)
+    saved = optimiser.state_dict()
+    optimiser.load_state_dict(saved)  # as a resume does: torch copies the state anew
+    tensors = [v for state in optimiser.state.values() for v in state.values()]
+    assert tensors and all(t.is_shared() for t in tensors)
