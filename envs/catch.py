@@ -92,14 +92,25 @@ class CatchEnv(gym.Env):
         self.render_mode = render_mode
         self.observation_space = spaces.Box(0.0, 1.0, (size, size), np.float32)
         self.action_space = spaces.Discrete(NUM_ACTIONS)
-        self._paddle_boards = self.rules.paddle_boards()
-        self._episode_length = self.rules.episode_length
+        # the rules evaluated once into tables (catch_rules.py stays the one place they
+        # are written): a step is then a few lookups and one board copy
+        rules = self.rules
+        self._paddle_moves = dict(enumerate(map(tuple, rules.paddle_moves().tolist())))
+        self._ball_paths = [list(map(tuple, d)) for d in rules.ball_paths().tolist()]
+        self._catch_rewards = [
+            [float(rules.reward(rules.bottom, c, p)) for c in range(size)]
+            for p in range(rules.max_paddle_left + 1)
+        ]
+        self._visible_boards = list(rules.paddle_boards()[1])
+        self._blank_board = np.zeros((size, size), np.float32)
+        self._visible_until = rules.visible_until
+        self._episode_length = rules.episode_length
         self._t = 0
-        self._ball_row = self._ball_col = self._ball_dx = 0
-        self._paddle_left = self.rules.start_paddle_left
+        self._ball_path = self._ball_paths[0][0]
+        self._paddle_left = rules.start_paddle_left
         self._done = True
         self._blanked = False
-        self._obs = np.zeros((size, size), np.float32)
+        self._obs = self._blank_board.copy()
         self._picture = None
         self._window = None
 
@@ -107,12 +118,12 @@ class CatchEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        self._ball_col, self._ball_dx = self.rules.sample_start(self.np_random)
-        self._ball_row = 0
+        col, direction = self.rules.sample_start(self.np_random)
+        self._ball_path = self._ball_paths[direction][col]
         self._paddle_left = self.rules.start_paddle_left
         self._t = 0
         self._done = False
-        obs = self._observe()
+        obs = self._observe(0, col, self._paddle_left)
         if self.render_mode == "human":
             self.render()
         return obs, self._info()
@@ -120,35 +131,51 @@ class CatchEnv(gym.Env):
     def step(self, action):
         if self._done:
             raise EpisodeFinishedError("step() called on a finished episode: call reset() first")
-        if action not in (0, 1, 2):
+        try:
+            moves = self._paddle_moves.get(action)
+        except TypeError:  # unhashable: a one-number integer array is accepted too
+            is_int = isinstance(action, np.ndarray) and action.dtype.kind in "iu"
+            moves = self._paddle_moves.get(int(action)) if is_int and action.size == 1 else None
+        if moves is None:
             raise InvalidActionError(
                 f"action must be one of 0 (left), 1 (stay), 2 (right), got {action!r}"
             )
-        rules = self.rules
-        self._paddle_left = paddle = rules.move_paddle(self._paddle_left, int(action))
-        self._ball_row, self._ball_col, self._ball_dx = row, col, _ = rules.move_ball(
-            self._ball_row, self._ball_col, self._ball_dx
-        )
-        self._t += 1
-        reward = float(rules.reward(row, col, paddle))
-        self._done = terminated = self._t >= self._episode_length
-        obs = self._observe()
+        self._paddle_left = paddle = moves[self._paddle_left]
+        self._t = t = self._t + 1  # the ball falls one row per step: its row is t
+        col = self._ball_path[t]
+        obs = self._observe(t, col, paddle)
+        if t < self._episode_length:
+            reward, terminated = 0.0, False
+        else:
+            reward, terminated = self._catch_rewards[paddle][col], True
+            self._done = True
         if self.render_mode == "human":
             self.render()
         return obs, reward, terminated, False, self._info()
 
-    def _observe(self) -> np.ndarray:
-        visible = self.rules.is_visible(self._t)
-        self._blanked = not visible
-        # a copy of the pre-drawn paddle board (blank if hidden), then the ball's cell
-        self._obs = obs = self._paddle_boards[visible * 1, self._paddle_left].copy()
-        obs[self._ball_row, self._ball_col] = visible
+    def _observe(self, t: int, col: int, paddle: int) -> np.ndarray:
+        # a copy of the pre-drawn paddle board (or the blank one), then the ball's cell
+        if t < self._visible_until:
+            self._blanked = False
+            self._obs = obs = self._visible_boards[paddle].copy()
+            obs[t, col] = 1.0
+        else:
+            self._blanked = True
+            self._obs = obs = self._blank_board.copy()
         return obs
+
+    @property
+    def _ball_row(self) -> int:
+        return self._t
+
+    @property
+    def _ball_col(self) -> int:
+        return self._ball_path[self._t]
 
     def _info(self) -> dict[str, Any]:
         return {
-            "ball_row": self._ball_row,
-            "ball_col": self._ball_col,
+            "ball_row": self._t,
+            "ball_col": self._ball_path[self._t],
             "paddle_left": self._paddle_left,
             "blanked": self._blanked,
         }

@@ -112,14 +112,52 @@ class CatchRules:
 
     # ---- starting state ------------------------------------------------------------------
 
+    @property
+    def draws_per_start(self) -> int:
+        """Uniform numbers a new episode consumes: the column, and the direction if the
+        ball moves sideways."""
+        return 1 if self.ball_speed == 0 else 2
+
+    def start_from_uniforms(self, u_col, u_dir=0.0):
+        """Ball column and direction (0: ``-ball_speed``, 1: ``+ball_speed`` columns per
+        step) of a new episode, from uniforms in ``[0, 1)`` (floats or ``[N]`` arrays)."""
+        if isinstance(u_col, float):
+            return int(u_col * self.size), int(u_dir * 2) * (self.ball_speed > 0)
+        direction = (np.asarray(u_dir) * 2).astype(np.int64) * (self.ball_speed > 0)
+        return (u_col * self.size).astype(np.int64), direction
+
     def sample_start(self, rng: np.random.Generator) -> tuple[int, int]:
-        """Ball column and sideways velocity of a new episode, drawn from ``rng``.
+        """Ball column and direction of a new episode, drawn from ``rng``: the first
+        ``draws_per_start`` numbers of ``rng.random()``, in order.
 
         ``rng.random()`` is several times cheaper than ``rng.integers`` for one draw.
         """
-        col = int(rng.random() * self.size)
-        dx = 0 if self.ball_speed == 0 else self.ball_speed * (2 * int(rng.random() * 2) - 1)
-        return col, dx
+        if self.ball_speed == 0:
+            return self.start_from_uniforms(rng.random())
+        return self.start_from_uniforms(rng.random(), rng.random())
+
+    def ball_paths(self) -> np.ndarray:
+        """Column of the ball at each row, by starting direction and column:
+        ``[2, size, size]``, entry ``[d, c, r]`` for a ball that starts in column ``c``
+        with ``dx = (2 d - 1) * ball_speed`` (see :meth:`start_from_uniforms`).
+
+        The ball falls one row per step, so row ``r`` is reached at step ``r``; the
+        table holds :meth:`move_ball` evaluated once for every start.
+        """
+        cols = np.tile(np.arange(self.size), 2)
+        dx = np.repeat(np.array([-1, 1]) * self.ball_speed, self.size)
+        rows = np.zeros_like(cols)
+        paths = [cols]
+        for _ in range(self.bottom):
+            rows, cols, dx = self.move_ball(rows, cols, dx)
+            paths.append(cols)
+        return np.stack(paths, axis=1).reshape(2, self.size, self.size)
+
+    def paddle_moves(self) -> np.ndarray:
+        """:meth:`move_paddle` for every action and position: ``[3, max_left + 1]``,
+        entry ``[action, paddle_left]`` is the next ``paddle_left``."""
+        lefts = np.arange(self.max_paddle_left + 1)
+        return np.stack([self.move_paddle(lefts, a) for a in range(NUM_ACTIONS)])
 
     # ---- drawing ---------------------------------------------------------------------------
 
@@ -137,24 +175,8 @@ class CatchRules:
         """Whole boards showing only the paddle, indexed by ``[visible, paddle_left]``.
 
         ``[2, max_left + 1, size, size]``; one board's observation is a copy of one of
-        these with the ball's cell set (see :func:`draw_ball`).
+        these with the ball's cell (row ``t`` at step ``t``) set to 1 when visible.
         """
         boards = np.zeros((2, self.max_paddle_left + 1, self.size, self.size), np.float32)
         boards[:, :, -1, :] = self.bottom_rows()
         return boards
-
-
-def draw_boards(board, batch_index, ball_row, ball_col, paddle_left, visible, bottom_rows) -> None:
-    """Draw the observation of the ball and paddle into ``board``.
-
-    ``board`` is ``[S, S]`` with ``batch_index = ()``, or ``[N, S, S]`` with
-    ``batch_index = (np.arange(N),)``; every cell but the bottom row and the ball's must
-    already be zero. ``visible`` (bool or ``[N]`` bool) blanks the boards that are hidden.
-    """
-    board[(*batch_index, -1)] = bottom_rows[visible * 1, paddle_left]
-    draw_ball(board, batch_index, ball_row, ball_col, visible)
-
-
-def draw_ball(board, batch_index, ball_row, ball_col, visible) -> None:
-    """Set the ball's cell of each visible board (the cells of hidden boards stay 0)."""
-    board[(*batch_index, ball_row, ball_col)] = visible

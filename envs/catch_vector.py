@@ -10,7 +10,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 
 from envs.catch import InvalidActionError
-from envs.catch_rules import NUM_ACTIONS, CatchRules, draw_boards
+from envs.catch_rules import NUM_ACTIONS, CatchRules
 
 
 class CatchVectorEnv(VectorEnv):
@@ -73,18 +73,33 @@ class CatchVectorEnv(VectorEnv):
         self.single_action_space = spaces.Discrete(NUM_ACTIONS)
         self.observation_space = spaces.Box(0.0, 1.0, (n, size, size), np.float32)
         self.action_space = spaces.MultiDiscrete(np.full(n, NUM_ACTIONS))
-        self._bottom_rows = rules.bottom_rows()
+        # the rules evaluated once into flat tables (see CatchEnv): a step is a few
+        # ``take`` lookups, several times faster than numpy's multi-index gathers
+        lefts = rules.max_paddle_left + 1
+        self._lefts = lefts
+        self._bottom_rows = rules.bottom_rows().reshape(2 * lefts, size)  # [visible, left]
+        self._paddle_moves = rules.paddle_moves().reshape(-1)  # [action * lefts + left]
+        self._ball_paths = rules.ball_paths().reshape(-1)  # [(direction * size + col) * size + t]
+        self._board_offsets = np.arange(n) * size * size
         self._index = np.arange(n)
         self._rngs: list[np.random.Generator] = []
+        # each board's random numbers, drawn from its generator in blocks (the same numbers
+        # in the same order as the single env's one-at-a-time draws)
+        self._draws = rules.draws_per_start
+        self._uniforms = np.zeros((n, self._draws * self._STARTS_PER_REFILL))
+        self._used = np.full(n, self._uniforms.shape[1])
         self._obs = np.zeros((n, size, size), np.float32)
+        self._drawn = self._board_offsets  # flat indices of the ball cells drawn
+        self._anything_drawn = False
         self._t = np.zeros(n, np.int64)
-        self._ball_row = np.zeros(n, np.int64)
+        self._path = np.zeros(n, np.int64)  # where each ball's path starts in _ball_paths
         self._ball_col = np.zeros(n, np.int64)
-        self._ball_dx = np.zeros(n, np.int64)
         self._paddle_left = np.full(n, rules.start_paddle_left, np.int64)
         self._needs_reset = np.ones(n, bool)
         self._all = np.ones(n, bool)
         self._all.flags.writeable = False
+
+    _STARTS_PER_REFILL = 64  # episodes per board between calls to its generator
 
     # ---- Gymnasium API -------------------------------------------------------------------
 
@@ -101,9 +116,9 @@ class CatchVectorEnv(VectorEnv):
                 )
         if seed is not None or not self._rngs:
             self._rngs = [seeding.np_random(s)[0] for s in seeds]
+            self._used[:] = self._uniforms.shape[1]  # discard numbers from old generators
         self._start(self._all)
         self._needs_reset = np.zeros(self.num_envs, bool)
-        self._obs[:] = 0.0
         self._draw()
         return self._output_obs(), self._info()
 
@@ -119,20 +134,15 @@ class CatchVectorEnv(VectorEnv):
                 f"actions must be an array of shape ({self.num_envs},) with values in "
                 f"{{0, 1, 2}}, got {actions!r}"
             )
-        rules = self.rules
         restart = self._needs_reset
-        any_restart = bool(restart.any())
-        self._paddle_left = rules.move_paddle(self._paddle_left, actions.astype(np.int64))
-        self._ball_row, self._ball_col, self._ball_dx = rules.move_ball(
-            self._ball_row, self._ball_col, self._ball_dx
-        )
-        self._t += 1
-        rewards = rules.reward(self._ball_row, self._ball_col, self._paddle_left).astype(np.float64)
-        terminated = self._t >= rules.episode_length
-        if any_restart:  # NextStep: these boards start over and their actions are ignored
-            rewards[restart] = 0.0
-            terminated[restart] = False
+        self._paddle_left = self._paddle_moves.take(actions * self._lefts + self._paddle_left)
+        self._t = self._t + 1  # the ball falls one row per step: its row is t
+        if restart.any():  # NextStep: these boards start over and their actions are ignored
             self._start(restart)
+        else:
+            self._ball_col = self._ball_paths.take(self._path + self._t)
+        terminated = self._t >= self.rules.episode_length
+        rewards = self._rewards(terminated)
         infos: dict[str, Any] = {}
         if self.metadata["autoreset_mode"] is AutoresetMode.SAME_STEP and terminated.any():
             self._draw()
@@ -150,41 +160,46 @@ class CatchVectorEnv(VectorEnv):
     # ---- internals -----------------------------------------------------------------------
 
     def _start(self, mask: np.ndarray) -> None:
-        rules = self.rules
-        for i in np.flatnonzero(mask).tolist():
-            self._ball_col[i], self._ball_dx[i] = rules.sample_start(self._rngs[i])
-        self._ball_row[mask] = 0
-        self._paddle_left[mask] = rules.start_paddle_left
-        self._t[mask] = 0
+        """Start new episodes on the boards in ``mask``."""
+        boards = np.flatnonzero(mask)
+        used = self._used[boards]
+        empty = boards[used == self._uniforms.shape[1]]
+        for i in empty.tolist():
+            self._uniforms[i] = self._rngs[i].random(self._uniforms.shape[1])
+        used[used == self._uniforms.shape[1]] = 0
+        u_dir = self._uniforms[boards, used + 1] if self._draws == 2 else 0.0
+        col, direction = self.rules.start_from_uniforms(self._uniforms[boards, used], u_dir)
+        self._used[boards] = used + self._draws
+        self._path[boards] = (direction * self.rules.size + col) * self.rules.size
+        self._paddle_left[boards] = self.rules.start_paddle_left
+        self._t[boards] = 0
+        self._ball_col = self._ball_paths.take(self._path + self._t)
+
+    def _rewards(self, terminated: np.ndarray) -> np.ndarray:
+        if not terminated.any():
+            return np.zeros(self.num_envs)
+        return self.rules.reward(self._t, self._ball_col, self._paddle_left).astype(np.float64)
 
     def _draw(self) -> None:
-        """Redraw the cells that can change: the bottom row and the ball's old and new cell."""
-        self._obs[:, :-1, :][self._prev_ball()] = 0.0
-        draw_boards(
-            self._obs,
-            (self._index,),
-            self._ball_row,
-            self._ball_col,
-            self._paddle_left,
-            self.rules.is_visible(self._t),
-            self._bottom_rows,
-        )
-        self._prev = (self._ball_row.copy(), self._ball_col.copy())
-
-    def _prev_ball(self):
-        prev = getattr(self, "_prev", None)
-        if prev is None:
-            return (self._index[:0], self._index[:0], self._index[:0])
-        rows, cols = prev
-        keep = rows < self.rules.size - 1  # the bottom row is rewritten whole
-        return self._index[keep], rows[keep], cols[keep]
+        """Redraw the cells that can change: the ball's old and new cells and the bottom
+        rows; nothing while every board stays blank."""
+        visible = self.rules.is_visible(self._t)
+        any_visible = bool(visible.any())
+        if not (any_visible or self._anything_drawn):
+            return
+        obs, cells = self._obs, self._obs.reshape(-1)
+        cells[self._drawn] = 0.0
+        obs[:, -1] = self._bottom_rows.take(visible * self._lefts + self._paddle_left, axis=0)
+        self._drawn = self._board_offsets + self._t * self.rules.size + self._ball_col
+        cells[self._drawn] = visible
+        self._anything_drawn = any_visible
 
     def _output_obs(self) -> np.ndarray:
         return self._obs.copy() if self.copy else self._obs
 
     def _info(self) -> dict[str, Any]:
         return {
-            "ball_row": self._ball_row.copy(),
+            "ball_row": self._t.copy(),
             "_ball_row": self._all,
             "ball_col": self._ball_col.copy(),
             "_ball_col": self._all,

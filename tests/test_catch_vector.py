@@ -11,8 +11,11 @@ from envs import CatchEnv, CatchVectorEnv, InvalidActionError
     "kwargs",
     [dict(), dict(size=9, ball_speed=2, visible_steps=3), dict(size=6, visible_steps=None)],
 )
-def test_vector_env_equals_single_envs_step_for_step(kwargs):
-    n, seed, steps = 5, 11, 60  # several episodes, so autoresets are compared too
+def test_vector_env_equals_single_envs_step_for_step(kwargs, monkeypatch):
+    # several episodes, so autoresets are compared too, and boards draw their random
+    # numbers in blocks of two episodes, so refilling the blocks is compared as well
+    monkeypatch.setattr(CatchVectorEnv, "_STARTS_PER_REFILL", 2)
+    n, seed, steps = 5, 11, 130
     vec = CatchVectorEnv(n, **kwargs)
     singles = [CatchEnv(**kwargs) for _ in range(n)]
     obs, info = vec.reset(seed=seed)
