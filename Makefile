@@ -35,6 +35,7 @@ lint: venv
 bench: venv
 	$(PY) benchmarks/bench_env.py
 	$(PY) benchmarks/bench_cores.py
+	$(PY) benchmarks/bench_fast_weights_ops.py
 	$(PY) benchmarks/bench_a3c.py
 
 clean:

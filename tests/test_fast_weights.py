@@ -131,6 +131,35 @@ def test_gradcheck(mode):
     assert torch.autograd.gradcheck(lambda x, h, a: core(x, state=(h, a))[0], (x, h0, a0))
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(inner_steps=1),
+        dict(inner_steps=2, norm_preliminary=False),
+        dict(inner_steps=1, layer_norm=False),
+        dict(inner_steps=0),
+    ],
+)
+def test_attention_function_gradcheck_with_resets_and_carried_memory(options):
+    # the attention form's hand-written backward pass, through every branch it has
+    torch.manual_seed(0)
+    core = FastWeightsRNN(2, 3, mode="attention", **options).double()
+    x = torch.randn(5, 2, 2, dtype=torch.double, requires_grad=True)
+    h0 = torch.rand(2, 3, dtype=torch.double, requires_grad=True)
+    a0 = (0.1 * torch.rand(2, 3, 3, dtype=torch.double)).requires_grad_()
+    reset = torch.zeros(5, 2, dtype=torch.bool)
+    reset[2, 0] = reset[4, 1] = True
+    names = [name for name, _ in core.named_parameters()]
+
+    def run(x, h, a, *weights):  # the parameters as inputs, so they are checked too
+        kwargs = dict(state=(h, a), reset=reset)
+        out, (_, memory) = torch.func.functional_call(core, dict(zip(names, weights)), x, kwargs)
+        return out, memory
+
+    weights = [p.detach().clone().requires_grad_() for p in core.parameters()]
+    assert torch.autograd.gradcheck(run, (x, h0, a0, *weights))
+
+
 def test_zero_fast_lr_is_a_layer_normalised_relu_rnn():
     torch.manual_seed(0)
     core = FastWeightsRNN(3, 5, fast_lr=0.0, inner_steps=2).double()
@@ -167,8 +196,8 @@ def test_attention_weights_reconstruct_the_fast_term(mode):
 def test_auto_mode_picks_attention_for_short_calls():
     core = FastWeightsRNN(2, 32)
     assert core.choose_mode(1) == "matrix"  # a single acting step
-    assert core.choose_mode(2) == "attention" and core.choose_mode(32) == "attention"
-    assert core.choose_mode(33) == "matrix"
+    assert core.choose_mode(2) == "attention" and core.choose_mode(256) == "attention"
+    assert core.choose_mode(257) == "matrix"
     assert FastWeightsRNN(2, 32, mode="matrix").choose_mode(1) == "matrix"
 
 

@@ -14,9 +14,11 @@ Two exact ways to compute the fast term ``A_t h^s`` (``mode``):
   backpropagation stores one ``A`` per step (``O(T H^2)`` memory).
 * ``"attention"`` uses eq. 3, ``A_t h^s = eta * sum_{tau<t} lambda^(t-1-tau) h_tau
   <h_tau, h^s>``: attention over the past hidden states with no ``H x H`` matrix, ``O(t H)``
-  per step. A fast memory carried in from an earlier call enters as the decayed matrix.
-* ``"auto"`` picks attention when the call is at most as long as the hidden size, where it
-  is the cheaper one, and the matrix for single acting steps and long calls (measured by
+  per step, ``O(T H + S T^2)`` memory for backpropagation. A fast memory carried in from an
+  earlier call enters as the decayed matrix. It runs as one autograd Function with a
+  hand-written backward pass (:mod:`fw_rl.cores.fast_weights_attention`).
+* ``"auto"`` picks attention for calls of 2 to ``8 H`` steps, where it is the faster and
+  the smaller one, and the matrix for single acting steps and longer calls (measured by
   ``benchmarks/bench_cores.py``, see ``benchmarks/RESULTS.md``).
 
 The state is always ``(h [B, H], A [B, H, H])`` so calls in either mode chain exactly.
@@ -32,15 +34,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from fw_rl.cores.base import RecurrentCore, State
+from fw_rl.cores.fast_weights_attention import FastWeightsAttention, matvec, step_coefficients
 
 MODES = ("auto", "matrix", "attention")
-
-
-def matvec(matrices: Tensor, vectors: Tensor) -> Tensor:
-    """``[B, M, H] @ [B, H] -> [B, M]``, as a row vector times the transposed matrices:
-    on CPU about 3x faster than ``bmm`` with a single column (measured with
-    ``benchmarks/bench_cores.py``; see benchmarks/RESULTS.md)."""
-    return torch.bmm(vectors[:, None, :], matrices.transpose(1, 2))[:, 0]
 
 
 class FastWeightsRNN(RecurrentCore):
@@ -111,19 +107,16 @@ class FastWeightsRNN(RecurrentCore):
             return self.mode
         if steps == 1:  # one acting step: a single rank-1 update is the cheapest
             return "matrix"
-        return "attention" if steps <= self.hidden_size else "matrix"
+        return "attention" if steps <= 8 * self.hidden_size else "matrix"
 
     # ---- the equations -------------------------------------------------------------------
 
-    def _inner_loop(self, z: Tensor, fast: Callable[[Tensor], Tensor]) -> tuple[Tensor, Tensor]:
-        """Eq. 2: ``h^0 = f(LN(z))``, ``h^{s+1} = f(LN(z + A h^s))``; returns ``h^S`` and
-        the vector the last inner step attended with (``h^{S-1}``)."""
+    def _inner_loop(self, z: Tensor, fast: Callable[[Tensor], Tensor]) -> Tensor:
+        """Eq. 2: ``h^0 = f(LN(z))``, ``h^{s+1} = f(LN(z + A h^s))``; returns ``h^S``."""
         h = F.relu(self.norm(z) if self.norm_preliminary else z)
-        query = h
         for _ in range(self.inner_steps):
-            query = h
             h = F.relu(self.norm(z + fast(h)))
-        return h, query
+        return h
 
     def _forward(
         self, x: Tensor, state: State | None, reset: Tensor | None
@@ -182,7 +175,7 @@ class FastWeightsRNN(RecurrentCore):
                 h[:, :, None], h[:, None, :], value=self.fast_lr
             )
             z = drive[t] + self.slow(h)
-            h, _ = self._inner_loop(z, lambda q, a=memory: matvec(a, q))
+            h = self._inner_loop(z, lambda q, a=memory: matvec(a, q))
             outs.append(h)
         return torch.stack(outs), (h, memory)
 
@@ -195,43 +188,34 @@ class FastWeightsRNN(RecurrentCore):
         restarts: list[bool],
         want_attention: bool,
     ):
-        steps, batch, _ = drive.shape
-        carried = memory is not None  # a fast memory from an earlier call
-        carried_scale = torch.ones(batch, 1, dtype=h.dtype, device=h.device)
-        keys: list[Tensor] = []  # h_tau for tau < t: [B, H] each
-        coef = h.new_zeros(batch, 0)  # eta * lambda^(t-1-tau), zero before a reset: [B, t]
-        eta = h.new_full((batch, 1), self.fast_lr)
-        outs, attention = [], []
-        for t, restart in enumerate(restarts):
-            if restart:
-                keep = (~reset[t]).to(h.dtype)[:, None]
-                h, coef, carried_scale = h * keep, coef * keep, carried_scale * keep
-            keys.append(h)
-            coef = torch.cat([coef * self.decay, eta], dim=1)
-            carried_scale = carried_scale * self.decay
-            stacked = torch.stack(keys, dim=1)  # [B, t+1, H]
-            step_weights = coef
-
-            def fast(
-                q: Tensor, stacked=stacked, weights=step_weights, scale=carried_scale
-            ) -> Tensor:
-                # eq. 3: sum_tau eta lambda^(t-1-tau) h_tau <h_tau, q>
-                scores = matvec(stacked, q) * weights  # [B, t+1]
-                out = torch.bmm(scores[:, None, :], stacked)[:, 0]
-                if carried:
-                    out = out + scale * matvec(memory, q)
-                return out
-
-            z = drive[t] + self.slow(h)
-            h, query = self._inner_loop(z, fast)
-            outs.append(h)
-            if want_attention:
-                # weights on keys 1..t, i.e. on the outputs of steps 0..t-1
-                w = (matvec(stacked, query) * coef)[:, 1:]
-                attention.append(F.pad(w, (0, steps - w.shape[1])))
-        # the state the matrix mode carries: A of the last step, sum_tau coef_tau h_tau h_tau^T
-        final = torch.bmm((stacked * coef[:, :, None]).transpose(1, 2), stacked)
-        if carried:
-            final = final + carried_scale[:, :, None] * memory
-        attention_out = torch.stack(attention) if want_attention else None
-        return torch.stack(outs), (h, final), attention_out
+        steps = drive.shape[0]
+        keep = None if reset is None else (~reset).to(drive.dtype)
+        coef, scale = step_coefficients(steps, self.decay, self.fast_lr, keep, drive)
+        norm = self.norm if isinstance(self.norm, nn.LayerNorm) else None
+        out, weights = FastWeightsAttention.apply(
+            drive,
+            h,
+            self.slow.weight,
+            None if norm is None else norm.weight,
+            None if norm is None else norm.bias,
+            memory,
+            keep,
+            coef,
+            scale,
+            self.inner_steps,
+            self.norm_preliminary,
+            1e-5 if norm is None else norm.eps,
+            want_attention,
+        )
+        # the state the matrix mode carries: A of the last step, sum_j c_j k_j k_j^T
+        keys = torch.cat([h[None], out[:-1]])  # k_j = h_{j-1}: [T, B, H]
+        if keep is not None:
+            keys = keys * keep[:, :, None]
+        keys = keys.transpose(0, 1)
+        final = torch.bmm((keys * coef[..., -1, :, None]).transpose(1, 2), keys)
+        if memory is not None:
+            final = final + scale[:, -1, None, None] * memory
+        attention = None
+        if want_attention:  # weights on keys 1..T, i.e. on the outputs of steps 0..T-1
+            attention = F.pad(weights[:, :, 1:], (0, 1)).transpose(0, 1)
+        return out, (out[-1], final), attention
