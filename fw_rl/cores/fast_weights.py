@@ -192,7 +192,7 @@ class FastWeightsRNN(RecurrentCore):
         keep = None if reset is None else (~reset).to(drive.dtype)
         coef, scale = step_coefficients(steps, self.decay, self.fast_lr, keep, drive)
         norm = self.norm if isinstance(self.norm, nn.LayerNorm) else None
-        out, weights = FastWeightsAttention.apply(
+        out, final, weights = FastWeightsAttention.apply(
             drive,
             h,
             self.slow.weight,
@@ -207,14 +207,6 @@ class FastWeightsRNN(RecurrentCore):
             1e-5 if norm is None else norm.eps,
             want_attention,
         )
-        # the state the matrix mode carries: A of the last step, sum_j c_j k_j k_j^T
-        keys = torch.cat([h[None], out[:-1]])  # k_j = h_{j-1}: [T, B, H]
-        if keep is not None:
-            keys = keys * keep[:, :, None]
-        keys = keys.transpose(0, 1)
-        final = torch.bmm((keys * coef[..., -1, :, None]).transpose(1, 2), keys)
-        if memory is not None:
-            final = final + scale[:, -1, None, None] * memory
         attention = None
         if want_attention:  # weights on keys 1..T, i.e. on the outputs of steps 0..T-1
             attention = F.pad(weights[:, :, 1:], (0, 1)).transpose(0, 1)

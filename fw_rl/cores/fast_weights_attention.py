@@ -128,29 +128,41 @@ class FastWeightsAttention(torch.autograd.Function):
         ctx.settings = (inner, normed, restarts)
         attention = weights[-1].clone() if want_attention else drive.new_empty(0)
         ctx.mark_non_differentiable(attention)
-        return hs[:, 1:].transpose(0, 1).contiguous(), attention
+        ctx.set_materialize_grads(False)  # an unused output's gradient comes as None
+        # the state the matrix form carries: A of the last step, sum_j c_j k_j k_j^T (+ M)
+        keys = hs[:, :steps]
+        final = torch.bmm((keys * coef[..., -1, :, None]).transpose(1, 2), keys)
+        if memory is not None:
+            final.addcmul_(scale[:, -1, None, None], memory)
+        return hs[:, 1:].transpose(0, 1).contiguous(), final, attention
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_out, _grad_attention):
+    def backward(ctx, grad_out, grad_final, _grad_attention):
         weight, gain, bias, memory, keep, coef, scale = ctx.saved_tensors[:7]
         hs, queries, inputs, weights = ctx.saved_tensors[7:]
         stats = ctx.stats
         inner, normed, restarts = ctx.settings
-        steps, batch, hidden = grad_out.shape
+        batch, steps, hidden = hs.shape
+        steps -= 1
         shape = (hidden,)
         slots = hs.unbind(1)
         query_views = [q.unbind(1) for q in queries.unbind(0)] + [slots[1:]]  # [s][t]
         input_views = [x.unbind(0) for x in inputs.unbind(0)]  # [s][t]
         grad_hs = torch.zeros_like(hs)  # gradients of the keys, accumulated in place
-        grad_hs[:, 1:] = grad_out.transpose(0, 1)
+        if grad_out is not None:
+            grad_hs[:, 1:] = grad_out.transpose(0, 1)
+        if grad_final is not None:  # d/dk_j of sum_j c_j k_j^T G k_j = c_j (G + G^T) k_j
+            symmetric = grad_final + grad_final.transpose(1, 2)
+            keys = hs[:, :steps]
+            grad_hs[:, :steps].addcmul_(coef[..., -1, :, None], torch.bmm(keys, symmetric))
         grad_slots = grad_hs.unbind(1)
         # the gradients of each z + A_t h^s, kept where the sum over inner steps or the
         # carried memory's gradient needs them
         keep_grad_v = inner > 1 or memory is not None
-        grad_v = grad_out.new_empty(inner if keep_grad_v else 0, batch, steps, hidden)
+        grad_v = hs.new_empty(inner if keep_grad_v else 0, batch, steps, hidden)
         grad_v_views = [g.unbind(1) for g in grad_v.unbind(0)]  # [s][t]
-        grad_z = grad_out.new_empty(steps, batch, hidden)
+        grad_z = hs.new_empty(steps, batch, hidden)
         grad_u = [None] * ((inner + 1) * steps)  # gradient of each layer norm's output
         memory_t = None if memory is None else memory.transpose(1, 2)
         for t in reversed(range(steps)):
@@ -222,4 +234,6 @@ class FastWeightsAttention(torch.autograd.Function):
             # d/dM of sum_t,s lambda^(t+1) <dv, M h^(s-1)>: scaled outer products
             scaled = grad_v * scale[None, :, :, None]  # [S, B, T, H]
             grads[5] = torch.einsum("sbti,sbtj->bij", scaled, queries)
+            if grad_final is not None:  # final = ... + lambda^T M
+                grads[5].addcmul_(scale[:, -1, None, None], grad_final)
         return (*grads, *[None] * 7)
