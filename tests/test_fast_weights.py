@@ -160,6 +160,19 @@ def test_attention_function_gradcheck_with_resets_and_carried_memory(options):
     assert torch.autograd.gradcheck(run, (x, h0, a0, *weights))
 
 
+def test_training_after_inference_mode_call_of_the_same_length():
+    # the attention form caches its decay tables by length: one made under inference
+    # mode must still be usable by a later call that saves it for backward
+    core = FastWeightsRNN(3, 4, mode="attention", decay=0.875)
+    x = torch.randn(6, 2, 3)
+    with torch.inference_mode():
+        expected, _ = core(x)
+    out, _ = core(x)
+    out.sum().backward()
+    torch.testing.assert_close(out.detach(), expected)
+    assert core.slow.weight.grad is not None
+
+
 def test_zero_fast_lr_is_a_layer_normalised_relu_rnn():
     torch.manual_seed(0)
     core = FastWeightsRNN(3, 5, fast_lr=0.0, inner_steps=2).double()

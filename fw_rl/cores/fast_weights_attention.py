@@ -36,11 +36,14 @@ def matvec(matrices: Tensor, vectors: Tensor) -> Tensor:
 @functools.lru_cache(maxsize=64)
 def _decay_tables(steps: int, decay: float, fast_lr: float, dtype, device) -> tuple[Tensor, Tensor]:
     """``eta * lambda^(t-j)`` below the diagonal (``[T, T]``) and ``lambda^(t+1)`` (``[T]``);
-    cached, as a training run calls with the same few lengths (never written to)."""
-    index = torch.arange(steps, dtype=dtype, device=device)
-    lag = index[:, None] - index[None, :]
-    coef = torch.tril(fast_lr * torch.full_like(lag, decay).pow(lag.clamp(min=0)))  # 0^0 = 1
-    return coef, torch.full_like(index, decay).pow(index + 1)
+    cached, as a training run calls with the same few lengths (never written to). Made as
+    ordinary tensors even under ``torch.inference_mode``, so a later training call can save
+    them for backward."""
+    with torch.inference_mode(False), torch.no_grad():
+        index = torch.arange(steps, dtype=dtype, device=device)
+        lag = index[:, None] - index[None, :]
+        coef = torch.tril(fast_lr * torch.full_like(lag, decay).pow(lag.clamp(min=0)))  # 0^0=1
+        return coef, torch.full_like(index, decay).pow(index + 1)
 
 
 def step_coefficients(
@@ -63,13 +66,15 @@ def step_coefficients(
 
 
 class FastWeightsAttention(torch.autograd.Function):
-    """``out, attention = FastWeightsAttention.apply(drive, h0, W, gain, bias, memory,
-    keep, coef, scale, inner_steps, norm_preliminary, eps, want_attention)``.
+    """``out, final, attention = FastWeightsAttention.apply(drive, h0, W, gain, bias,
+    memory, keep, coef, scale, inner_steps, norm_preliminary, eps, want_attention)``.
 
     ``drive`` ``[T, B, H]`` is ``C x_t + b``; ``gain`` and ``bias`` are None without layer
     norm; ``memory`` ``[B, H, H]`` or None; ``keep`` ``[T, B]`` or None; ``coef`` and
-    ``scale`` from :func:`step_coefficients`. ``attention`` ``[B, T, T]`` (empty unless
-    ``want_attention``) holds ``c_tj <k_j, h^{S-1}>``, not differentiable.
+    ``scale`` from :func:`step_coefficients`. ``out`` ``[T, B, H]`` holds the hidden states,
+    ``final`` ``[B, H, H]`` the fast memory of the last step (the matrix form's state), and
+    ``attention`` ``[B, T, T]`` (empty unless ``want_attention``) ``c_tj <k_j, h^{S-1}>``,
+    not differentiable.
 
     Buffers (``S`` inner steps): ``hs`` ``[B, T+1, H]`` the keys, ``hs[:, t+1]`` the output of
     step ``t``; ``queries`` ``[S, B, T, H]`` the vectors ``h^s`` that attend (``s < S``);
