@@ -149,21 +149,16 @@ class FastWeightsRNN(RecurrentCore):
         else:
             h, memory = state
         drive = self.inp(x)  # C x_t + b for every step at once: [T, B, H]
-        restarts = [False] * x.shape[0] if reset is None else reset.any(dim=1).tolist()
         if mode == "matrix":
-            return (*self._run_matrix(drive, h, memory, reset, restarts), None)
-        return self._run_attention(drive, h, memory, reset, restarts, want_attention)
+            return (*self._run_matrix(drive, h, memory, reset), None)
+        return self._run_attention(drive, h, memory, reset, want_attention)
 
     def _run_matrix(
-        self,
-        drive: Tensor,
-        h: Tensor,
-        memory: Tensor | None,
-        reset: Tensor | None,
-        restarts: list[bool],
+        self, drive: Tensor, h: Tensor, memory: Tensor | None, reset: Tensor | None
     ) -> tuple[Tensor, State]:
         if memory is None:
             memory = h.new_zeros(h.shape[0], self.hidden_size, self.hidden_size)
+        restarts = [False] * drive.shape[0] if reset is None else reset.any(dim=1).tolist()
         outs = []
         for t, restart in enumerate(restarts):
             if restart:
@@ -185,7 +180,6 @@ class FastWeightsRNN(RecurrentCore):
         h: Tensor,
         memory: Tensor | None,
         reset: Tensor | None,
-        restarts: list[bool],
         want_attention: bool,
     ):
         steps = drive.shape[0]
