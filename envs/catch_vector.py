@@ -135,7 +135,8 @@ class CatchVectorEnv(VectorEnv):
                 f"{{0, 1, 2}}, got {actions!r}"
             )
         restart = self._needs_reset
-        self._paddle_left = self._paddle_moves.take(actions * self._lefts + self._paddle_left)
+        moves = actions.astype(np.int64, copy=False) * self._lefts  # no uint8 overflow
+        self._paddle_left = self._paddle_moves.take(moves + self._paddle_left)
         self._t = self._t + 1  # the ball falls one row per step: its row is t
         if restart.any():  # NextStep: these boards start over and their actions are ignored
             self._start(restart)

@@ -56,6 +56,18 @@ def test_same_step_autoreset_returns_next_episode_and_final_obs():
     assert not terminated.any() and (rewards == 0).all()
 
 
+def test_small_integer_actions_on_a_wide_board():
+    # 2 * 198 paddle positions does not fit a uint8: the lookup must not overflow
+    vecs = [CatchVectorEnv(2, size=200) for _ in range(2)]
+    for vec in vecs:
+        vec.reset(seed=0)
+    for _ in range(3):
+        wide = vecs[0].step(np.array([2, 0], np.int64))[4]["paddle_left"]
+        narrow = vecs[1].step(np.array([2, 0], np.uint8))[4]["paddle_left"]
+        assert np.array_equal(wide, narrow)
+    assert list(narrow) == [98 + 3, 98 - 3]
+
+
 def test_copy_false_returns_the_reused_buffer():
     vec = CatchVectorEnv(2, copy=False)
     first, _ = vec.reset(seed=0)
