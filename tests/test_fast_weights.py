@@ -121,6 +121,24 @@ def test_matrix_and_attention_agree_in_outputs_and_gradients(steps, batch, hidde
         torch.testing.assert_close(g_m, g_a)
 
 
+def test_modes_agree_in_float32_over_a_long_sequence():
+    # the hand-written backward accumulates over many steps: float32 must stay close
+    cores = {}
+    for mode in ("matrix", "attention"):
+        torch.manual_seed(0)
+        cores[mode] = FastWeightsRNN(8, 32, mode=mode)
+    x = torch.randn(60, 4, 8)
+    reset = torch.zeros(60, 4, dtype=torch.bool)
+    reset[30, 1] = True
+    results = {}
+    for mode, core in cores.items():
+        out, (_, memory) = core(x, reset=reset)
+        (out.square().mean() + memory.mean()).backward()
+        results[mode] = [out, memory] + [p.grad for p in core.parameters()]
+    for matrix, attention in zip(results["matrix"], results["attention"]):
+        torch.testing.assert_close(attention, matrix, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("mode", ["matrix", "attention"])
 def test_gradcheck(mode):
     torch.manual_seed(0)
