@@ -3,7 +3,8 @@
     python benchmarks/bench_fast_weights_ops.py [--skip-long]
 
 1. The acting step's memory update ``A_t = lambda A + eta h h^T`` at batch 16, H = 256:
-   the ways PyTorch offers to write it, and the ``A_t h`` read that follows.
+   the ways PyTorch offers to write it, the ``A_t h`` read that follows, and the one-pass
+   numba loop that acting without gradients uses (``fw_rl/cores/memory_update.py``).
 2. The attention form's backward pass: accumulating the keys' gradients
    ``grad_k[:, :t] += w (x) dv`` with ``addcmul_`` or ``baddbmm_``.
 3. Where ``mode="auto"`` switches from attention to the matrix: both forms' forward and
@@ -21,6 +22,7 @@ import timeit
 import torch
 
 from fw_rl.cores import FastWeightsRNN
+from fw_rl.cores.memory_update import matvec, update_memory
 from fw_rl.system import tune_malloc
 
 
@@ -39,10 +41,18 @@ def memory_update() -> None:
             torch.addr(memory[b], h[b], h[b], beta=decay, alpha=fast_lr, out=out[b])
         return out
 
+    def one_pass():
+        with torch.no_grad():
+            return update_memory(memory, h, h, decay, fast_lr)
+
     variants = {
-        "mul, then addcmul_ in place (used)": lambda: (memory * decay).addcmul_(
+        "mul, then addcmul_ in place (autograd)": lambda: (memory * decay).addcmul_(
             h[:, :, None], h[:, None, :], value=fast_lr
         ),
+        "+ the A_t h read (bmm, row vector)": lambda: matvec(
+            (memory * decay).addcmul_(h[:, :, None], h[:, None, :], value=fast_lr), h
+        ),
+        "update and read in one pass (numba)": one_pass,
         "baddbmm(beta, alpha), one column": lambda: torch.baddbmm(
             memory, h[:, :, None], h[:, None, :], beta=decay, alpha=fast_lr
         ),
@@ -50,7 +60,7 @@ def memory_update() -> None:
         "(one pass, no decay: addcmul)": lambda: torch.addcmul(
             memory, h[:, :, None], h[:, None, :], value=fast_lr
         ),
-        "A_t h read (bmm, row vector)": lambda: torch.bmm(h[:, None, :], memory.transpose(1, 2)),
+        "A_t h read alone (bmm, row vector)": lambda: matvec(memory, h),
     }
     print(f"1. memory update, batch {batch}, H {hidden}")
     for name, fn in variants.items():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from fw_rl.cores import FastWeightsRNN
+from fw_rl.cores import FastWeightsRNN, memory_update
 
 
 def hand_core(mode):
@@ -137,6 +137,40 @@ def test_modes_agree_in_float32_over_a_long_sequence():
         results[mode] = [out, memory] + [p.grad for p in core.parameters()]
     for matrix, attention in zip(results["matrix"], results["attention"]):
         torch.testing.assert_close(attention, matrix, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float32, 1e-5), (torch.float64, 1e-12)])
+def test_one_pass_memory_update_equals_pytorch(dtype, tolerance):
+    torch.manual_seed(0)
+    memory = torch.randn(3, 7, 7, dtype=dtype)
+    h, query = torch.randn(3, 7, dtype=dtype), torch.randn(3, 7, dtype=dtype)
+    with torch.no_grad():
+        assert memory_update.fused_available(memory, h, query)  # numba is a dependency
+        fused = memory_update.update_memory(memory, h, query, 0.9, 0.4)
+    expected_memory = 0.9 * memory + 0.4 * h[:, :, None] * h[:, None, :]
+    expected_read = torch.einsum("bij,bj->bi", expected_memory, query)
+    torch.testing.assert_close(fused[0], expected_memory, rtol=tolerance, atol=tolerance)
+    torch.testing.assert_close(fused[1], expected_read, rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("numba_installed", [True, False])
+def test_acting_without_gradients_equals_the_autograd_step(numba_installed, monkeypatch):
+    # no_grad acting steps take the one-pass update (or PyTorch's without numba)
+    if not numba_installed:
+        monkeypatch.setattr(memory_update, "compiled_kernel", lambda: None)
+    torch.manual_seed(0)
+    core = FastWeightsRNN(3, 6, inner_steps=2, mode="matrix").double()
+    state = (torch.rand(4, 6, dtype=torch.double), 0.1 * torch.rand(4, 6, 6, dtype=torch.double))
+    x = torch.randn(5, 4, 3, dtype=torch.double)
+    reset = torch.zeros(5, 4, dtype=torch.bool)
+    reset[2, 1] = True
+    expected, (_, expected_memory) = core(x, state, reset)  # autograd: PyTorch's update
+    acting_state = state
+    for t in range(5):
+        with torch.no_grad():
+            out, acting_state = core(x[t : t + 1], acting_state, reset[t : t + 1])
+        torch.testing.assert_close(out[0], expected[t].detach())
+    torch.testing.assert_close(acting_state[1], expected_memory.detach())
 
 
 @pytest.mark.parametrize("mode", ["matrix", "attention"])

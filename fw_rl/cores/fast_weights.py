@@ -27,14 +27,14 @@ The state is always ``(h [B, H], A [B, H, H])`` so calls in either mode chain ex
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from fw_rl.cores.base import RecurrentCore, State
-from fw_rl.cores.fast_weights_attention import FastWeightsAttention, matvec, step_coefficients
+from fw_rl.cores.fast_weights_attention import FastWeightsAttention, step_coefficients
+from fw_rl.cores.memory_update import matvec, update_memory
 
 MODES = ("auto", "matrix", "attention")
 
@@ -111,13 +111,6 @@ class FastWeightsRNN(RecurrentCore):
 
     # ---- the equations -------------------------------------------------------------------
 
-    def _inner_loop(self, z: Tensor, fast: Callable[[Tensor], Tensor]) -> Tensor:
-        """Eq. 2: ``h^0 = f(LN(z))``, ``h^{s+1} = f(LN(z + A h^s))``; returns ``h^S``."""
-        h = F.relu(self.norm(z) if self.norm_preliminary else z)
-        for _ in range(self.inner_steps):
-            h = F.relu(self.norm(z + fast(h)))
-        return h
-
     def _forward(
         self, x: Tensor, state: State | None, reset: Tensor | None
     ) -> tuple[Tensor, State]:
@@ -164,13 +157,17 @@ class FastWeightsRNN(RecurrentCore):
             if restart:
                 keep = (~reset[t]).to(h.dtype)
                 h, memory = h * keep[:, None], memory * keep[:, None, None]
-            # eq. 1: A_t = lambda A_{t-1} + eta h_{t-1} h_{t-1}^T
-            # in place on the fresh product: one [B, H, H] allocation per step, not two
-            memory = (memory * self.decay).addcmul_(
-                h[:, :, None], h[:, None, :], value=self.fast_lr
-            )
             z = drive[t] + self.slow(h)
-            h = self._inner_loop(z, lambda q, a=memory: matvec(a, q))
+            query = F.relu(self.norm(z) if self.norm_preliminary else z)  # h^0
+            # eq. 1, A_t = lambda A_{t-1} + eta h_{t-1} h_{t-1}^T, and A_t h^0 with it
+            memory, fast = update_memory(
+                memory, h, query if self.inner_steps else None, self.decay, self.fast_lr
+            )
+            h = query
+            for s in range(self.inner_steps):  # eq. 2: h^{s+1} = f(LN(z + A_t h^s))
+                if s > 0:
+                    fast = matvec(memory, h)
+                h = F.relu(self.norm(z + fast))
             outs.append(h)
         return torch.stack(outs), (h, memory)
 

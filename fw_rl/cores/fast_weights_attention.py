@@ -25,12 +25,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-
-def matvec(matrices: Tensor, vectors: Tensor) -> Tensor:
-    """``[B, M, H] @ [B, H] -> [B, M]``, as a row vector times the transposed matrices:
-    on CPU about 3x faster than ``bmm`` with a single column (measured with
-    ``benchmarks/bench_cores.py``; see benchmarks/RESULTS.md)."""
-    return torch.bmm(vectors[:, None, :], matrices.transpose(1, 2))[:, 0]
+from fw_rl.cores.memory_update import matvec
 
 
 @functools.lru_cache(maxsize=64)
