@@ -162,6 +162,13 @@ def memory(hiddens, steps_list) -> list[str]:
                 row[kind] = saved_bytes(lambda core=core, x=x: core(x)[0].sum()) / 2**20
             auto = FastWeightsRNN(INPUT, hidden).choose_mode(steps)
             best = "attention" if row["fw-attention"] <= row["fw-matrix"] else "matrix"
+            smaller = min(row["fw-attention"], row["fw-matrix"])
+            if auto == best:
+                verdict = "yes"
+            elif max(row["fw-attention"], row["fw-matrix"]) <= 1.01 * smaller:
+                verdict = "tie (within 1 %)"
+            else:
+                verdict = "no"
 
             def shown(mb: float) -> str:
                 return "skipped (too big)" if mb == float("inf") else f"{mb:.1f}"
@@ -169,7 +176,7 @@ def memory(hiddens, steps_list) -> list[str]:
             matrix = shown(row["fw-matrix"])
             lines.append(
                 f"| {steps} | {hidden} | {row['nn.LSTM']:.1f} | {matrix} | "
-                f"{shown(row['fw-attention'])} | {auto} | {'yes' if auto == best else 'no'} |"
+                f"{shown(row['fw-attention'])} | {auto} | {verdict} |"
             )
             print(lines[-1], flush=True)
     return lines
