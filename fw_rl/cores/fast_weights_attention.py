@@ -27,6 +27,10 @@ from torch.autograd.function import once_differentiable
 
 from fw_rl.cores.memory_update import matvec
 
+# the operator overloads themselves: calling them skips the overload lookup per call
+_threshold_backward = torch.ops.aten.threshold_backward.default
+_layer_norm_backward = torch.ops.aten.native_layer_norm_backward.default
+
 
 @functools.lru_cache(maxsize=64)
 def _decay_tables(steps: int, decay: float, fast_lr: float, dtype, device) -> tuple[Tensor, Tensor]:
@@ -96,17 +100,21 @@ class FastWeightsAttention(torch.autograd.Function):
         query_views = [q.unbind(1) for q in queries.unbind(0)] + [slots[1:]]  # [s][t]
         input_views = [x.unbind(0) for x in inputs.unbind(0)]  # [s][t]
         weight_t = weight.t()
+        keys_t = hs.transpose(1, 2)  # [B, H, T+1]
+        coef_rows = coef.unsqueeze(-2).unbind(-3)  # [t]: c_tj as [1, T] or [B, 1, T]
+        weight_rows = [w.unsqueeze(2).unbind(1) for w in weights.unbind(0)]  # [s][t]: [B, 1, T]
         stats = []  # the layer norms' (mean, rstd) per step and inner step: [B, 1] each
         for t, drive_t in enumerate(drive.unbind(0)):
             h_prev = slots[t] * keep[t, :, None] if restarts[t] else slots[t]
             z = v = torch.addmm(drive_t, h_prev, weight_t, out=input_views[0][t])
-            keys = hs[:, : t + 1]
-            c = coef[..., t, : t + 1]
+            keys, keys_tt = hs[:, : t + 1], keys_t[:, :, : t + 1]
+            c = coef_rows[t][..., : t + 1]
             q = z  # replaced by h^0 before it is used
             for s in range(inner + 1):
                 if s > 0:  # v = z + A_t h^{s-1}, eq. 3
-                    w = torch.mul(matvec(keys, q), c, out=weights[s - 1, :, t, : t + 1])
-                    fast = torch.bmm(w[:, None, :], keys)[:, 0]
+                    scores = torch.bmm(q.unsqueeze(1), keys_tt)  # <k_j, q>: [B, 1, t+1]
+                    w = torch.mul(scores, c, out=weight_rows[s - 1][t][..., : t + 1])
+                    fast = torch.bmm(w, keys).squeeze(1)
                     if memory is not None:
                         fast = fast.addcmul_(scale[:, t, None], matvec(memory, q))
                     v = torch.add(z, fast, out=input_views[s][t])
@@ -118,7 +126,8 @@ class FastWeightsAttention(torch.autograd.Function):
                     stats.append(None)
                 q = torch.clamp_min(u, 0.0, out=query_views[s][t])  # f = ReLU: h^s
             if want_attention and inner == 0:  # what h^0 would attend with
-                torch.mul(matvec(keys, q), c, out=weights[0, :, t, : t + 1])
+                scores = torch.bmm(q.unsqueeze(1), keys_tt)
+                torch.mul(scores, c, out=weight_rows[0][t][..., : t + 1])
         # tensors go through autograd, so saved-tensor hooks (offloading, memory counts)
         # see them; only the layer norms' per-row statistics stay on ctx
         ctx.save_for_backward(
@@ -165,22 +174,26 @@ class FastWeightsAttention(torch.autograd.Function):
         grad_z = hs.new_empty(steps, batch, hidden)
         grad_u = [None] * ((inner + 1) * steps)  # gradient of each layer norm's output
         memory_t = None if memory is None else memory.transpose(1, 2)
+        keys_t = hs.transpose(1, 2)  # [B, H, T+1]
+        coef_rows = coef.unsqueeze(-2).unbind(-3)  # [t]: c_tj as [1, T] or [B, 1, T]
+        weight_rows = [w.unsqueeze(2).unbind(1) for w in weights.unbind(0)]  # [s][t]: [B, 1, T]
         for t in reversed(range(steps)):
             keys, grad_keys = hs[:, : t + 1], grad_hs[:, : t + 1]
-            c = coef[..., t, : t + 1]
+            keys_tt = keys_t[:, :, : t + 1]
+            c = coef_rows[t][..., : t + 1]
             g = grad_slots[t + 1]  # complete: every later step has added to it
             for s in reversed(range(inner + 1)):  # back through h^S .. h^0
                 q = query_views[s][t]
                 if normed[s]:
                     mean, rstd = stats[t * (inner + 1) + s]
-                    du = torch.ops.aten.threshold_backward(g, q, 0)
+                    du = _threshold_backward(g, q, 0)
                     grad_u[s * steps + t] = du
-                    dv = torch.ops.aten.native_layer_norm_backward(
+                    dv = _layer_norm_backward(
                         du, input_views[s][t], shape, mean, rstd, gain, bias,
                         (True, False, False),
                     )[0]  # fmt: skip
                 else:
-                    dv = torch.ops.aten.threshold_backward(g, q, 0)
+                    dv = _threshold_backward(g, q, 0)
                 if s == 0:
                     break
                 if keep_grad_v:
@@ -188,11 +201,12 @@ class FastWeightsAttention(torch.autograd.Function):
                 else:
                     dv_inner = dv
                 # v = z + sum_j w_j k_j with w_j = c_j <k_j, q>, q = h^{s-1}
-                q, w = query_views[s - 1][t], weights[s - 1, :, t, : t + 1]
-                r = matvec(keys, dv).mul_(c)
-                g = torch.bmm(r[:, None, :], keys)[:, 0]
-                grad_keys.addcmul_(w[:, :, None], dv[:, None, :])
-                grad_keys.addcmul_(r[:, :, None], q[:, None, :])
+                q, w = query_views[s - 1][t], weight_rows[s - 1][t][..., : t + 1].transpose(1, 2)
+                dv_row = dv.unsqueeze(1)
+                r = torch.bmm(dv_row, keys_tt).mul_(c)  # [B, 1, t+1]: c_j <k_j, dv>
+                g = torch.bmm(r, keys).squeeze(1)
+                grad_keys.addcmul_(w, dv_row)
+                grad_keys.addcmul_(r.transpose(1, 2), q.unsqueeze(1))
                 if memory is not None:
                     g.addcmul_(scale[:, t, None], matvec(memory_t, dv))
             # z feeds h^0 and every z + A_t h^s
