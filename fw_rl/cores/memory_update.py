@@ -47,7 +47,11 @@ def compiled_kernel():
         import numba
     except ImportError:  # a dependency, but it may lag behind a new numpy
         return None
-    return numba.njit(cache=True, fastmath=True, boundscheck=False, nogil=True)(_update_and_read)
+    options = dict(fastmath=True, boundscheck=False, nogil=True)
+    try:
+        return numba.njit(cache=True, **options)(_update_and_read)
+    except RuntimeError:  # nowhere writable to cache the compiled loop: compile each run
+        return numba.njit(**options)(_update_and_read)
 
 
 def fused_available(*tensors: Tensor) -> bool:
