@@ -81,7 +81,6 @@ class CatchVectorEnv(VectorEnv):
         self._paddle_moves = rules.paddle_moves().reshape(-1)  # [action * lefts + left]
         self._ball_paths = rules.ball_paths().reshape(-1)  # [(direction * size + col) * size + t]
         self._board_offsets = np.arange(n) * size * size
-        self._index = np.arange(n)
         self._rngs: list[np.random.Generator] = []
         # each board's random numbers, drawn from its generator in blocks (the same numbers
         # in the same order as the single env's one-at-a-time draws)

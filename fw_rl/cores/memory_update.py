@@ -5,7 +5,7 @@ PyTorch writes the update as two passes over the ``[B, H, H]`` memory (scale it,
 the outer product) and reads it again for ``A_t q``. An acting step is nothing but these
 passes at large ``B H^2``, so without autograd on the CPU, with numba installed, one
 compiled loop does all three in a single pass (``benchmarks/bench_fast_weights_ops.py``:
-122 us against 224 us at B = 16, H = 256). The results equal PyTorch's up to float
+127 us against 276 us at B = 16, H = 256). The results equal PyTorch's up to float
 rounding (``tests/test_fast_weights.py``); with gradients, on other devices, or without
 numba, PyTorch's operations are used.
 """
