@@ -4,14 +4,23 @@ import numpy as np
 import pytest
 import torch
 
-from fw_rl.cores import FastWeightsRNN, memory_update
+from fw_rl.cores import FastWeightsRNN, fast_weights_kernel, memory_update
+
+# the three implementations: the matrix form as the compiled loop and as PyTorch's
+# operations per step, and the attention form
+FORMS = ["matrix", "matrix-pytorch", "attention"]
 
 
-def hand_core(mode):
+def make(form, *args, **kwargs):
+    """A double-precision core computing with ``form`` (one of FORMS)."""
+    mode = form.split("-")[0]
+    core = FastWeightsRNN(*args, mode=mode, compiled=form != "matrix-pytorch", **kwargs)
+    return core.double()
+
+
+def hand_core(form):
     """H=2, I=1, no layer norm, S=1, lambda=0.5, eta=1, W=0.5 I, C=[[1],[2]], b=0."""
-    core = FastWeightsRNN(
-        1, 2, inner_steps=1, decay=0.5, fast_lr=1.0, layer_norm=False, mode=mode
-    ).double()
+    core = make(form, 1, 2, inner_steps=1, decay=0.5, fast_lr=1.0, layer_norm=False)
     with torch.no_grad():
         core.slow.weight.copy_(0.5 * torch.eye(2))
         core.inp.weight.copy_(torch.tensor([[1.0], [2.0]]))
@@ -19,8 +28,8 @@ def hand_core(mode):
     return core
 
 
-@pytest.mark.parametrize("mode", ["matrix", "attention"])
-def test_hand_computed_example(mode):
+@pytest.mark.parametrize("form", FORMS)
+def test_hand_computed_example(form):
     # x = 1, 0, 0 from h_0 = 0, A_0 = 0:
     # t=1: A_1 = 0.5*0 + h_0 h_0^T = 0;  z = C x = [1, 2];  h_1 = relu(z + A_1 h^0) = [1, 2]
     # t=2: A_2 = 0.5*0 + h_1 h_1^T = [[1, 2], [2, 4]];  z = W h_1 = [0.5, 1] = h^0
@@ -28,7 +37,7 @@ def test_hand_computed_example(mode):
     # t=3: A_3 = 0.5 A_2 + h_2 h_2^T = [[9.5, 19], [19, 38]];  z = W h_2 = [1.5, 3] = h^0
     #      A_3 h^0 = [71.25, 142.5];  h_3 = [72.75, 145.5]
     # (updating A one step late gives h_2 = [0.5, 1]; applying W to h^0 changes z.)
-    core = hand_core(mode)
+    core = hand_core(form)
     x = torch.tensor([1.0, 0.0, 0.0], dtype=torch.double).view(3, 1, 1)
     out, (h, memory) = core(x)
     expected = torch.tensor([[1.0, 2.0], [3.0, 6.0], [72.75, 145.5]], dtype=torch.double)
@@ -66,13 +75,11 @@ def reference(core, x, reset=None):
     return out
 
 
-@pytest.mark.parametrize("mode", ["matrix", "attention"])
+@pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("inner_steps, norm_preliminary", [(1, True), (3, True), (2, False)])
-def test_matches_plain_reference_with_layer_norm_and_resets(mode, inner_steps, norm_preliminary):
+def test_matches_plain_reference_with_layer_norm_and_resets(form, inner_steps, norm_preliminary):
     torch.manual_seed(1)
-    core = FastWeightsRNN(
-        4, 6, inner_steps=inner_steps, norm_preliminary=norm_preliminary, mode=mode
-    ).double()
+    core = make(form, 4, 6, inner_steps=inner_steps, norm_preliminary=norm_preliminary)
     with torch.no_grad():  # make gain and bias matter
         core.norm.weight.uniform_(0.5, 1.5)
         core.norm.bias.uniform_(-0.2, 0.2)
@@ -100,43 +107,43 @@ def test_layer_norm_is_over_hidden_units_not_batch():
 def test_matrix_and_attention_agree_in_outputs_and_gradients(steps, batch, hidden, inner):
     torch.manual_seed(steps + hidden)
     cores = {}
-    for mode in ("matrix", "attention"):
+    for form in FORMS:
         torch.manual_seed(0)
-        cores[mode] = FastWeightsRNN(3, hidden, inner_steps=inner, mode=mode).double()
+        cores[form] = make(form, 3, hidden, inner_steps=inner)
     x = torch.randn(steps, batch, 3, dtype=torch.double)
     reset = torch.rand(steps, batch) < 0.2
     h0 = torch.rand(batch, hidden, dtype=torch.double)
     a0 = torch.rand(batch, hidden, hidden, dtype=torch.double) * 0.1
     results = {}
-    for mode, core in cores.items():
+    for form, core in cores.items():
         xs = x.clone().requires_grad_()
         state = (h0.clone().requires_grad_(), a0.clone().requires_grad_())
         out, (h, memory) = core(xs, state=state, reset=reset)
         loss = (out * torch.linspace(-1, 1, hidden, dtype=torch.double)).sum() + memory.sum() * 0.1
         grads = torch.autograd.grad(loss, [xs, *state, *core.parameters()])
-        results[mode] = (out, memory, grads)
-    torch.testing.assert_close(results["matrix"][0], results["attention"][0])
-    torch.testing.assert_close(results["matrix"][1], results["attention"][1])
-    for g_m, g_a in zip(results["matrix"][2], results["attention"][2]):
-        torch.testing.assert_close(g_m, g_a)
+        results[form] = [out, memory, *grads]
+    for form in ("matrix", "attention"):
+        for value, expected in zip(results[form], results["matrix-pytorch"]):
+            torch.testing.assert_close(value, expected)
 
 
 def test_modes_agree_in_float32_over_a_long_sequence():
-    # the hand-written backward accumulates over many steps: float32 must stay close
+    # the hand-written backward passes accumulate over many steps: float32 must stay close
     cores = {}
-    for mode in ("matrix", "attention"):
+    for form in FORMS:
         torch.manual_seed(0)
-        cores[mode] = FastWeightsRNN(8, 32, mode=mode)
+        cores[form] = make(form, 8, 32).float()
     x = torch.randn(60, 4, 8)
     reset = torch.zeros(60, 4, dtype=torch.bool)
     reset[30, 1] = True
     results = {}
-    for mode, core in cores.items():
+    for form, core in cores.items():
         out, (_, memory) = core(x, reset=reset)
         (out.square().mean() + memory.mean()).backward()
-        results[mode] = [out, memory] + [p.grad for p in core.parameters()]
-    for matrix, attention in zip(results["matrix"], results["attention"]):
-        torch.testing.assert_close(attention, matrix, rtol=1e-4, atol=1e-5)
+        results[form] = [out, memory] + [p.grad for p in core.parameters()]
+    for form in ("matrix", "attention"):
+        for value, expected in zip(results[form], results["matrix-pytorch"]):
+            torch.testing.assert_close(value, expected, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("dtype, tolerance", [(torch.float32, 1e-5), (torch.float64, 1e-12)])
@@ -173,10 +180,10 @@ def test_acting_without_gradients_equals_the_autograd_step(numba_installed, monk
     torch.testing.assert_close(acting_state[1], expected_memory.detach())
 
 
-@pytest.mark.parametrize("mode", ["matrix", "attention"])
-def test_gradcheck(mode):
+@pytest.mark.parametrize("form", FORMS)
+def test_gradcheck(form):
     torch.manual_seed(0)
-    core = FastWeightsRNN(2, 3, inner_steps=2, mode=mode).double()
+    core = make(form, 2, 3, inner_steps=2)
     x = torch.randn(4, 2, 2, dtype=torch.double, requires_grad=True)
     h0 = torch.rand(2, 3, dtype=torch.double, requires_grad=True)
     a0 = (0.1 * torch.rand(2, 3, 3, dtype=torch.double)).requires_grad_()
@@ -192,10 +199,11 @@ def test_gradcheck(mode):
         dict(inner_steps=0),
     ],
 )
-def test_attention_function_gradcheck_with_resets_and_carried_memory(options):
-    # the attention form's hand-written backward pass, through every branch it has
+@pytest.mark.parametrize("form", ["matrix", "attention"])
+def test_hand_written_backward_gradcheck_with_resets_and_carried_memory(form, options):
+    # the compiled loop's and the attention form's backward passes, through every branch
     torch.manual_seed(0)
-    core = FastWeightsRNN(2, 3, mode="attention", **options).double()
+    core = make(form, 2, 3, **options)
     x = torch.randn(5, 2, 2, dtype=torch.double, requires_grad=True)
     h0 = torch.rand(2, 3, dtype=torch.double, requires_grad=True)
     a0 = (0.1 * torch.rand(2, 3, 3, dtype=torch.double)).requires_grad_()
@@ -258,12 +266,58 @@ def test_attention_weights_reconstruct_the_fast_term(mode):
     torch.testing.assert_close(attention[t, :, j], expected)
 
 
-def test_auto_mode_picks_attention_for_short_calls():
-    core = FastWeightsRNN(2, 32)
-    assert core.choose_mode(1) == "matrix"  # a single acting step
-    assert core.choose_mode(2) == "attention" and core.choose_mode(256) == "attention"
-    assert core.choose_mode(257) == "matrix"
-    assert FastWeightsRNN(2, 32, mode="matrix").choose_mode(1) == "matrix"
+def test_auto_mode_picks_the_faster_form_by_the_cost_model():
+    # where the compiled loop runs: the matrix for small B x H or long T, else attention
+    # (the measured crossovers: benchmarks/RESULTS.md)
+    assert FastWeightsRNN(2, 20).choose_mode(11, 128) == "matrix"
+    assert FastWeightsRNN(2, 20).choose_mode(100, 128) == "matrix"
+    core = FastWeightsRNN(2, 128)
+    assert core.choose_mode(1, 128) == "matrix"  # a single acting step
+    assert core.choose_mode(11, 128) == "attention" and core.choose_mode(100, 128) == "attention"
+    assert core.choose_mode(400, 128) == "matrix"
+    assert core.choose_mode(23, 1) == "matrix"  # classic A3C's update: one board
+    assert FastWeightsRNN(2, 256).choose_mode(11, 16) == "attention"
+    assert FastWeightsRNN(2, 20, mode="attention").choose_mode(11, 128) == "attention"
+
+
+def test_auto_mode_without_the_compiled_loop_picks_attention_for_short_calls():
+    core = FastWeightsRNN(2, 32, compiled=False)
+    assert core.choose_mode(1, 8) == "matrix"  # a single acting step
+    assert core.choose_mode(2, 8) == "attention" and core.choose_mode(256, 8) == "attention"
+    assert core.choose_mode(257, 8) == "matrix"
+    assert FastWeightsRNN(2, 32, mode="matrix", compiled=False).choose_mode(2, 8) == "matrix"
+
+
+def backward_name(out):
+    return type(out.grad_fn).__name__
+
+
+def test_the_compiled_loop_runs_sequences_on_the_cpu_and_steps_stay_pytorch():
+    core = FastWeightsRNN(3, 4, mode="matrix")
+    x = torch.randn(5, 2, 3)
+    assert core.runs_compiled(5, x)
+    assert backward_name(core(x)[0]) == "FastWeightsKernelBackward"
+    assert backward_name(core(x[:1])[0]) != "FastWeightsKernelBackward"  # one step
+    off = FastWeightsRNN(3, 4, mode="matrix", compiled=False)
+    assert not off.runs_compiled(5, x)
+    assert backward_name(off(x)[0]) != "FastWeightsKernelBackward"
+
+
+@pytest.mark.parametrize("obstacle", ["no numba", "scratch too big"])
+def test_the_matrix_form_falls_back_to_pytorch(obstacle, monkeypatch):
+    if obstacle == "no numba":
+        monkeypatch.setattr(fast_weights_kernel, "compile_loop", lambda function: None)
+    else:  # 5 steps of a 4 x 4 float64 memory need 640 bytes
+        monkeypatch.setattr(fast_weights_kernel, "SCRATCH_LIMIT_BYTES", 639)
+    torch.manual_seed(0)
+    core = FastWeightsRNN(3, 4, mode="matrix").double()
+    x = torch.randn(5, 2, 3, dtype=torch.double)
+    assert not core.runs_compiled(5, x)
+    out, _ = core(x)
+    assert backward_name(out) != "FastWeightsKernelBackward"
+    monkeypatch.undo()
+    assert core.runs_compiled(5, x)
+    torch.testing.assert_close(out, core(x)[0])
 
 
 def test_initialisation_follows_the_paper():
@@ -279,6 +333,7 @@ def test_initialisation_follows_the_paper():
         (dict(decay=1.5), "decay"),
         (dict(fast_lr=-1.0), "fast_lr"),
         (dict(inner_steps=-1), "inner_steps"),
+        (dict(compiled="yes"), "compiled must be True or False"),
     ],
 )
 def test_bad_options_raise(kwargs, match):

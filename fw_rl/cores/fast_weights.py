@@ -10,16 +10,23 @@ For each step (paper eqs. 1-2, with layer normalisation; ``f`` = ReLU)::
 
 Two exact ways to compute the fast term ``A_t h^s`` (``mode``):
 
-* ``"matrix"`` keeps ``A`` as a ``[B, H, H]`` tensor: ``O(H^2)`` per step, and
-  backpropagation stores one ``A`` per step (``O(T H^2)`` memory).
+* ``"matrix"`` keeps ``A`` as a ``[B, H, H]`` memory: ``O(H^2)`` per step. On the CPU a
+  sequence runs as one numba-compiled loop per example, forward and backward
+  (:mod:`fw_rl.cores.fast_weights_kernel`), which saves ``O(S T B H)`` for backpropagation
+  and recomputes the memories. Elsewhere (other devices, ``compiled=False``, no numba) it
+  runs as PyTorch's operations per step and autograd stores one ``A`` per step
+  (``O(T B H^2)``).
 * ``"attention"`` uses eq. 3, ``A_t h^s = eta * sum_{tau<t} lambda^(t-1-tau) h_tau
   <h_tau, h^s>``: attention over the past hidden states with no ``H x H`` matrix, ``O(t H)``
   per step, ``O(T H + S T^2)`` memory for backpropagation. A fast memory carried in from an
   earlier call enters as the decayed matrix. It runs as one autograd Function with a
   hand-written backward pass (:mod:`fw_rl.cores.fast_weights_attention`).
-* ``"auto"`` picks attention for calls of 2 to ``8 H`` steps, where it is the faster and
-  the smaller one, and the matrix for single acting steps and longer calls (measured by
-  ``benchmarks/bench_cores.py``, see ``benchmarks/RESULTS.md``).
+* ``"auto"`` picks the faster of the two for the call: the matrix for a single acting
+  step; where the compiled loop runs, the one a cost model fitted to measurements predicts
+  faster for the call's ``T``, ``B`` and ``H`` (:func:`predicted_us`): the compiled loop up
+  to H = 40 at batch 128 and T = 11 (72 at T = 100), H = 100 at batch 16, H = 350 at
+  batch 1; otherwise attention for 2 to ``8 H`` steps and the matrix beyond
+  (``benchmarks/bench_fast_weights_ops.py``, see ``benchmarks/RESULTS.md``).
 
 The state is always ``(h [B, H], A [B, H, H])`` so calls in either mode chain exactly.
 """
@@ -34,9 +41,27 @@ from torch import Tensor, nn
 
 from fw_rl.cores.base import RecurrentCore, State
 from fw_rl.cores.fast_weights_attention import FastWeightsAttention, step_coefficients
+from fw_rl.cores.fast_weights_kernel import FastWeightsKernel, kernel_available, scratch_fits
 from fw_rl.cores.memory_update import matvec, update_memory
 
 MODES = ("auto", "matrix", "attention")
+
+# microseconds for forward + backward on the CPU, one thread, fitted to a grid of batch 1,
+# 16 and 128, T = 2-400 and H = 16-256 (benchmarks/bench_fast_weights_ops.py, section 3)
+_COST_PER_STEP = {
+    # the compiled loop: per example and step, a fixed part and the H x H memory's passes
+    "compiled": lambda steps, batch, hidden: batch * (0.70 + 7.0e-4 * hidden**2),
+    # attention: PyTorch's dispatch per step, then the H-wide and the t x H products
+    "attention": lambda steps, batch, hidden: (
+        75.0 + 0.030 * batch * hidden + 2.31e-4 * steps * batch * hidden
+    ),
+}
+
+
+def predicted_us(form: str, steps: int, batch: int, hidden: int) -> float:
+    """The time a training call takes in ``form`` (``"compiled"`` matrix or
+    ``"attention"``), by the cost model fitted to measurements; ``"auto"`` compares them."""
+    return steps * _COST_PER_STEP[form](steps, batch, hidden)
 
 
 class FastWeightsRNN(RecurrentCore):
@@ -51,6 +76,8 @@ class FastWeightsRNN(RecurrentCore):
         layer_norm: normalise over the hidden units (per example) with learned gain and bias.
         norm_preliminary: also apply the layer norm to the preliminary vector ``h^0``.
         mode: ``"matrix"``, ``"attention"`` or ``"auto"`` (see the module docstring).
+        compiled: run the matrix form as one numba-compiled loop where it can (CPU, float,
+            numba importable); False keeps to PyTorch's operations.
         slow_init_scale: ``W`` starts as this times the identity (Hinton's talk: 0.05).
         batch_first: ``x`` is ``[B, T, input]``.
     """
@@ -65,6 +92,7 @@ class FastWeightsRNN(RecurrentCore):
         layer_norm: bool = True,
         norm_preliminary: bool = True,
         mode: str = "auto",
+        compiled: bool = True,
         slow_init_scale: float = 0.05,
         batch_first: bool = False,
     ) -> None:
@@ -82,6 +110,9 @@ class FastWeightsRNN(RecurrentCore):
         self.fast_lr = float(fast_lr)
         self.norm_preliminary = norm_preliminary
         self.mode = mode
+        if not isinstance(compiled, bool):
+            raise ValueError(f"compiled must be True or False, got {compiled!r}")
+        self.compiled = compiled
         self.slow = nn.Linear(hidden_size, hidden_size, bias=False)  # W
         self.inp = nn.Linear(input_size, hidden_size)  # C and b
         self.norm = nn.LayerNorm(hidden_size) if layer_norm else nn.Identity()
@@ -98,15 +129,32 @@ class FastWeightsRNN(RecurrentCore):
     def extra_repr(self) -> str:
         return (
             f"{super().extra_repr()}, inner_steps={self.inner_steps}, "
-            f"decay={self.decay}, fast_lr={self.fast_lr}, mode={self.mode!r}"
+            f"decay={self.decay}, fast_lr={self.fast_lr}, mode={self.mode!r}, "
+            f"compiled={self.compiled}"
         )
 
-    def choose_mode(self, steps: int) -> str:
-        """The mode a call of ``steps`` steps uses."""
+    def runs_compiled(self, steps: int, like: Tensor | None = None) -> bool:
+        """Whether the matrix form runs as the compiled loop for a call of ``steps`` steps
+        on input like ``like`` (default: the parameters' device and dtype)."""
+        like = self.slow.weight if like is None else like
+        return (
+            self.compiled
+            and steps > 1  # one acting step: PyTorch's matrix product and the one-pass update
+            and kernel_available(like, self.slow.weight)
+            and scratch_fits(steps, self.hidden_size, like.dtype)
+        )
+
+    def choose_mode(self, steps: int, batch: int, like: Tensor | None = None) -> str:
+        """The mode a call of ``steps`` steps on ``batch`` examples uses (on input like
+        ``like``, default the parameters' device and dtype)."""
         if self.mode != "auto":
             return self.mode
         if steps == 1:  # one acting step: a single rank-1 update is the cheapest
             return "matrix"
+        if self.runs_compiled(steps, like):
+            compiled = predicted_us("compiled", steps, batch, self.hidden_size)
+            attention = predicted_us("attention", steps, batch, self.hidden_size)
+            return "matrix" if compiled <= attention else "attention"
         return "attention" if steps <= 8 * self.hidden_size else "matrix"
 
     # ---- the equations -------------------------------------------------------------------
@@ -114,7 +162,8 @@ class FastWeightsRNN(RecurrentCore):
     def _forward(
         self, x: Tensor, state: State | None, reset: Tensor | None
     ) -> tuple[Tensor, State]:
-        out, state, _ = self._run(x, state, reset, self.choose_mode(x.shape[0]), False)
+        mode = self.choose_mode(x.shape[0], x.shape[1], x)
+        out, state, _ = self._run(x, state, reset, mode, False)
         return out, state
 
     def forward_with_attention(
@@ -142,9 +191,31 @@ class FastWeightsRNN(RecurrentCore):
         else:
             h, memory = state
         drive = self.inp(x)  # C x_t + b for every step at once: [T, B, H]
+        if mode == "matrix" and self.runs_compiled(x.shape[0], x):
+            return (*self._run_compiled(drive, h, memory, reset), None)
         if mode == "matrix":
             return (*self._run_matrix(drive, h, memory, reset), None)
         return self._run_attention(drive, h, memory, reset, want_attention)
+
+    def _run_compiled(
+        self, drive: Tensor, h: Tensor, memory: Tensor | None, reset: Tensor | None
+    ) -> tuple[Tensor, State]:
+        norm = self.norm if isinstance(self.norm, nn.LayerNorm) else None
+        out, final = FastWeightsKernel.apply(
+            drive,
+            h,
+            self.slow.weight,
+            None if norm is None else norm.weight,
+            None if norm is None else norm.bias,
+            memory,
+            None if reset is None else (~reset).to(drive.dtype),
+            self.decay,
+            self.fast_lr,
+            self.inner_steps,
+            self.norm_preliminary,
+            1e-5 if norm is None else norm.eps,
+        )
+        return out, (out[-1], final)
 
     def _run_matrix(
         self, drive: Tensor, h: Tensor, memory: Tensor | None, reset: Tensor | None
@@ -161,7 +232,12 @@ class FastWeightsRNN(RecurrentCore):
             query = F.relu(self.norm(z) if self.norm_preliminary else z)  # h^0
             # eq. 1, A_t = lambda A_{t-1} + eta h_{t-1} h_{t-1}^T, and A_t h^0 with it
             memory, fast = update_memory(
-                memory, h, query if self.inner_steps else None, self.decay, self.fast_lr
+                memory,
+                h,
+                query if self.inner_steps else None,
+                self.decay,
+                self.fast_lr,
+                fused=self.compiled,
             )
             h = query
             for s in range(self.inner_steps):  # eq. 2: h^{s+1} = f(LN(z + A_t h^s))

@@ -12,10 +12,10 @@ numba, PyTorch's operations are used.
 
 from __future__ import annotations
 
-import functools
-
 import torch
 from torch import Tensor
+
+from fw_rl.cores.compiled import compile_loop
 
 
 def matvec(matrices: Tensor, vectors: Tensor) -> Tensor:
@@ -39,19 +39,10 @@ def _update_and_read(memory, h, query, decay, fast_lr, new_memory, read):  # pra
             read[b, i] = total
 
 
-@functools.cache
 def compiled_kernel():
-    """The numba-compiled loop, or None where numba cannot be imported. Imported and
-    compiled on first use (about 0.5 s; cached on disk after the first run)."""
-    try:
-        import numba
-    except ImportError:  # a dependency, but it may lag behind a new numpy
-        return None
-    options = dict(fastmath=True, boundscheck=False, nogil=True)
-    try:
-        return numba.njit(cache=True, **options)(_update_and_read)
-    except RuntimeError:  # nowhere writable to cache the compiled loop: compile each run
-        return numba.njit(**options)(_update_and_read)
+    """The compiled one-pass loop, or None where numba cannot be imported (about 0.5 s to
+    compile on first use, then cached on disk)."""
+    return compile_loop(_update_and_read)
 
 
 def fused_available(*tensors: Tensor) -> bool:
@@ -66,11 +57,16 @@ def fused_available(*tensors: Tensor) -> bool:
 
 
 def update_memory(
-    memory: Tensor, h: Tensor, query: Tensor | None, decay: float, fast_lr: float
+    memory: Tensor,
+    h: Tensor,
+    query: Tensor | None,
+    decay: float,
+    fast_lr: float,
+    fused: bool = True,
 ) -> tuple[Tensor, Tensor | None]:
     """``A_t = decay * memory + fast_lr * h h^T`` (a new tensor) and ``A_t query`` (None
-    without a query)."""
-    if query is not None and fused_available(memory, h, query):
+    without a query); ``fused=False`` keeps to PyTorch's operations."""
+    if fused and query is not None and fused_available(memory, h, query):
         new_memory = torch.empty_like(memory, memory_format=torch.contiguous_format)
         read = torch.empty_like(query, memory_format=torch.contiguous_format)
         compiled_kernel()(

@@ -1,0 +1,25 @@
+"""numba-compiled loops, made on first use.
+
+numba is a dependency, but it may lag behind a new numpy, so it is imported only when a
+loop is first needed, and every caller has a PyTorch fallback for when it cannot be.
+"""
+
+from __future__ import annotations
+
+import functools
+
+
+@functools.cache
+def compile_loop(function):
+    """``function`` compiled by numba (``fastmath``, no bounds checks), or None where numba
+    cannot be imported. Compiled for each dtype on first call, and cached on disk next to
+    the module where that is writable."""
+    try:
+        import numba
+    except ImportError:
+        return None
+    options = dict(fastmath=True, boundscheck=False, nogil=True)
+    try:
+        return numba.njit(cache=True, **options)(function)
+    except RuntimeError:  # nowhere writable to cache the compiled loop: compile each run
+        return numba.njit(**options)(function)

@@ -1,0 +1,261 @@
+"""The matrix form of the fast-weights RNN as one compiled loop, forward and backward.
+
+At small ``H`` every PyTorch operation is tiny and its dispatch is the cost: a step of
+either form is about twenty of them, forward and backward, where ``nn.LSTM`` runs one
+native kernel. Here the whole sequence runs in one numba-compiled loop per example, with
+a backward pass derived by hand from eqs. 1-2. For each example and step ``t``
+(``p = h_{t-1}``, zeroed with ``A`` at a reset)::
+
+    A_t = lambda A_{t-1} + eta p p^T                                        (eq. 1)
+    z   = drive_t + W p          (drive_t = C x_t + b, one matrix product before the loop)
+    h^0 = f(N_0(z)),  h^s = f(N(z + A_t h^{s-1})),  h_t = h^S                 (eq. 2)
+
+and backward, with ``g`` the gradient of ``h^s`` and ``dv`` that of the layer norm's input::
+
+    dA_t += dv_s h^{s-1}^T,   g <- A_t^T dv_s               (through z + A_t h^{s-1})
+    dp    = W^T dz + eta (dA_t + dA_t^T) p,   dA_{t-1} = lambda dA_t      (through eq. 1)
+
+The forward pass saves only the keys ``p``, the normalised vectors and the layer norms'
+``1/std`` (``O(S T B H)``, less than the attention form); the backward pass recomputes the
+memories ``A_t`` of one example at a time (``T H^2`` scratch). ``dW``, ``dC``, ``db`` and
+the layer norm's gain and bias are summed after the loop with one operation each.
+
+Outputs and gradients equal PyTorch's matrix form (``tests/test_fast_weights.py``,
+``gradcheck`` included). Used on the CPU for float tensors where numba imports; see
+:func:`kernel_available`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from fw_rl.cores.compiled import compile_loop
+
+# the backward pass's scratch, T H^2 per example: above this the kernel is not used
+SCRATCH_LIMIT_BYTES = 256 * 2**20
+
+
+def _forward_loop(
+    drive, h0, weight, gain, bias, normed, memory, keep, decay, fast_lr, eps,
+    out, keys, normalised, rstd, final,
+):  # fmt: skip  # pragma: no cover - compiled by numba
+    """``normed[s]``: whether inner step ``s`` (0 = ``h^0``) has the layer norm; ``gain``
+    and ``bias`` are ``[H]`` (ones and zeros without one)."""
+    steps, batch, hidden = drive.shape
+    levels = normed.shape[0]  # S + 1
+    for b in range(batch):
+        memory_b = memory[b].copy()
+        h = h0[b].copy()
+        z = np.empty(hidden, drive.dtype)
+        v = np.empty(hidden, drive.dtype)
+        for t in range(steps):
+            if keep[t, b] == 0:
+                h[:] = 0.0
+                memory_b[:, :] = 0.0
+            keys[t, b] = h
+            for i in range(hidden):  # z = drive + W p;  A_t = lambda A + eta p p^T
+                total = drive[t, b, i]
+                scaled = fast_lr * h[i]
+                for j in range(hidden):
+                    total += weight[i, j] * h[j]
+                    memory_b[i, j] = decay * memory_b[i, j] + scaled * h[j]
+                z[i] = total
+            for s in range(levels):
+                if s == 0:
+                    v[:] = z
+                else:  # v = z + A_t h^{s-1}
+                    for i in range(hidden):
+                        total = z[i]
+                        for j in range(hidden):
+                            total += memory_b[i, j] * h[j]
+                        v[i] = total
+                if normed[s]:
+                    mean = v.mean()
+                    variance = 0.0
+                    for i in range(hidden):
+                        variance += (v[i] - mean) ** 2
+                    inverse = 1.0 / np.sqrt(variance / hidden + eps)
+                    rstd[s, t, b] = inverse
+                    for i in range(hidden):
+                        x = (v[i] - mean) * inverse
+                        normalised[s, t, b, i] = x
+                        h[i] = max(x * gain[i] + bias[i], 0.0)
+                else:
+                    rstd[s, t, b] = 1.0
+                    for i in range(hidden):
+                        normalised[s, t, b, i] = v[i]
+                        h[i] = max(v[i], 0.0)
+            out[t, b] = h
+        final[b] = memory_b
+
+
+def _backward_loop(
+    grad_out, grad_final, weight, gain, bias, normed, memory, keep, decay, fast_lr,
+    keys, normalised, rstd, grad_drive, grad_h0, grad_memory, grad_gain, grad_bias,
+):  # fmt: skip  # pragma: no cover - compiled by numba
+    """``grad_gain`` and ``grad_bias`` are ``[B, H]``: per example, summed by the caller."""
+    steps, batch, hidden = grad_out.shape
+    levels = normed.shape[0]
+    for b in range(batch):
+        memories = np.empty((steps, hidden, hidden), grad_out.dtype)  # A_t, recomputed
+        for t in range(steps):
+            p = keys[t, b]
+            previous = memory[b] if t == 0 else memories[t - 1]
+            factor = decay if keep[t, b] != 0 else 0.0  # zeroed at a reset
+            for i in range(hidden):
+                scaled = fast_lr * p[i]
+                for j in range(hidden):
+                    memories[t, i, j] = factor * previous[i, j] + scaled * p[j]
+        grad_a = grad_final[b].copy()
+        grad_h = np.zeros(hidden, grad_out.dtype)  # of h_t, from the later steps
+        g = np.empty(hidden, grad_out.dtype)
+        grad_v = np.empty(hidden, grad_out.dtype)
+        grad_z = np.empty(hidden, grad_out.dtype)
+        queries = np.empty((levels, hidden), grad_out.dtype)  # h^0 .. h^S
+        for t in range(steps - 1, -1, -1):
+            for s in range(levels):
+                for i in range(hidden):
+                    x = normalised[s, t, b, i]
+                    queries[s, i] = max(x * gain[i] + bias[i], 0.0) if normed[s] else max(x, 0.0)
+            for i in range(hidden):
+                g[i] = grad_out[t, b, i] + grad_h[i]
+                grad_z[i] = 0.0
+            memory_t = memories[t]
+            for s in range(levels - 1, -1, -1):
+                if normed[s]:  # back through h = relu(x gain + bias), x = (v - mean) rstd
+                    mean_gx = 0.0
+                    mean_gxx = 0.0
+                    for i in range(hidden):
+                        du = g[i] if queries[s, i] > 0.0 else 0.0
+                        x = normalised[s, t, b, i]
+                        grad_gain[b, i] += du * x
+                        grad_bias[b, i] += du
+                        gx = du * gain[i]
+                        grad_v[i] = gx
+                        mean_gx += gx
+                        mean_gxx += gx * x
+                    mean_gx /= hidden
+                    mean_gxx /= hidden
+                    inverse = rstd[s, t, b]
+                    for i in range(hidden):
+                        x = normalised[s, t, b, i]
+                        grad_v[i] = inverse * (grad_v[i] - mean_gx - x * mean_gxx)
+                else:
+                    for i in range(hidden):
+                        grad_v[i] = g[i] if queries[s, i] > 0.0 else 0.0
+                for i in range(hidden):
+                    grad_z[i] += grad_v[i]
+                if s > 0:  # v = z + A_t h^{s-1}
+                    g[:] = 0.0
+                    for i in range(hidden):
+                        dv = grad_v[i]
+                        for j in range(hidden):
+                            grad_a[i, j] += dv * queries[s - 1, j]
+                            g[j] += memory_t[i, j] * dv
+            grad_drive[t, b] = grad_z
+            # p feeds z = drive + W p and A_t = lambda A_{t-1} + eta p p^T
+            p = keys[t, b]
+            grad_h[:] = 0.0
+            for i in range(hidden):
+                dz = grad_z[i]
+                total = 0.0
+                for j in range(hidden):
+                    a = grad_a[i, j]
+                    total += a * p[j]
+                    grad_h[j] += weight[i, j] * dz + fast_lr * a * p[i]
+                    grad_a[i, j] = decay * a
+                grad_h[i] += fast_lr * total
+            if keep[t, b] == 0:  # the state was zeroed before this step
+                grad_h[:] = 0.0
+                grad_a[:, :] = 0.0
+        grad_h0[b] = grad_h
+        grad_memory[b] = grad_a
+
+
+def kernel_available(*tensors: Tensor | None) -> bool:
+    """Whether :class:`FastWeightsKernel` can run on these tensors: all on the CPU, one
+    float dtype, and numba importable."""
+    present = [t for t in tensors if t is not None]
+    return (
+        all(t.device.type == "cpu" for t in present)
+        and len({t.dtype for t in present}) == 1
+        and present[0].dtype in (torch.float32, torch.float64)
+        and compile_loop(_forward_loop) is not None
+    )
+
+
+def scratch_fits(steps: int, hidden: int, dtype: torch.dtype) -> bool:
+    """Whether the backward pass's ``T H^2`` scratch per example stays under the limit."""
+    return steps * hidden * hidden * dtype.itemsize <= SCRATCH_LIMIT_BYTES
+
+
+def _array(t: Tensor) -> np.ndarray:
+    return t.detach().contiguous().numpy()
+
+
+class FastWeightsKernel(torch.autograd.Function):
+    """``out, final = FastWeightsKernel.apply(drive, h0, W, gain, bias, memory, keep,
+    decay, fast_lr, inner_steps, norm_preliminary, eps)``.
+
+    ``drive`` ``[T, B, H]`` is ``C x_t + b``; ``gain`` and ``bias`` are None without
+    layer norm; ``memory`` ``[B, H, H]`` or None (zeros); ``keep`` ``[T, B]`` or None, 0
+    where the state is reset before step ``t``. ``out`` ``[T, B, H]`` holds the hidden
+    states and ``final`` the fast memory after the last step.
+    """
+
+    @staticmethod
+    def forward(
+        ctx, drive, h0, weight, gain, bias, memory, keep, decay, fast_lr, inner, prelim, eps
+    ):
+        steps, batch, hidden = drive.shape
+        use_norm = gain is not None
+        normed = np.array([use_norm and prelim] + [use_norm] * inner, dtype=np.bool_)
+        if not use_norm:
+            gain, bias = drive.new_ones(hidden), drive.new_zeros(hidden)
+        if memory is None:
+            memory = drive.new_zeros(batch, hidden, hidden)
+        if keep is None:
+            keep = drive.new_ones(steps, batch)
+        out = drive.new_empty(steps, batch, hidden)
+        keys = drive.new_empty(steps, batch, hidden)
+        normalised = drive.new_empty(inner + 1, steps, batch, hidden)
+        rstd = drive.new_empty(inner + 1, steps, batch)
+        final = drive.new_empty(batch, hidden, hidden)
+        compile_loop(_forward_loop)(
+            _array(drive), _array(h0), _array(weight), _array(gain), _array(bias), normed,
+            _array(memory), _array(keep), float(decay), float(fast_lr), float(eps),
+            out.numpy(), keys.numpy(), normalised.numpy(), rstd.numpy(), final.numpy(),
+        )  # fmt: skip
+        ctx.save_for_backward(weight, gain, bias, memory, keep, keys, normalised, rstd)
+        ctx.settings = (normed, use_norm, float(decay), float(fast_lr))
+        ctx.set_materialize_grads(False)
+        return out, final
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out, grad_final):
+        weight, gain, bias, memory, keep, keys, normalised, rstd = ctx.saved_tensors
+        normed, use_norm, decay, fast_lr = ctx.settings
+        steps, batch, hidden = keys.shape
+        grad_out = keys.new_zeros(steps, batch, hidden) if grad_out is None else grad_out
+        grad_final = memory.new_zeros(memory.shape) if grad_final is None else grad_final
+        grad_drive = torch.empty_like(keys)
+        grad_h0 = keys.new_empty(batch, hidden)
+        grad_memory = torch.empty_like(memory)
+        grad_gain = keys.new_zeros(batch, hidden)
+        grad_bias = keys.new_zeros(batch, hidden)
+        compile_loop(_backward_loop)(
+            _array(grad_out), _array(grad_final), _array(weight), _array(gain), _array(bias),
+            normed, _array(memory), _array(keep), decay, fast_lr, _array(keys),
+            _array(normalised), _array(rstd), grad_drive.numpy(), grad_h0.numpy(),
+            grad_memory.numpy(), grad_gain.numpy(), grad_bias.numpy(),
+        )  # fmt: skip
+        grad_weight = None
+        if ctx.needs_input_grad[2]:  # dW = sum over steps and examples of dz p^T
+            grad_weight = grad_drive.reshape(-1, hidden).t() @ keys.reshape(-1, hidden)
+        gains = (grad_gain.sum(0), grad_bias.sum(0)) if use_norm else (None, None)
+        grad_memory = grad_memory if ctx.needs_input_grad[5] else None  # None came in
+        return grad_drive, grad_h0, grad_weight, *gains, grad_memory, *[None] * 6
