@@ -50,10 +50,10 @@ MODES = ("auto", "matrix", "attention")
 # 16 and 128, T = 2-400 and H = 16-256 (benchmarks/bench_fast_weights_ops.py, section 3)
 _COST_PER_STEP = {
     # the compiled loop: per example and step, a fixed part and the H x H memory's passes
-    "compiled": lambda steps, batch, hidden: batch * (0.70 + 7.0e-4 * hidden**2),
+    "compiled": lambda steps, batch, hidden: batch * (0.60 + 5.3e-4 * hidden**2),
     # attention: PyTorch's dispatch per step, then the H-wide and the t x H products
     "attention": lambda steps, batch, hidden: (
-        75.0 + 0.030 * batch * hidden + 2.31e-4 * steps * batch * hidden
+        73.0 + 0.032 * batch * hidden + 2.34e-4 * steps * batch * hidden
     ),
 }
 

@@ -39,15 +39,21 @@ SCRATCH_LIMIT_BYTES = 256 * 2**20
 
 
 def _forward_loop(
-    drive, h0, weight, gain, bias, normed, memory, keep, decay, fast_lr, eps,
+    drive, h0, weight, gain, bias, normed, memory, keep, constants,
     out, keys, normalised, rstd, final,
 ):  # fmt: skip  # pragma: no cover - compiled by numba
     """``normed[s]``: whether inner step ``s`` (0 = ``h^0``) has the layer norm; ``gain``
-    and ``bias`` are ``[H]`` (ones and zeros without one)."""
+    and ``bias`` are ``[H]`` (ones and zeros without one); ``constants`` see
+    :func:`_constants`."""
+    decay, fast_lr, eps, inverse_hidden, one = constants
+    zero = decay - decay
     steps, batch, hidden = drive.shape
     levels = normed.shape[0]  # S + 1
     for b in range(batch):
-        memory_b = memory[b].copy()
+        if memory.shape[0]:
+            memory_b = memory[b].copy()
+        else:  # none carried in
+            memory_b = np.zeros((hidden, hidden), drive.dtype)
         h = h0[b].copy()
         z = np.empty(hidden, drive.dtype)
         v = np.empty(hidden, drive.dtype)
@@ -73,43 +79,56 @@ def _forward_loop(
                             total += memory_b[i, j] * h[j]
                         v[i] = total
                 if normed[s]:
-                    mean = v.mean()
-                    variance = 0.0
+                    mean = zero
                     for i in range(hidden):
-                        variance += (v[i] - mean) ** 2
-                    inverse = 1.0 / np.sqrt(variance / hidden + eps)
+                        mean += v[i]
+                    mean *= inverse_hidden
+                    variance = zero
+                    for i in range(hidden):
+                        variance += (v[i] - mean) * (v[i] - mean)
+                    inverse = one / np.sqrt(variance * inverse_hidden + eps)
                     rstd[s, t, b] = inverse
                     for i in range(hidden):
                         x = (v[i] - mean) * inverse
                         normalised[s, t, b, i] = x
-                        h[i] = max(x * gain[i] + bias[i], 0.0)
+                        h[i] = max(x * gain[i] + bias[i], zero)
                 else:
                     rstd[s, t, b] = 1.0
                     for i in range(hidden):
                         normalised[s, t, b, i] = v[i]
-                        h[i] = max(v[i], 0.0)
+                        h[i] = max(v[i], zero)
             out[t, b] = h
         final[b] = memory_b
 
 
 def _backward_loop(
-    grad_out, grad_final, weight, gain, bias, normed, memory, keep, decay, fast_lr,
+    grad_out, grad_final, weight, gain, bias, normed, memory, keep, constants,
     keys, normalised, rstd, grad_drive, grad_h0, grad_memory, grad_gain, grad_bias,
 ):  # fmt: skip  # pragma: no cover - compiled by numba
     """``grad_gain`` and ``grad_bias`` are ``[B, H]``: per example, summed by the caller."""
+    decay, fast_lr, _, inverse_hidden, _ = constants
+    zero = decay - decay
     steps, batch, hidden = grad_out.shape
     levels = normed.shape[0]
     for b in range(batch):
         memories = np.empty((steps, hidden, hidden), grad_out.dtype)  # A_t, recomputed
         for t in range(steps):
             p = keys[t, b]
-            previous = memory[b] if t == 0 else memories[t - 1]
-            factor = decay if keep[t, b] != 0 else 0.0  # zeroed at a reset
+            if t > 0:
+                previous = memories[t - 1]
+            elif memory.shape[0]:
+                previous = memory[b]
+            else:  # none carried in
+                previous = np.zeros((hidden, hidden), grad_out.dtype)
+            factor = decay if keep[t, b] != 0 else zero  # zeroed at a reset
             for i in range(hidden):
                 scaled = fast_lr * p[i]
                 for j in range(hidden):
                     memories[t, i, j] = factor * previous[i, j] + scaled * p[j]
-        grad_a = grad_final[b].copy()
+        if grad_final.shape[0]:
+            grad_a = grad_final[b].copy()
+        else:
+            grad_a = np.zeros((hidden, hidden), grad_out.dtype)
         grad_h = np.zeros(hidden, grad_out.dtype)  # of h_t, from the later steps
         g = np.empty(hidden, grad_out.dtype)
         grad_v = np.empty(hidden, grad_out.dtype)
@@ -119,17 +138,17 @@ def _backward_loop(
             for s in range(levels):
                 for i in range(hidden):
                     x = normalised[s, t, b, i]
-                    queries[s, i] = max(x * gain[i] + bias[i], 0.0) if normed[s] else max(x, 0.0)
+                    queries[s, i] = max(x * gain[i] + bias[i], zero) if normed[s] else max(x, zero)
             for i in range(hidden):
                 g[i] = grad_out[t, b, i] + grad_h[i]
                 grad_z[i] = 0.0
             memory_t = memories[t]
             for s in range(levels - 1, -1, -1):
                 if normed[s]:  # back through h = relu(x gain + bias), x = (v - mean) rstd
-                    mean_gx = 0.0
-                    mean_gxx = 0.0
+                    mean_gx = zero
+                    mean_gxx = zero
                     for i in range(hidden):
-                        du = g[i] if queries[s, i] > 0.0 else 0.0
+                        du = g[i] if queries[s, i] > zero else zero
                         x = normalised[s, t, b, i]
                         grad_gain[b, i] += du * x
                         grad_bias[b, i] += du
@@ -137,15 +156,15 @@ def _backward_loop(
                         grad_v[i] = gx
                         mean_gx += gx
                         mean_gxx += gx * x
-                    mean_gx /= hidden
-                    mean_gxx /= hidden
+                    mean_gx *= inverse_hidden
+                    mean_gxx *= inverse_hidden
                     inverse = rstd[s, t, b]
                     for i in range(hidden):
                         x = normalised[s, t, b, i]
                         grad_v[i] = inverse * (grad_v[i] - mean_gx - x * mean_gxx)
                 else:
                     for i in range(hidden):
-                        grad_v[i] = g[i] if queries[s, i] > 0.0 else 0.0
+                        grad_v[i] = g[i] if queries[s, i] > zero else zero
                 for i in range(hidden):
                     grad_z[i] += grad_v[i]
                 if s > 0:  # v = z + A_t h^{s-1}
@@ -161,7 +180,7 @@ def _backward_loop(
             grad_h[:] = 0.0
             for i in range(hidden):
                 dz = grad_z[i]
-                total = 0.0
+                total = zero
                 for j in range(hidden):
                     a = grad_a[i, j]
                     total += a * p[j]
@@ -172,7 +191,8 @@ def _backward_loop(
                 grad_h[:] = 0.0
                 grad_a[:, :] = 0.0
         grad_h0[b] = grad_h
-        grad_memory[b] = grad_a
+        if grad_memory.shape[0]:
+            grad_memory[b] = grad_a
 
 
 def kernel_available(*tensors: Tensor | None) -> bool:
@@ -196,6 +216,12 @@ def _array(t: Tensor) -> np.ndarray:
     return t.detach().contiguous().numpy()
 
 
+def _constants(decay: float, fast_lr: float, eps: float, hidden: int, dtype) -> np.ndarray:
+    """``lambda``, ``eta``, the layer norm's ``eps``, ``1/H`` and 1 in the arrays' dtype: a
+    float64 scalar would turn the float32 loops into float64 ones (half the SIMD width)."""
+    return np.array([decay, fast_lr, eps, 1 / hidden, 1], dtype=dtype)
+
+
 class FastWeightsKernel(torch.autograd.Function):
     """``out, final = FastWeightsKernel.apply(drive, h0, W, gain, bias, memory, keep,
     decay, fast_lr, inner_steps, norm_preliminary, eps)``.
@@ -215,8 +241,8 @@ class FastWeightsKernel(torch.autograd.Function):
         normed = np.array([use_norm and prelim] + [use_norm] * inner, dtype=np.bool_)
         if not use_norm:
             gain, bias = drive.new_ones(hidden), drive.new_zeros(hidden)
-        if memory is None:
-            memory = drive.new_zeros(batch, hidden, hidden)
+        if memory is None:  # (arrays of batch 0 stand for the memories not there)
+            memory = drive.new_empty(0, hidden, hidden)
         if keep is None:
             keep = drive.new_ones(steps, batch)
         out = drive.new_empty(steps, batch, hidden)
@@ -224,13 +250,14 @@ class FastWeightsKernel(torch.autograd.Function):
         normalised = drive.new_empty(inner + 1, steps, batch, hidden)
         rstd = drive.new_empty(inner + 1, steps, batch)
         final = drive.new_empty(batch, hidden, hidden)
+        constants = _constants(decay, fast_lr, eps, hidden, out.numpy().dtype)
         compile_loop(_forward_loop)(
             _array(drive), _array(h0), _array(weight), _array(gain), _array(bias), normed,
-            _array(memory), _array(keep), float(decay), float(fast_lr), float(eps),
+            _array(memory), _array(keep), constants,
             out.numpy(), keys.numpy(), normalised.numpy(), rstd.numpy(), final.numpy(),
         )  # fmt: skip
         ctx.save_for_backward(weight, gain, bias, memory, keep, keys, normalised, rstd)
-        ctx.settings = (normed, use_norm, float(decay), float(fast_lr))
+        ctx.settings = (normed, use_norm, constants)
         ctx.set_materialize_grads(False)
         return out, final
 
@@ -238,18 +265,18 @@ class FastWeightsKernel(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_out, grad_final):
         weight, gain, bias, memory, keep, keys, normalised, rstd = ctx.saved_tensors
-        normed, use_norm, decay, fast_lr = ctx.settings
+        normed, use_norm, constants = ctx.settings
         steps, batch, hidden = keys.shape
         grad_out = keys.new_zeros(steps, batch, hidden) if grad_out is None else grad_out
-        grad_final = memory.new_zeros(memory.shape) if grad_final is None else grad_final
+        grad_final = keys.new_empty(0, hidden, hidden) if grad_final is None else grad_final
         grad_drive = torch.empty_like(keys)
         grad_h0 = keys.new_empty(batch, hidden)
-        grad_memory = torch.empty_like(memory)
+        grad_memory = torch.empty_like(memory)  # of batch 0 where none was carried in
         grad_gain = keys.new_zeros(batch, hidden)
         grad_bias = keys.new_zeros(batch, hidden)
         compile_loop(_backward_loop)(
             _array(grad_out), _array(grad_final), _array(weight), _array(gain), _array(bias),
-            normed, _array(memory), _array(keep), decay, fast_lr, _array(keys),
+            normed, _array(memory), _array(keep), constants, _array(keys),
             _array(normalised), _array(rstd), grad_drive.numpy(), grad_h0.numpy(),
             grad_memory.numpy(), grad_gain.numpy(), grad_bias.numpy(),
         )  # fmt: skip
