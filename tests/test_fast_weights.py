@@ -303,6 +303,21 @@ def test_the_compiled_loop_runs_sequences_on_the_cpu_and_steps_stay_pytorch():
     assert backward_name(off(x)[0]) != "FastWeightsKernelBackward"
 
 
+def test_the_compiled_loop_saves_no_h_by_h_memory_for_backward():
+    # it recomputes the memories in the backward pass; PyTorch's matrix form saves them
+    def saved_shapes(core):
+        shapes = []
+        with torch.autograd.graph.saved_tensors_hooks(
+            lambda t: shapes.append(tuple(t.shape)) or t, lambda t: t
+        ):
+            core(torch.randn(4, 8, 3))
+        return shapes
+
+    memory_shape = (8, 16, 16)
+    assert memory_shape not in saved_shapes(FastWeightsRNN(3, 16, mode="matrix"))
+    assert memory_shape in saved_shapes(FastWeightsRNN(3, 16, mode="matrix", compiled=False))
+
+
 @pytest.mark.parametrize("obstacle", ["no numba", "scratch too big"])
 def test_the_matrix_form_falls_back_to_pytorch(obstacle, monkeypatch):
     if obstacle == "no numba":
