@@ -275,6 +275,8 @@ def test_auto_mode_picks_the_faster_form_by_the_cost_model():
     assert core.choose_mode(1, 128) == "matrix"  # a single acting step
     assert core.choose_mode(11, 128) == "attention" and core.choose_mode(100, 128) == "attention"
     assert core.choose_mode(400, 128) == "matrix"
+    # T >= H: the matrix, although the cost model alone would pick attention
+    assert FastWeightsRNN(2, 256).choose_mode(300, 128) == "matrix"
     assert core.choose_mode(23, 1) == "matrix"  # classic A3C's update: one board
     assert FastWeightsRNN(2, 256).choose_mode(11, 16) == "attention"
     assert FastWeightsRNN(2, 20, mode="attention").choose_mode(11, 128) == "attention"

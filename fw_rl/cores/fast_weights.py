@@ -23,10 +23,11 @@ Two exact ways to compute the fast term ``A_t h^s`` (``mode``):
   hand-written backward pass (:mod:`fw_rl.cores.fast_weights_attention`).
 * ``"auto"`` picks the faster of the two for the call: the matrix for a single acting
   step; where the compiled loop runs, the one a cost model fitted to measurements predicts
-  faster for the call's ``T``, ``B`` and ``H`` (:func:`predicted_us`): the compiled loop up
-  to H = 40 at batch 128 and T = 11 (72 at T = 100), H = 100 at batch 16, H = 350 at
-  batch 1; otherwise attention for 2 to ``8 H`` steps and the matrix beyond
-  (``benchmarks/bench_fast_weights_ops.py``, see ``benchmarks/RESULTS.md``).
+  faster for the call's ``T``, ``B`` and ``H`` (:func:`predicted_us`), and the matrix
+  whenever ``T >= H``: the compiled loop up to about H = 64 at batch 128 and T = 11 (100
+  at T = 100), H = 124 at batch 16, H = 400 at batch 1; otherwise attention for 2 to ``8 H``
+  steps and the matrix beyond (``benchmarks/bench_fast_weights_ops.py``, see
+  ``benchmarks/RESULTS.md``).
 
 The state is always ``(h [B, H], A [B, H, H])`` so calls in either mode chain exactly.
 """
@@ -152,6 +153,8 @@ class FastWeightsRNN(RecurrentCore):
         if steps == 1:  # one acting step: a single rank-1 update is the cheapest
             return "matrix"
         if self.runs_compiled(steps, like):
+            if steps >= self.hidden_size:  # the matrix's H^2 per step is less than T H
+                return "matrix"  # (and the keys outgrow the caches that attention needs)
             compiled = predicted_us("compiled", steps, batch, self.hidden_size)
             attention = predicted_us("attention", steps, batch, self.hidden_size)
             return "matrix" if compiled <= attention else "attention"
