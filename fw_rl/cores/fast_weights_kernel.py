@@ -132,6 +132,7 @@ def _backward_loop(
         grad_h = np.zeros(hidden, grad_out.dtype)  # of h_t, from the later steps
         g = np.empty(hidden, grad_out.dtype)
         grad_v = np.empty(hidden, grad_out.dtype)
+        grad_v1 = np.zeros(hidden, grad_out.dtype)  # of z + A_t h^0; stays 0 when S = 0
         grad_z = np.empty(hidden, grad_out.dtype)
         queries = np.empty((levels, hidden), grad_out.dtype)  # h^0 .. h^S
         for t in range(steps - 1, -1, -1):
@@ -167,12 +168,19 @@ def _backward_loop(
                         grad_v[i] = g[i] if queries[s, i] > zero else zero
                 for i in range(hidden):
                     grad_z[i] += grad_v[i]
-                if s > 0:  # v = z + A_t h^{s-1}
+                if s > 1:  # v = z + A_t h^{s-1}
                     g[:] = 0.0
                     for i in range(hidden):
                         dv = grad_v[i]
                         for j in range(hidden):
                             grad_a[i, j] += dv * queries[s - 1, j]
+                            g[j] += memory_t[i, j] * dv
+                elif s == 1:  # the same, with dA_t += dv h^0^T left to the pass below
+                    g[:] = 0.0
+                    for i in range(hidden):
+                        dv = grad_v[i]
+                        grad_v1[i] = dv
+                        for j in range(hidden):
                             g[j] += memory_t[i, j] * dv
             grad_drive[t, b] = grad_z
             # p feeds z = drive + W p and A_t = lambda A_{t-1} + eta p p^T
@@ -180,11 +188,13 @@ def _backward_loop(
             grad_h[:] = 0.0
             for i in range(hidden):
                 dz = grad_z[i]
+                dv = grad_v1[i]
+                scaled = fast_lr * p[i]
                 total = zero
                 for j in range(hidden):
-                    a = grad_a[i, j]
+                    a = grad_a[i, j] + dv * queries[0, j]
                     total += a * p[j]
-                    grad_h[j] += weight[i, j] * dz + fast_lr * a * p[i]
+                    grad_h[j] += weight[i, j] * dz + scaled * a
                     grad_a[i, j] = decay * a
                 grad_h[i] += fast_lr * total
             if keep[t, b] == 0:  # the state was zeroed before this step
