@@ -127,6 +127,22 @@ def test_matrix_and_attention_agree_in_outputs_and_gradients(steps, batch, hidde
             torch.testing.assert_close(value, expected)
 
 
+def test_compiled_loop_with_a_carried_memory_that_needs_no_gradient():
+    # as in truncated backpropagation: the state comes in detached, only h asks for one
+    grads = {}
+    for form in ("matrix", "matrix-pytorch"):
+        torch.manual_seed(0)
+        core = make(form, 3, 4)
+        state = (
+            torch.rand(2, 4, dtype=torch.double).requires_grad_(),
+            torch.rand(2, 4, 4).double(),
+        )
+        out, _ = core(torch.randn(5, 2, 3, dtype=torch.double), state)
+        grads[form] = torch.autograd.grad(out.sum(), [state[0], *core.parameters()])
+    for compiled, expected in zip(grads["matrix"], grads["matrix-pytorch"]):
+        torch.testing.assert_close(compiled, expected)
+
+
 def test_modes_agree_in_float32_over_a_long_sequence():
     # the hand-written backward passes accumulate over many steps: float32 must stay close
     cores = {}

@@ -281,7 +281,10 @@ class FastWeightsKernel(torch.autograd.Function):
         grad_final = keys.new_empty(0, hidden, hidden) if grad_final is None else grad_final
         grad_drive = torch.empty_like(keys)
         grad_h0 = keys.new_empty(batch, hidden)
-        grad_memory = torch.empty_like(memory)  # of batch 0 where none was carried in
+        if ctx.needs_input_grad[5]:
+            grad_memory = torch.empty_like(memory)
+        else:  # none carried in, or one that needs no gradient: batch 0, nothing written
+            grad_memory = memory.new_empty(0, hidden, hidden)
         grad_gain = keys.new_zeros(batch, hidden)
         grad_bias = keys.new_zeros(batch, hidden)
         compile_loop(_backward_loop)(
@@ -294,5 +297,5 @@ class FastWeightsKernel(torch.autograd.Function):
         if ctx.needs_input_grad[2]:  # dW = sum over steps and examples of dz p^T
             grad_weight = grad_drive.reshape(-1, hidden).t() @ keys.reshape(-1, hidden)
         gains = (grad_gain.sum(0), grad_bias.sum(0)) if use_norm else (None, None)
-        grad_memory = grad_memory if ctx.needs_input_grad[5] else None  # None came in
+        grad_memory = grad_memory if ctx.needs_input_grad[5] else None
         return grad_drive, grad_h0, grad_weight, *gains, grad_memory, *[None] * 6
