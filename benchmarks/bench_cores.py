@@ -1,12 +1,15 @@
-"""Speed and memory of the recurrent cores (fast weights in both modes, LSTM core, nn.LSTM).
+"""Speed and memory of the recurrent cores (fast weights in each form, LSTM core, nn.LSTM).
 
     python benchmarks/bench_cores.py [--quick] [--out benchmarks/cores.md]
 
 1. Acting latency: one step at batch 1 and 16 with a carried state, as the A3C actor calls
    it (``torch.no_grad``), H = 64, 128, 256.
-2. Training throughput: forward and backward, batch 128, T = 11 and 100, H = 20 .. 512.
+2. Training throughput: forward and backward, batch 128, T = 11 and 100, H = 20 .. 512,
+   for the matrix form as PyTorch's operations and as the compiled loop, the attention
+   form and ``"auto"``.
 3. Memory for backpropagation: the bytes autograd saves for the backward pass (counted
-   exactly with ``torch.autograd.graph.saved_tensors_hooks``), as T and H grow, and the
+   exactly with ``torch.autograd.graph.saved_tensors_hooks``), as T and H grow, for the
+   matrix form as PyTorch's operations and as the compiled loop, and attention; and the
    mode ``"auto"`` chooses.
 
 One torch thread, as in an A3C worker; each figure is the best of several repeats.
@@ -15,6 +18,7 @@ One torch thread, as in an A3C worker; each figure is the best of several repeat
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 
 import torch
@@ -58,6 +62,7 @@ def saved_bytes(fn) -> int:
 
 
 def predicted_matrix_bytes(steps: int, hidden: int) -> int:
+    """What PyTorch's matrix form saves: about two ``[B, H, H]`` memories per step."""
     return 4 * steps * BATCH * hidden * hidden * 2
 
 
@@ -67,20 +72,33 @@ def predicted_attention_bytes(steps: int, hidden: int) -> int:
     return 4 * (BATCH * (hidden * (4 * steps + 1) + steps * steps) + steps * steps)
 
 
+def scratch_mb(steps: int, hidden: int) -> float:
+    """The compiled loop's backward scratch: one example's ``T`` memories at a time."""
+    return 4 * steps * hidden * hidden / 2**20
+
+
 def too_big(kind: str, steps: int, hidden: int) -> bool:
-    if "matrix" in kind:
+    if kind == "fw-pytorch-matrix" or (
+        kind == "fw-compiled" and not make(kind, hidden).runs_compiled(steps)
+    ):
         return predicted_matrix_bytes(steps, hidden) > MEMORY_LIMIT
-    if "attention" in kind:
+    if kind == "fw-attention":
         return predicted_attention_bytes(steps, hidden) > 2 * MEMORY_LIMIT
     return False
 
 
 def make(kind: str, hidden: int) -> nn.Module:
+    """``nn.LSTM``, ``LSTMCore``, or the fast-weights core: ``fw-compiled`` (the matrix
+    form, compiled where it can be), ``fw-pytorch-matrix``, ``fw-attention``, ``fw-auto``."""
     torch.manual_seed(0)
     if kind == "nn.LSTM":
         return nn.LSTM(INPUT, hidden)
     if kind == "LSTMCore":
         return LSTMCore(INPUT, hidden)
+    if kind == "fw-pytorch-matrix":
+        return FastWeightsRNN(INPUT, hidden, mode="matrix", compiled=False)
+    if kind == "fw-compiled":
+        return FastWeightsRNN(INPUT, hidden, mode="matrix")
     return FastWeightsRNN(INPUT, hidden, mode=kind.split("-")[1])
 
 
@@ -113,28 +131,31 @@ def acting(repeats: int) -> list[str]:
 
 
 def training(repeats: int, hiddens, steps_list) -> list[str]:
-    kinds = ("nn.LSTM", "fw-matrix", "fw-attention", "fw-auto")
+    kinds = ("nn.LSTM", "fw-pytorch-matrix", "fw-compiled", "fw-attention", "fw-auto")
     lines = [
         "| T | H | " + " | ".join(f"{k} ms" for k in kinds) + " | auto mode | auto / nn.LSTM |",
         "|---" * (len(kinds) + 4) + "|",
     ]
     for steps in steps_list:
         for hidden in hiddens:
-            row = {}
+            x = torch.randn(steps, BATCH, INPUT)
+            steps_of = {}
             for kind in kinds:
-                core = make(kind, hidden)
-                mode = core.choose_mode(steps) if kind == "fw-auto" else kind
-                if "matrix" in mode and predicted_matrix_bytes(steps, hidden) > MEMORY_LIMIT:
-                    row[kind] = float("nan")
+                if kind.startswith("fw") and too_big(kind, steps, hidden):
                     continue
-                x = torch.randn(steps, BATCH, INPUT)
 
-                def train_step(core=core, x=x):
-                    out = core(x)[0]
-                    out.sum().backward()
+                def train_step(core, x=x):
+                    core(x)[0].sum().backward()
 
-                row[kind] = best_time(train_step, repeats) * 1e3
-            auto_mode = FastWeightsRNN(INPUT, hidden).choose_mode(steps)
+                steps_of[kind] = functools.partial(train_step, make(kind, hidden))
+            # the kinds in turn, round after round: the order they run in and the state
+            # the allocator is left in move single figures by up to 10 %
+            times = {kind: [] for kind in steps_of}
+            for _ in range(repeats):
+                for kind, train_step in steps_of.items():
+                    times[kind].append(best_time(train_step, 1) * 1e3)
+            row = {kind: min(times[kind]) if kind in times else float("nan") for kind in kinds}
+            auto_mode = make("fw-auto", hidden).choose_mode(steps, BATCH)
             lines.append(
                 f"| {steps} | {hidden} | "
                 + " | ".join(f"{row[k]:.1f}" for k in kinds)
@@ -145,38 +166,37 @@ def training(repeats: int, hiddens, steps_list) -> list[str]:
 
 
 def memory(hiddens, steps_list) -> list[str]:
+    kinds = ("nn.LSTM", "fw-pytorch-matrix", "fw-compiled", "fw-attention")
     lines = [
-        "| T | H | nn.LSTM MB | fw-matrix MB | fw-attention MB | auto picks | "
-        "auto's MB is the least of the two modes |",
-        "|---|---|---|---|---|---|---|",
+        "| T | H | " + " | ".join(f"{k} MB" for k in kinds) + " | auto picks | "
+        "auto's MB / the least fast-weights MB | compiled backward scratch MB |",
+        "|---" * (len(kinds) + 5) + "|",
     ]
     for steps in steps_list:
         for hidden in hiddens:
             row = {}
             x = torch.randn(steps, BATCH, INPUT)
-            for kind in ("nn.LSTM", "fw-matrix", "fw-attention"):
+            for kind in kinds:
                 if too_big(kind, steps, hidden):
                     row[kind] = float("inf")
                     continue
                 core = make(kind, hidden)
                 row[kind] = saved_bytes(lambda core=core, x=x: core(x)[0].sum()) / 2**20
-            auto = FastWeightsRNN(INPUT, hidden).choose_mode(steps)
-            best = "attention" if row["fw-attention"] <= row["fw-matrix"] else "matrix"
-            smaller = min(row["fw-attention"], row["fw-matrix"])
-            if auto == best:
-                verdict = "yes"
-            elif max(row["fw-attention"], row["fw-matrix"]) <= 1.01 * smaller:
-                verdict = "tie (within 1 %)"
-            else:
-                verdict = "no"
+            auto = make("fw-auto", hidden).choose_mode(steps, BATCH)
+            compiled = make("fw-compiled", hidden).runs_compiled(steps)
+            kind = {"attention": "fw-attention"}.get(
+                auto, "fw-compiled" if compiled else "fw-pytorch-matrix"
+            )
+            least = min(row[k] for k in kinds[1:])
 
             def shown(mb: float) -> str:
                 return "skipped (too big)" if mb == float("inf") else f"{mb:.1f}"
 
-            matrix = shown(row["fw-matrix"])
+            scratch = f"{scratch_mb(steps, hidden):.1f}" if compiled else "not compiled"
             lines.append(
-                f"| {steps} | {hidden} | {row['nn.LSTM']:.1f} | {matrix} | "
-                f"{shown(row['fw-attention'])} | {auto} | {verdict} |"
+                f"| {steps} | {hidden} | "
+                + " | ".join(shown(row[k]) for k in kinds)
+                + f" | {kind.removeprefix('fw-')} | {row[kind] / least:.2f}x | {scratch} |"
             )
             print(lines[-1], flush=True)
     return lines
