@@ -70,9 +70,8 @@ def test_shared_optimiser_updates_shared_parameters_from_two_processes(cls):
     ctx = mp.get_context("spawn")
     done = ctx.Queue()
     procs = [ctx.Process(target=_push_ones, args=(model, optimiser, done)) for _ in range(2)]
-    for p in procs:
-        p.start()
-    for p in procs:
+    for p in procs:  # one after the other: updates at the same moment may overwrite each
+        p.start()  # other (Hogwild, lock-free by design), which would make this test racy
         p.join(60)
     assert [p.exitcode for p in procs] == [0, 0]
     steps = [optimiser.state[p]["step"].item() for p in model.parameters()]
