@@ -77,13 +77,13 @@ def scratch_mb(steps: int, hidden: int) -> float:
     return 4 * steps * hidden * hidden / 2**20
 
 
-def too_big(kind: str, steps: int, hidden: int) -> bool:
+def too_big(kind: str, steps: int, hidden: int, limit: float = MEMORY_LIMIT) -> bool:
     if kind == "fw-pytorch-matrix" or (
         kind == "fw-compiled" and not make(kind, hidden).runs_compiled(steps)
     ):
-        return predicted_matrix_bytes(steps, hidden) > MEMORY_LIMIT
+        return predicted_matrix_bytes(steps, hidden) > limit
     if kind == "fw-attention":
-        return predicted_attention_bytes(steps, hidden) > 2 * MEMORY_LIMIT
+        return predicted_attention_bytes(steps, hidden) > 2 * limit
     return False
 
 
@@ -130,24 +130,37 @@ def acting(repeats: int) -> list[str]:
     return lines
 
 
-def training(repeats: int, hiddens, steps_list) -> list[str]:
-    kinds = ("nn.LSTM", "fw-pytorch-matrix", "fw-compiled", "fw-attention", "fw-auto")
+TRAINING_KINDS = ("nn.LSTM", "fw-pytorch-matrix", "fw-compiled", "fw-attention", "fw-auto")
+
+
+def training(
+    repeats: int,
+    hiddens,
+    steps_list,
+    kinds=TRAINING_KINDS,
+    device: str = "cpu",
+    memory_limit: float = MEMORY_LIMIT,
+) -> list[str]:
+    """The training table; on a CUDA ``device`` every step waits for the device."""
+    synchronize = torch.cuda.synchronize if torch.device(device).type == "cuda" else None
     lines = [
         "| T | H | " + " | ".join(f"{k} ms" for k in kinds) + " | auto mode | auto / nn.LSTM |",
         "|---" * (len(kinds) + 4) + "|",
     ]
     for steps in steps_list:
         for hidden in hiddens:
-            x = torch.randn(steps, BATCH, INPUT)
+            x = torch.randn(steps, BATCH, INPUT, device=device)
             steps_of = {}
             for kind in kinds:
-                if kind.startswith("fw") and too_big(kind, steps, hidden):
+                if kind.startswith("fw") and too_big(kind, steps, hidden, memory_limit):
                     continue
 
                 def train_step(core, x=x):
                     core(x)[0].sum().backward()
+                    if synchronize is not None:
+                        synchronize(device)
 
-                steps_of[kind] = functools.partial(train_step, make(kind, hidden))
+                steps_of[kind] = functools.partial(train_step, make(kind, hidden).to(device))
             # the kinds in turn, round after round: the order they run in and the state
             # the allocator is left in move single figures by up to 10 %
             times = {kind: [] for kind in steps_of}
@@ -155,10 +168,10 @@ def training(repeats: int, hiddens, steps_list) -> list[str]:
                 for kind, train_step in steps_of.items():
                     times[kind].append(best_time(train_step, 1) * 1e3)
             row = {kind: min(times[kind]) if kind in times else float("nan") for kind in kinds}
-            auto_mode = make("fw-auto", hidden).choose_mode(steps, BATCH)
+            auto_mode = make("fw-auto", hidden).to(device).choose_mode(steps, BATCH, x)
             lines.append(
                 f"| {steps} | {hidden} | "
-                + " | ".join(f"{row[k]:.1f}" for k in kinds)
+                + " | ".join(f"{row[k]:.2f}" if row[k] < 10 else f"{row[k]:.1f}" for k in kinds)
                 + f" | {auto_mode} | {row['fw-auto'] / row['nn.LSTM']:.2f}x |"
             )
             print(lines[-1], flush=True)

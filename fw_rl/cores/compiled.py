@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import functools
 
+import torch
+from torch import Tensor
+
 
 @functools.cache
 def compile_loop(function):
@@ -23,3 +26,13 @@ def compile_loop(function):
         return numba.njit(cache=True, **options)(function)
     except RuntimeError:  # nowhere writable to cache the compiled loop: compile each run
         return numba.njit(**options)(function)
+
+
+def loop_can_take(*tensors: Tensor) -> bool:
+    """Whether a compiled loop can read these tensors: all on the CPU, in one float dtype
+    (``float32`` or ``float64``)."""
+    return (
+        all(t.device.type == "cpu" for t in tensors)
+        and len({t.dtype for t in tensors}) == 1
+        and tensors[0].dtype in (torch.float32, torch.float64)
+    )

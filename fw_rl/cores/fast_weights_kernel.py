@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from fw_rl.cores.compiled import compile_loop
+from fw_rl.cores.compiled import compile_loop, loop_can_take
 
 # the backward pass's scratch, T H^2 per example: above this the kernel is not used
 SCRATCH_LIMIT_BYTES = 256 * 2**20
@@ -205,16 +205,10 @@ def _backward_loop(
             grad_memory[b] = grad_a
 
 
-def kernel_available(*tensors: Tensor | None) -> bool:
+def kernel_available(*tensors: Tensor) -> bool:
     """Whether :class:`FastWeightsKernel` can run on these tensors: all on the CPU, one
     float dtype, and numba importable."""
-    present = [t for t in tensors if t is not None]
-    return (
-        all(t.device.type == "cpu" for t in present)
-        and len({t.dtype for t in present}) == 1
-        and present[0].dtype in (torch.float32, torch.float64)
-        and compile_loop(_forward_loop) is not None
-    )
+    return loop_can_take(*tensors) and compile_loop(_forward_loop) is not None
 
 
 def scratch_fits(steps: int, hidden: int, dtype: torch.dtype) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from fw_rl.cores.compiled import compile_loop
+from fw_rl.cores.compiled import compile_loop, loop_can_take
 
 
 def matvec(matrices: Tensor, vectors: Tensor) -> Tensor:
@@ -49,9 +49,7 @@ def fused_available(*tensors: Tensor) -> bool:
     """Whether :func:`update_memory` runs the one-pass loop for these tensors."""
     return (
         not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))
-        and all(t.device.type == "cpu" for t in tensors)
-        and len({t.dtype for t in tensors}) == 1
-        and tensors[0].dtype in (torch.float32, torch.float64)
+        and loop_can_take(*tensors)
         and compiled_kernel() is not None
     )
 
