@@ -6,8 +6,9 @@ import json
 import os
 from dataclasses import asdict, dataclass, fields
 
-from fw_rl.cli import option
+from fw_rl.cli import check_finite, option
 from fw_rl.cores import CORES, parse_core_options
+from fw_rl.envs.catch_rules import CatchRules
 
 
 class ConfigError(ValueError):
@@ -18,24 +19,40 @@ class ConfigError(ValueError):
 class A3CConfig:
     # ---- agent --------------------------------------------------------------------------
     core: str = option(
-        "fastweights", f"recurrent core: one of {', '.join(sorted(CORES))}", choices=sorted(CORES)
+        "fastweights",
+        f"recurrent core: one of {', '.join(sorted(CORES))}",
+        choices=sorted(CORES),
+        role="identity",
     )
-    hidden_size: int = option(128, "hidden units of the core")
-    encoder_size: int = option(128, "width of the board encoder (the core's input)")
+    hidden_size: int = option(128, "hidden units of the core", role="identity")
+    encoder_size: int = option(
+        128, "width of the board encoder (the core's input)", role="identity"
+    )
     core_options: str = option(
-        "{}", 'extra core options as JSON, e.g. \'{"decay": 0.9, "inner_steps": 1}\''
+        "{}",
+        'extra core options as JSON, e.g. \'{"decay": 0.9, "inner_steps": 1}\'',
+        role="identity",
     )
     previous_action: bool = option(
         True,
         "feed the previous action to the core (after the screen goes blank it is the "
         "only way to know where the paddle went)",
+        role="identity",
     )
     # ---- environment --------------------------------------------------------------------
-    size: int = option(24, "Catch board size (episodes last size - 1 steps)")
-    paddle_width: int = option(3, "paddle width in cells")
-    ball_speed: int = option(0, "sideways ball speed in cells per step (0 = straight down)")
+    size: int = option(
+        CatchRules.size,
+        "Catch board size (episodes last size - 1 steps); the paper's other setting is "
+        "--size 16 --visible-steps 3",
+        role="identity",
+    )
+    paddle_width: int = option(CatchRules.paddle_width, "paddle width in cells")
+    ball_speed: int = option(
+        CatchRules.ball_speed, "sideways ball speed in cells per step (0 = straight down)"
+    )
     visible_steps: int = option(
-        8, "observations that show the board before it goes blank; -1 = always visible"
+        CatchRules.visible_steps,
+        "observations that show the board before it goes blank; -1 = always visible",
     )
     # ---- A3C ----------------------------------------------------------------------------
     workers: int = option(0, "worker processes (0 = one per CPU core)")
@@ -60,7 +77,9 @@ class A3CConfig:
     seed: int = option(0, "random seed of the run")
     # ---- run ----------------------------------------------------------------------------
     total_frames: int = option(20_000_000, "stop after this many environment frames")
-    max_minutes: float = option(0.0, "stop after this many minutes of training (0 = no limit)")
+    max_minutes: float = option(
+        0.0, "stop once the run has trained this many minutes, resumes included (0 = no limit)"
+    )
     stop_at_return: float | None = option(
         None, "stop once the greedy evaluation's mean return reaches this"
     )
@@ -69,17 +88,26 @@ class A3CConfig:
     eval_seed: int = option(10_000, "first seed of the evaluation episodes")
     checkpoint_interval: float = option(60.0, "seconds between checkpoints")
     log_interval: float = option(2.0, "seconds between rows of metrics.csv")
-    run_dir: str = option("", "where to write the run (default runs/<core>-<time>)")
-    resume: str = option("", "continue the run in this directory from its checkpoint")
+    run_dir: str = option(
+        "", "where to write the run (default runs/<core>-<time>)", role="invocation"
+    )
+    resume: str = option(
+        "", "continue the run in this directory from its checkpoint", role="invocation"
+    )
     start_method: str = option(
         "spawn", "how worker processes start", choices=["spawn", "forkserver", "fork"]
     )
-    progress: bool = option(True, "show a progress bar")
+    progress: bool = option(True, "show a progress bar", role="invocation")
 
     def __post_init__(self) -> None:
         def need(ok: bool, message: str) -> None:
             if not ok:
                 raise ConfigError(message)
+
+        try:
+            check_finite(self)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
 
         need(
             self.core in CORES,

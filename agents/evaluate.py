@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from agents.model import ActorCritic
-from envs import CatchVectorEnv
+from fw_rl.agents.model import ActorCritic
+from fw_rl.envs import CatchVectorEnv
 
 
 @torch.no_grad()

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
+from gymnasium import spaces
 from torch import Tensor, nn
 
 from fw_rl.cores import RecurrentCore, State, make_core
+
+if TYPE_CHECKING:
+    from fw_rl.agents.config import A3CConfig
 
 
 class ActorCritic(nn.Module):
@@ -108,3 +113,32 @@ class ActorCritic(nn.Module):
         prev = None if prev_actions is None else prev_actions[None]
         logits, values, state = self(obs[None], prev, state, None if reset is None else reset[None])
         return logits[0], values[0], state
+
+
+def build_model(
+    config: A3CConfig,
+    observation_space: spaces.Space | None = None,
+    action_space: spaces.Space | None = None,
+) -> ActorCritic:
+    """The one place an A3C config becomes a model: every agent field of ``config``
+    (``core``, ``hidden_size``, ``encoder_size``, ``core_options``, ``previous_action``)
+    is used here, and the input and output sizes come from the env's spaces (those of
+    ``CatchEnv(**config.env_kwargs)`` unless given)."""
+    if observation_space is None or action_space is None:
+        from fw_rl.envs import CatchEnv
+
+        env = CatchEnv(**config.env_kwargs)
+        observation_space, action_space = env.observation_space, env.action_space
+    if not isinstance(action_space, spaces.Discrete):
+        raise TypeError(f"the actor-critic needs a Discrete action space, got {action_space}")
+    if not isinstance(observation_space, spaces.Box):
+        raise TypeError(f"the actor-critic needs a Box observation space, got {observation_space}")
+    return ActorCritic(
+        observation_space.shape,
+        int(action_space.n),
+        core=config.core,
+        hidden_size=config.hidden_size,
+        encoder_size=config.encoder_size,
+        core_options=config.core_kwargs,
+        previous_action=config.previous_action,
+    )

@@ -6,7 +6,7 @@ Who owns what:
   parameters and statistics are moved to shared memory before any worker starts.
 * Each worker process receives both in one pickle (so the optimiser holds the very
   parameter objects of the model it receives), builds its own local model and env, and
-  writes only through :class:`~agents.parameter_server.SharedMemoryServer` (Hogwild).
+  writes only through :class:`~fw_rl.agents.parameter_server.SharedMemoryServer` (Hogwild).
 * Workers talk back through one queue: ``("update", UpdateReport)``, ``("error", worker,
   kind, traceback)`` or ``("exit", worker)``. A shared frame counter and a stop event are
   the only other shared objects.
@@ -26,9 +26,9 @@ import traceback
 import torch
 import torch.multiprocessing as mp
 
-from agents.config import A3CConfig
-from agents.parameter_server import SharedMemoryServer
-from agents.worker import NonFiniteLossError, UpdateReport, run_worker
+from fw_rl.agents.config import A3CConfig
+from fw_rl.agents.parameter_server import SharedMemoryServer
+from fw_rl.agents.worker import NonFiniteLossError, UpdateReport, run_worker
 from fw_rl.system import tune_malloc
 
 

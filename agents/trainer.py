@@ -1,9 +1,10 @@
 """The A3C trainer: the main process that owns the run directory.
 
-It builds the shared model and optimiser, starts the workers (:mod:`agents.parallel`),
-and while they train it shows progress, writes ``metrics.csv`` / ``eval.csv`` (and
-TensorBoard events when ``tensorboard`` is installed), evaluates the greedy policy on fixed
-seeds, and saves checkpoints atomically. Whatever ends the run - the frame budget, the
+It builds the shared model and optimiser, starts the workers
+(:mod:`fw_rl.agents.parallel`), and while they train it shows progress, writes
+``metrics.csv`` / ``eval.csv`` and TensorBoard events (the hyperparameters as a table,
+training and evaluation scalars), evaluates the greedy policy on fixed seeds, and saves
+checkpoints atomically. Whatever ends the run - the frame budget, the
 time limit, ``--stop-at-return``, Ctrl-C, SIGTERM, a worker's exception - it stops every
 worker and leaves a checkpoint and the logs; a non-finite loss keeps the last good
 checkpoint instead of saving the suspect weights.
@@ -11,35 +12,42 @@ checkpoint instead of saving the suspect weights.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import queue as queue_lib
 import signal
 import sys
 import time
 from collections import deque
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 import torch
 
-from agents.config import A3CConfig
-from agents.evaluate import evaluate
-from agents.parallel import WorkerPool
-from agents.shared_optim import make_shared_optimiser
-from agents.worker import UpdateReport, build_model
+from fw_rl.agents.config import A3CConfig
+from fw_rl.agents.evaluate import evaluate
+from fw_rl.agents.model import build_model
+from fw_rl.agents.parallel import WorkerPool
+from fw_rl.agents.shared_optim import make_shared_optimiser
+from fw_rl.agents.worker import UpdateReport
 from fw_rl.checkpoint import (
     CHECKPOINT_NAME,
-    CheckpointError,
-    check_same_agent,
+    check_same_run,
     load_checkpoint,
     load_model_state,
     save_checkpoint,
 )
+from fw_rl.cli import fields_with_role
+from fw_rl.run_dir import (
+    BEST_NAME,
+    CsvLog,
+    RunDirError,
+    create_run_dir,
+    describe_os_error,
+    write_config,
+)
 
-BEST_NAME = "best.pt"
-EXIT_OK, EXIT_WORKER_FAILED, EXIT_NONFINITE = 0, 1, 3
+EXIT_OK, EXIT_WORKER_FAILED, EXIT_NONFINITE, EXIT_WRITE_FAILED = 0, 1, 3, 4
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 METRICS_FIELDS = [
     "frames",
@@ -57,59 +65,40 @@ METRICS_FIELDS = [
 EVAL_FIELDS = ["frames", "elapsed_s", "mean_return", "catch_rate"]
 
 
-class CsvLog:
-    """Append-only CSV; on resume, rows past the checkpoint's frame count are dropped."""
-
-    def __init__(self, path: Path, fieldnames: list[str], keep_up_to_frames: int | None):
-        self.path, self.fieldnames = path, fieldnames
-        rows = []
-        if keep_up_to_frames is not None and path.exists():
-            with open(path, newline="") as f:
-                rows = [r for r in csv.DictReader(f) if int(r["frames"]) <= keep_up_to_frames]
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames)
-            writer.writeheader()
-            writer.writerows(rows)
-
-    def write(self, row: dict) -> None:
-        with open(self.path, "a", newline="") as f:
-            csv.DictWriter(f, self.fieldnames).writerow(
-                {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()}
-            )
-
-
 def _tensorboard(run_dir: Path):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        return None
+    from torch.utils.tensorboard import SummaryWriter
+
     return SummaryWriter(str(run_dir / "tensorboard"))
 
 
-def prepare_run(config: A3CConfig) -> tuple[A3CConfig, Path, dict | None]:
-    """The run directory, and the checkpoint to continue from when resuming."""
+def prepare_run(config: A3CConfig, payload: dict | None) -> tuple[A3CConfig, Path]:
+    """The run directory (created, or refused with one line), and the config as used:
+    the number of workers and the directory written out, not left as 0 and ""."""
     if config.resume:
         run_dir = Path(config.resume)
-        payload = load_checkpoint(run_dir)
-        check_same_agent(payload, config.to_dict(), run_dir)
-        return config, run_dir, payload
-    if config.run_dir:
+        if payload is None:
+            payload = load_checkpoint(run_dir)
+        check_same_run(payload, config.to_dict(), fields_with_role(A3CConfig, "identity"), run_dir)
+    elif config.run_dir:
         run_dir = Path(config.run_dir)
-        if (run_dir / CHECKPOINT_NAME).exists():
-            raise CheckpointError(
-                f"{run_dir} already holds a run: pass --resume {run_dir} "
-                "to continue it, or choose another --run-dir"
-            )
     else:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         run_dir = Path("runs") / f"{config.core}-{stamp}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return config, run_dir, None
+    create_run_dir(run_dir, resuming=bool(config.resume))
+    return replace(config, workers=config.num_workers, run_dir=str(run_dir)), run_dir
 
 
 class A3CTrainer:
-    def __init__(self, config: A3CConfig, out=sys.stdout) -> None:
-        self.config, self.run_dir, payload = prepare_run(config)
+    """Trains ``config``'s agent; ``payload`` is the checkpoint to resume from when the
+    caller has read it already (else ``config.resume``'s is read here)."""
+
+    def __init__(self, config: A3CConfig, out=sys.stdout, payload: dict | None = None) -> None:
+        if config.resume and payload is None:
+            payload = load_checkpoint(config.resume)
+        if not config.resume:
+            payload = None
+        self.config, self.run_dir = prepare_run(config, payload)
+        config = self.config
         self.out = out
         torch.manual_seed(config.seed)
         self.model = build_model(config)
@@ -128,10 +117,15 @@ class A3CTrainer:
                 self.optimiser.load_state_dict(payload["optimiser"])
             self.counters.update(payload["counters"])
         resumed_frames = self.counters["frames"] if payload is not None else None
-        (self.run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
-        self.metrics = CsvLog(self.run_dir / "metrics.csv", METRICS_FIELDS, resumed_frames)
-        self.evals = CsvLog(self.run_dir / "eval.csv", EVAL_FIELDS, resumed_frames)
-        self.tensorboard = _tensorboard(self.run_dir)
+        try:
+            write_config(self.run_dir, config.to_dict())
+            self.metrics = CsvLog(self.run_dir / "metrics.csv", METRICS_FIELDS, resumed_frames)
+            self.evals = CsvLog(self.run_dir / "eval.csv", EVAL_FIELDS, resumed_frames)
+            self.tensorboard = _tensorboard(self.run_dir)
+        except OSError as e:
+            raise RunDirError(
+                f"cannot write the run directory {self.run_dir}: {describe_os_error(e)}"
+            ) from None
         self.returns: deque[float] = deque(maxlen=200)
         self.last_update: UpdateReport | None = None
         self.signal_received: int | None = None
@@ -170,9 +164,8 @@ class A3CTrainer:
                 counters={**self.counters, "eval": result},
                 config=self.config.to_dict(),
             )
-        if self.tensorboard:
-            for k, v in result.items():
-                self.tensorboard.add_scalar(f"eval/{k}", v, self.counters["frames"])
+        for k, v in result.items():
+            self.tensorboard.add_scalar(f"eval/{k}", v, self.counters["frames"])
         return result
 
     def _on_signal(self, signum, _frame) -> None:
@@ -191,7 +184,9 @@ class A3CTrainer:
         config = self.config
         self.say(f"run directory: {self.run_dir}")
         self.say(self._hyperparameters())
+        self.tensorboard.add_text("hyperparameters", self._hyperparameters())
         torch.set_num_threads(1)
+        self._warm_up()
         self._started = time.monotonic()
         start_frames = self.counters["frames"]
         pool = WorkerPool(config, self.model, self.optimiser, start_frames)
@@ -206,7 +201,6 @@ class A3CTrainer:
         )
         next_eval = (start_frames // config.eval_interval + 1) * config.eval_interval
         last_log = last_save = time.monotonic()
-        run_start = time.monotonic()
         frames_at_log = start_frames
         reported: set[int] = set()
         exit_code, reason, save_at_end = EXIT_OK, "", True
@@ -245,6 +239,7 @@ class A3CTrainer:
                 if now - last_log >= config.log_interval:
                     fps = (self.counters["frames"] - frames_at_log) / (now - last_log)
                     self._log_metrics(fps)
+                    bar.total = self._frames_at_end(fps)
                     bar.set_postfix_str(self._postfix(fps), refresh=False)
                     last_log, frames_at_log = now, self.counters["frames"]
                 if self.counters["frames"] >= next_eval:
@@ -266,12 +261,15 @@ class A3CTrainer:
                 if self.counters["frames"] >= config.total_frames:
                     reason = "reached --total-frames"
                     break
-                if config.max_minutes and now - run_start >= 60 * config.max_minutes:
+                if config.max_minutes and self.elapsed() >= 60 * config.max_minutes:
                     reason = "reached --max-minutes"
                     break
                 if pool.all_exited():
                     reason = "all workers exited"
                     break
+        except OSError as e:  # the run directory: a full disk, an I/O error
+            exit_code = EXIT_WRITE_FAILED
+            reason = f"cannot write to {self.run_dir}: {describe_os_error(e)}"
         finally:
             pool.stop()
             while True:  # updates that arrived while stopping still count
@@ -284,17 +282,50 @@ class A3CTrainer:
             bar.close()
             for s, handler in previous.items():
                 signal.signal(s, handler)
-            if save_at_end:
-                self._log_metrics(0.0)
-                path = self.save()
-                self.say(f"checkpoint saved: {path}")
-            if self.tensorboard:
+            if save_at_end:  # the checkpoint first: a failing log row must not stop it
+                try:
+                    path = self.save()
+                    self.say(f"checkpoint saved: {path}")
+                except OSError as e:
+                    exit_code = exit_code or EXIT_WRITE_FAILED
+                    reason = reason or "the final checkpoint could not be written"
+                    self.say(
+                        f"could not save the final checkpoint ({describe_os_error(e)}); "
+                        f"the last good one in {self.run_dir} is kept"
+                    )
+                try:
+                    self._log_metrics(0.0)
+                except OSError:
+                    pass
+            try:
                 self.tensorboard.close()
+            except OSError:
+                pass
         self.say(
             f"stopped: {reason or 'done'} after {self.counters['frames']:,} frames "
             f"({self.elapsed() / 60:.1f} min)"
         )
         return exit_code
+
+    def _warm_up(self) -> None:
+        """Compile the fast-weights core's numba loops before the workers start (numba
+        caches them on disk: only a first run compiles), and say so."""
+        if self.config.core != "fastweights":
+            return
+        from fw_rl.cores.warm_up import warm_up
+
+        self.say("preparing the fast-weights kernels (numba compiles them on a first run) ...")
+        seconds = warm_up()
+        self.say(f"kernels ready in {seconds:.1f} s")
+
+    def _frames_at_end(self, fps: float) -> int:
+        """The progress bar's total: the frame budget, or the frames the time limit will
+        allow at the current speed, whichever ends the run first."""
+        total = self.config.total_frames
+        if self.config.max_minutes and fps > 0:
+            left = max(0.0, 60 * self.config.max_minutes - self.elapsed())
+            total = min(total, int(self.counters["frames"] + fps * left))
+        return total
 
     def _record(self, update: UpdateReport) -> None:
         self.counters["frames"] += update.frames
@@ -330,7 +361,6 @@ class A3CTrainer:
             "grad_norm": u.grad_norm if u else math.nan,
         }
         self.metrics.write(row)
-        if self.tensorboard:
-            for k in ("fps", "mean_return", "catch_rate", "loss", "entropy"):
-                if not math.isnan(row[k]):
-                    self.tensorboard.add_scalar(f"train/{k}", row[k], row["frames"])
+        for k in ("fps", "mean_return", "catch_rate", "loss", "entropy"):
+            if not math.isnan(row[k]):
+                self.tensorboard.add_scalar(f"train/{k}", row[k], row["frames"])

@@ -1,6 +1,6 @@
 """Watch an agent play Catch: who acts (trained model, random, a person) and the picture.
 
-The picture is the env's own (:class:`envs.rendering.CatchPicture`: the true game beside
+The picture is the env's own (:class:`fw_rl.envs.rendering.CatchPicture`: the true game beside
 what the agent sees) with a panel to its right: the policy's action probabilities, the
 value, the episode's return and running catch rate, and, for the fast-weights core, the
 attention the fast memory gives each past step (paper eq. 3), so you can see the agent
@@ -15,9 +15,9 @@ import numpy as np
 import pygame
 import torch
 
-from agents.model import ActorCritic
-from envs.catch_rules import ACTION_MEANINGS
-from envs.rendering import BACKGROUND, DIM, TEXT, CatchPicture, draw_text
+from fw_rl.agents.model import ActorCritic
+from fw_rl.envs.catch_rules import ACTION_MEANINGS
+from fw_rl.envs.rendering import BACKGROUND, DIM, TEXT, CatchPicture, draw_text
 
 PANEL_WIDTH = 300
 BAR = (90, 170, 250)

@@ -1,8 +1,8 @@
 """One A3C worker: act on its own boards, compute the loss, push gradients.
 
 :func:`run_worker` is the loop and knows nothing of processes or of how gradients travel:
-it takes a :class:`~agents.parameter_server.ParameterServer`, a ``should_stop`` callable
-and a ``report`` callable. :func:`agents.parallel.worker_process` wraps it for a
+it takes a :class:`~fw_rl.agents.parameter_server.ParameterServer`, a ``should_stop`` callable
+and a ``report`` callable. :func:`fw_rl.agents.parallel.worker_process` wraps it for a
 ``torch.multiprocessing`` process; a Ray actor can wrap it the same way.
 
 Each rollout: act ``T`` steps without gradients (one step at a time through the core,
@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from agents.config import A3CConfig
-from agents.losses import actor_critic_loss, gae_advantages
-from agents.model import ActorCritic
-from agents.parameter_server import ParameterServer
-from envs import CatchVectorEnv
+from fw_rl.agents.config import A3CConfig
+from fw_rl.agents.losses import actor_critic_loss, gae_advantages
+from fw_rl.agents.model import ActorCritic, build_model
+from fw_rl.agents.parameter_server import ParameterServer
+from fw_rl.envs import CatchVectorEnv
 
 FAULT_VARIABLE = "FW_RL_INJECT_FAULT"  # tests: "raise:<worker>:<update>" or "nan:<w>:<u>"
 
@@ -44,13 +44,6 @@ class UpdateReport:
     entropy: float = 0.0
     value_loss: float = 0.0
     grad_norm: float = 0.0
-
-
-def build_model(config: A3CConfig) -> ActorCritic:
-    size = config.size
-    return ActorCritic(
-        (size, size), 3, config.core, config.hidden_size, config.encoder_size, config.core_kwargs
-    )
 
 
 def _injected_fault(worker: int) -> tuple[str, int] | None:
@@ -147,8 +140,8 @@ def run_worker(
     """Train until ``should_stop()``; each update is reported through ``report``."""
     k, steps = config.envs_per_worker, config.steps_per_rollout
     torch.manual_seed(config.seed * 10_007 + worker)
-    local = build_model(config)
     env = CatchVectorEnv(k, autoreset_mode="SameStep", copy=False, **config.env_kwargs)
+    local = build_model(config, env.single_observation_space, env.single_action_space)
     collector = RolloutCollector(env, local, seed=config.seed * 1_000_003 + worker * k)
     fault = _injected_fault(worker)
     update = 0

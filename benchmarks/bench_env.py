@@ -17,8 +17,8 @@ import time
 import gymnasium as gym
 import numpy as np
 
-import envs  # noqa: F401  (registers Catch-v0)
-from envs import CatchEnv, CatchVectorEnv
+import fw_rl.envs  # noqa: F401  (registers Catch-v0)
+from fw_rl.envs import CatchEnv, CatchVectorEnv
 
 
 def best_rate(run, steps: int, repeats: int) -> float:

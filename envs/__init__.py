@@ -6,9 +6,9 @@ natively vectorised ``CatchVectorEnv`` (used by ``gym.make_vec("Catch-v0", num_e
 
 from gymnasium.envs.registration import register, registry
 
-from envs.catch import CatchEnv, EpisodeFinishedError, InvalidActionError
-from envs.catch_rules import CatchConfigError, CatchRules
-from envs.catch_vector import CatchVectorEnv
+from fw_rl.envs.catch import CatchEnv, EpisodeFinishedError, InvalidActionError
+from fw_rl.envs.catch_rules import CatchConfigError, CatchRules
+from fw_rl.envs.catch_vector import CatchVectorEnv
 
 __all__ = [
     "CatchConfigError",
@@ -22,6 +22,6 @@ __all__ = [
 if "Catch-v0" not in registry:
     register(
         id="Catch-v0",
-        entry_point="envs.catch:CatchEnv",
-        vector_entry_point="envs.catch_vector:CatchVectorEnv",
+        entry_point="fw_rl.envs.catch:CatchEnv",
+        vector_entry_point="fw_rl.envs.catch_vector:CatchVectorEnv",
     )

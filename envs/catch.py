@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs.catch_rules import ACTION_MEANINGS, NUM_ACTIONS, CatchRules
+from fw_rl.envs.catch_rules import ACTION_MEANINGS, NUM_ACTIONS, CatchRules
 
 
 class EpisodeFinishedError(RuntimeError):
@@ -60,27 +60,33 @@ class CatchEnv(gym.Env):
     ## Arguments
 
     ```python
-    gym.make("Catch-v0", size=24, paddle_width=3, ball_speed=0, visible_steps=8,
+    gym.make("Catch-v0", size=24, paddle_width=3, ball_speed=0, visible_steps=5,
              render_mode=None)
+    gym.make("Catch-v0", size=16, visible_steps=3)  # the paper's other setting
     ```
 
+    The defaults are the harder of the paper's two settings (24 x 24, 5 visible
+    observations); ``PAPER_SETTINGS`` in ``catch_rules`` holds both.
     ``visible_steps=None`` gives the fully observable game. ``render_mode`` is one of
     ``"human"`` (a pygame window), ``"rgb_array"`` or ``"ansi"``; each shows the true game
     beside what the agent sees.
 
     ## Version History
 
-    * v0: first version.
+    * v0: first version (default ``visible_steps=8``).
+    * v0, fw_rl 0.2: the default is the paper's harder setting, ``visible_steps=5`` (it was
+      8); pass ``visible_steps=8`` for the earlier game. Runs made before this change
+      recorded their ``visible_steps`` in ``config.json``.
     """
 
     metadata = {"render_modes": ["human", "rgb_array", "ansi"], "render_fps": 8}
 
     def __init__(
         self,
-        size: int = 24,
-        paddle_width: int = 3,
-        ball_speed: int = 0,
-        visible_steps: int | None = 8,
+        size: int = CatchRules.size,
+        paddle_width: int = CatchRules.paddle_width,
+        ball_speed: int = CatchRules.ball_speed,
+        visible_steps: int | None = CatchRules.visible_steps,
         render_mode: str | None = None,
     ) -> None:
         self.rules = CatchRules(size, paddle_width, ball_speed, visible_steps)
@@ -203,7 +209,7 @@ class CatchEnv(gym.Env):
             return self._render_ansi()
         import pygame
 
-        from envs.rendering import CatchPicture, PygameWindow, surface_to_rgb
+        from fw_rl.envs.rendering import CatchPicture, PygameWindow, surface_to_rgb
 
         if self._picture is None:
             self._picture = CatchPicture(self.rules.size)

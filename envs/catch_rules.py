@@ -23,6 +23,15 @@ class CatchConfigError(ValueError):
     """Raised for board settings that do not make a playable game."""
 
 
+# The two settings of the paper's section 4.4 (Ba et al. 2016): an N x N board whose ball
+# and paddle are visible for the first M observations. The first is Catch-v0's default:
+# ``gym.make("Catch-v0", **PAPER_SETTINGS["16x16"])`` gives the other.
+PAPER_SETTINGS: dict[str, dict[str, int]] = {
+    "24x24": {"size": 24, "visible_steps": 5},
+    "16x16": {"size": 16, "visible_steps": 3},
+}
+
+
 @dataclass(frozen=True)
 class CatchRules:
     """Settings of one game of Catch and the pure functions that advance it.
@@ -39,7 +48,7 @@ class CatchRules:
     size: int = 24
     paddle_width: int = 3
     ball_speed: int = 0
-    visible_steps: int | None = 8
+    visible_steps: int | None = 5
 
     def __post_init__(self) -> None:
         for name in ("size", "paddle_width", "ball_speed"):

@@ -9,8 +9,8 @@ from gymnasium import spaces
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 
-from envs.catch import InvalidActionError
-from envs.catch_rules import NUM_ACTIONS, CatchRules
+from fw_rl.envs.catch import InvalidActionError
+from fw_rl.envs.catch_rules import NUM_ACTIONS, CatchRules
 
 
 class CatchVectorEnv(VectorEnv):
@@ -18,11 +18,11 @@ class CatchVectorEnv(VectorEnv):
 
     Board ``i`` has its own random generator, seeded ``seed + i`` by ``reset(seed=seed)``
     (Gymnasium's convention), so the batch reproduces ``num_envs`` single
-    :class:`~envs.catch.CatchEnv` step for step.
+    :class:`~fw_rl.envs.catch.CatchEnv` step for step.
 
     Args:
         num_envs: number of boards.
-        size, paddle_width, ball_speed, visible_steps: as for :class:`~envs.catch.CatchEnv`.
+        size, paddle_width, ball_speed, visible_steps: as for :class:`~fw_rl.envs.catch.CatchEnv`.
         autoreset_mode: ``"NextStep"`` (Gymnasium's default: the step after an episode ends
             resets that board and ignores its action) or ``"SameStep"`` (the step that ends
             an episode already returns the next episode's first observation; the last one is
@@ -37,10 +37,10 @@ class CatchVectorEnv(VectorEnv):
     def __init__(
         self,
         num_envs: int = 1,
-        size: int = 24,
-        paddle_width: int = 3,
-        ball_speed: int = 0,
-        visible_steps: int | None = 8,
+        size: int = CatchRules.size,
+        paddle_width: int = CatchRules.paddle_width,
+        ball_speed: int = CatchRules.ball_speed,
+        visible_steps: int | None = CatchRules.visible_steps,
         autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
         copy: bool = True,
         render_mode: str | None = None,

@@ -26,7 +26,8 @@ def save_checkpoint(
 ) -> Path:
     """Write the checkpoint to a temporary file, then rename it over ``path``.
 
-    A crash while saving leaves the previous checkpoint whole.
+    A crash while saving leaves the previous checkpoint whole; a failed write (a full
+    disk) removes the partial temporary file and raises the ``OSError``.
     """
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
@@ -38,11 +39,15 @@ def save_checkpoint(
         "counters": dict(counters),
         "config": dict(config),
     }
-    with open(tmp, "wb") as f:
-        torch.save(payload, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, or Ctrl-C while writing: keep no partial file
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -65,9 +70,10 @@ def load_checkpoint(path: str | Path, kind: str = "a3c") -> dict:
     path = resolve_checkpoint(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises several types for a damaged file
+    except Exception:  # torch raises several types for a damaged or hostile file
+        # torch's own message suggests weights_only=False, which would run the file's code
         raise CheckpointError(
-            f"{path} is corrupt or not an fw_rl checkpoint ({type(e).__name__}: {e})"
+            f"{path} is not a valid fw_rl checkpoint (corrupt, truncated or not written by fw_rl)"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an fw_rl checkpoint (format {FORMAT})")
@@ -79,10 +85,12 @@ def load_checkpoint(path: str | Path, kind: str = "a3c") -> dict:
     return payload
 
 
-def check_same_agent(payload: dict, config: dict, path: str | Path = "checkpoint") -> None:
-    """Raise if the checkpoint was made for another core or other sizes."""
+def check_same_run(
+    payload: dict, config: dict, keys: tuple[str, ...], path: str | Path = "checkpoint"
+) -> None:
+    """Raise if the checkpoint was made for another model: the settings ``keys`` (the
+    config's ``"identity"`` fields, :func:`fw_rl.cli.fields_with_role`) must match."""
     saved = payload["config"]
-    keys = ("core", "hidden_size", "encoder_size", "size", "core_options", "previous_action")
     diffs = [
         f"{k}: checkpoint {saved.get(k)!r}, asked {config.get(k)!r}"
         for k in keys

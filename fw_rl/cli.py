@@ -1,18 +1,47 @@
 """Build an ``argparse`` parser from a settings dataclass: each field a flag, its help text
-from the field's metadata, its checks from the dataclass's ``__post_init__``."""
+from the field's metadata, its checks from the dataclass's ``__post_init__``.
+
+Each field also declares its role when a run is resumed (``role=`` of :func:`option`):
+
+* ``"identity"``: part of the model's identity; a resumed run must ask for the same value
+  (checked by :func:`fw_rl.checkpoint.check_same_run`).
+* ``"run"`` (the default): a setting of the run; a resume keeps the saved value unless the
+  flag is given again.
+* ``"invocation"``: belongs to this command only (``--resume``, ``--progress``); never
+  taken from the saved run.
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 import types
 import typing
 
+ROLES = ("identity", "run", "invocation")
 
-def option(default, help: str, **kwargs):
-    """A dataclass field whose ``help`` (and optional ``choices``) becomes its flag's."""
-    return dataclasses.field(default=default, metadata={"help": help, **kwargs})
+
+def option(default, help: str, *, role: str = "run", **kwargs):
+    """A dataclass field whose ``help`` (and optional ``choices``) becomes its flag's;
+    ``role`` says what a resume does with it (see the module docstring)."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+    return dataclasses.field(default=default, metadata={"help": help, "role": role, **kwargs})
+
+
+def fields_with_role(cls, role: str) -> tuple[str, ...]:
+    """Names of ``cls``'s fields declared with ``role``."""
+    return tuple(f.name for f in dataclasses.fields(cls) if f.metadata.get("role", "run") == role)
+
+
+def check_finite(config) -> None:
+    """Raise ``ValueError`` for a float field that is NaN or infinite (``--lr inf``)."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"--{f.name.replace('_', '-')} must be a finite number, got {value}")
 
 
 def _base_type(annotation):
@@ -28,7 +57,9 @@ def _base_type(annotation):
 
 def parser_for(cls, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        description=description,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        allow_abbrev=False,  # a resume must know exactly which flags were given
     )
     for f in dataclasses.fields(cls):
         flag = "--" + f.name.replace("_", "-")
@@ -62,8 +93,8 @@ def given_flags(parser: argparse.ArgumentParser, argv) -> set[str]:
 def parse_config(cls, description: str, argv=None, saved=None):
     """Parse ``argv`` into ``cls``; a value the dataclass rejects is a usage error.
 
-    ``saved(args)`` may return settings of an earlier run (a dict) to use for every flag
-    that ``argv`` does not set, as when resuming.
+    ``saved(args)`` may return the settings of an earlier run (a dict), as when resuming:
+    each ``"run"`` field that ``argv`` does not set takes the saved value.
     """
     parser = parser_for(cls, description)
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -71,7 +102,10 @@ def parse_config(cls, description: str, argv=None, saved=None):
     previous = saved(args) if saved else None
     if previous:
         given = given_flags(parser, argv)
-        args.update({k: v for k, v in previous.items() if k in args and k not in given})
+        restorable = set(fields_with_role(cls, "run")) | set(fields_with_role(cls, "identity"))
+        args.update(
+            {k: v for k, v in previous.items() if k in restorable and k in args and k not in given}
+        )
     try:
         return cls(**args)
     except ValueError as e:

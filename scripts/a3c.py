@@ -12,42 +12,33 @@ from __future__ import annotations
 
 import sys
 
-from agents.config import A3CConfig
-from agents.trainer import A3CTrainer
+from fw_rl.agents.config import A3CConfig
+from fw_rl.agents.trainer import A3CTrainer
 from fw_rl.checkpoint import CheckpointError, load_checkpoint
 from fw_rl.cli import parse_config
-
-# settings that belong to the run, not to this invocation: a resume keeps its own
-RUN_SETTINGS = (
-    "total_frames",
-    "max_minutes",
-    "stop_at_return",
-    "resume",
-    "run_dir",
-    "progress",
-    "start_method",
-    "checkpoint_interval",
-    "log_interval",
-)
-
-
-def saved_settings(args: dict) -> dict | None:
-    """When resuming, the run's own settings fill every flag not given (so
-    ``--resume RUN`` alone continues as the run was started)."""
-    if not args.get("resume"):
-        return None
-    try:
-        saved = load_checkpoint(args["resume"])["config"]
-    except CheckpointError:
-        return None  # reported with its reason when the trainer loads it
-    return {k: v for k, v in saved.items() if k not in RUN_SETTINGS}
+from fw_rl.run_dir import RunDirError
 
 
 def main(argv=None) -> int:
+    resumed: dict = {}
+
+    def saved_settings(args: dict) -> dict | None:
+        """When resuming, the run's own settings fill every flag not given (so
+        ``--resume RUN`` alone continues as the run was started). The checkpoint is
+        read here, once, and handed to the trainer."""
+        if not args.get("resume"):
+            return None
+        try:
+            resumed["payload"] = load_checkpoint(args["resume"])
+        except CheckpointError as e:
+            print(f"error: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
+        return resumed["payload"]["config"]
+
     config = parse_config(A3CConfig, __doc__.split("\n\n")[0], argv, saved=saved_settings)
     try:
-        trainer = A3CTrainer(config)
-    except CheckpointError as e:
+        trainer = A3CTrainer(config, payload=resumed.get("payload"))
+    except (CheckpointError, RunDirError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return trainer.train()

@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-import assoc_retrieval
+from fw_rl.scripts import assoc_retrieval
 
 
 def main(argv=None) -> int:

@@ -24,8 +24,6 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @dataclass
 class Run:
@@ -77,7 +75,8 @@ def train_runs(cores: list[str], seeds: list[int], out: Path, extra: list[str]) 
             run_dir = out / "runs" / f"{core}-seed{seed}"
             command = [
                 sys.executable,
-                str(ROOT / "scripts" / "a3c.py"),
+                "-m",
+                "fw_rl.scripts.a3c",
                 "--core",
                 core,
                 "--seed",
@@ -91,7 +90,7 @@ def train_runs(cores: list[str], seeds: list[int], out: Path, extra: list[str]) 
                 else ["--run-dir", str(run_dir)]
             )
             print("$", " ".join(command), flush=True)
-            result = subprocess.run(command, cwd=ROOT)
+            result = subprocess.run(command)
             if result.returncode not in (0,):
                 raise SystemExit(f"training {core} seed {seed} failed ({result.returncode})")
             paths.append(run_dir)

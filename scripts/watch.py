@@ -92,11 +92,13 @@ def main(argv=None) -> int:
         )
         return 2
 
-    from agents.config import A3CConfig
-    from agents.worker import build_model
+    from fw_rl.agents.config import A3CConfig
+    from fw_rl.agents.model import build_model
     from fw_rl.checkpoint import CheckpointError, load_checkpoint
+    from fw_rl.envs.catch_rules import CatchRules
 
-    settings = {"size": 24, "paddle_width": 3, "ball_speed": 0, "visible_steps": 8}
+    names = ("size", "paddle_width", "ball_speed", "visible_steps")
+    settings = {k: getattr(CatchRules, k) for k in names}  # the env's defaults
     model = None
     if args.checkpoint:
         try:
@@ -114,7 +116,7 @@ def main(argv=None) -> int:
             settings[key] = value
     if settings["visible_steps"] is not None and settings["visible_steps"] < 0:
         settings["visible_steps"] = None
-    from envs import CatchConfigError
+    from fw_rl.envs import CatchConfigError
 
     try:
         return play(args, settings, model)
@@ -126,9 +128,9 @@ def main(argv=None) -> int:
 def play(args, settings: dict, model) -> int:
     import pygame
 
-    from agents.watching import AgentPicture, HumanAgent, ModelAgent, RandomAgent, Scoreboard
-    from envs import CatchEnv
-    from envs.rendering import PygameWindow, surface_to_rgb
+    from fw_rl.agents.watching import AgentPicture, HumanAgent, ModelAgent, RandomAgent, Scoreboard
+    from fw_rl.envs import CatchEnv
+    from fw_rl.envs.rendering import PygameWindow, surface_to_rgb
 
     env = CatchEnv(**settings)
     if args.human:

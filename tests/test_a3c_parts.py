@@ -4,13 +4,13 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from agents.config import A3CConfig, ConfigError
-from agents.model import ActorCritic
-from agents.parameter_server import SharedMemoryServer
-from agents.shared_optim import SharedAdam, SharedRMSprop, make_shared_optimiser
-from agents.worker import RolloutCollector
-from envs import CatchVectorEnv
+from fw_rl.agents.config import A3CConfig, ConfigError
+from fw_rl.agents.model import ActorCritic
+from fw_rl.agents.parameter_server import SharedMemoryServer
+from fw_rl.agents.shared_optim import SharedAdam, SharedRMSprop, make_shared_optimiser
+from fw_rl.agents.worker import RolloutCollector
 from fw_rl.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from fw_rl.envs import CatchVectorEnv
 
 
 def small_model(core="fastweights", size=6):

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from agents.config import A3CConfig
-from agents.evaluate import evaluate
-from agents.worker import FAULT_VARIABLE, build_model
+from fw_rl.agents.config import A3CConfig
+from fw_rl.agents.evaluate import evaluate
+from fw_rl.agents.model import build_model
+from fw_rl.agents.worker import FAULT_VARIABLE
 from fw_rl.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import envs  # noqa: F401
-from envs import CatchConfigError, CatchEnv, EpisodeFinishedError, InvalidActionError
+import fw_rl.envs  # noqa: F401
+from fw_rl.envs import CatchConfigError, CatchEnv, EpisodeFinishedError, InvalidActionError
 
 
 def play_episode(env, policy, seed=None):
@@ -43,13 +43,13 @@ def test_registered_ids_make_both_envs():
     assert isinstance(env.unwrapped, CatchEnv)
     assert env.observation_space.shape == (10, 10)
     vec = gym.make_vec("Catch-v0", num_envs=3, size=10)
-    assert isinstance(vec, envs.CatchVectorEnv)
+    assert isinstance(vec, fw_rl.envs.CatchVectorEnv)
     assert vec.observation_space.shape == (3, 10, 10)
 
 
 def test_make_with_module_prefix_needs_no_prior_import():
     code = (
-        "import gymnasium as gym; e = gym.make('envs:Catch-v0'); print(type(e.unwrapped).__name__)"
+        "import gymnasium as gym; e = gym.make('fw_rl:Catch-v0'); print(type(e.unwrapped).__name__)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "CatchEnv"
@@ -87,7 +87,7 @@ def test_tracking_policy_always_catches_when_fully_observable(ball_speed):
 def test_staying_still_catches_at_the_geometric_rate():
     # ball column uniform over `size`, paddle covers `paddle_width` of them: rate = w / size
     size, width, n = 24, 3, 6000
-    vec = envs.CatchVectorEnv(n, size=size, paddle_width=width)
+    vec = fw_rl.envs.CatchVectorEnv(n, size=size, paddle_width=width)
     vec.reset(seed=0)
     for _ in range(size - 1):
         _, rewards, terminated, _, _ = vec.step(np.ones(n, np.int64))

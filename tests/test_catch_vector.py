@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode
 
-from envs import CatchEnv, CatchVectorEnv, InvalidActionError
+from fw_rl.envs import CatchEnv, CatchVectorEnv, InvalidActionError
 
 
 @pytest.mark.parametrize(

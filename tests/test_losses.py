@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from agents.losses import actor_critic_loss, gae_advantages, n_step_returns
+from fw_rl.agents.losses import actor_critic_loss, gae_advantages, n_step_returns
 
 
 def reference_returns(rewards, dones, bootstrap, gamma):

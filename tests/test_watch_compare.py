@@ -15,8 +15,8 @@ import pygame
 import pytest
 import torch
 
-from agents.config import A3CConfig
-from agents.worker import build_model
+from fw_rl.agents.config import A3CConfig
+from fw_rl.agents.model import build_model
 from fw_rl.checkpoint import save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,8 +73,8 @@ def test_random_agent_records_without_checkpoint(tmp_path, capsys):
 
 
 def test_model_agent_shows_attention_only_over_past_steps(tmp_path):
-    from agents.watching import ModelAgent
-    from envs import CatchEnv
+    from fw_rl.agents.watching import ModelAgent
+    from fw_rl.envs import CatchEnv
 
     config = A3CConfig(size=6, hidden_size=16, encoder_size=16)
     agent = ModelAgent(build_model(config), greedy=True, seed=0, name="fw")

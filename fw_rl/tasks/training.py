@@ -26,7 +26,7 @@ from fw_rl.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from fw_rl.cli import option
+from fw_rl.cli import check_finite, option
 from fw_rl.cores import CORES, parse_core_options
 
 KIND = "supervised"
@@ -56,6 +56,7 @@ class SupervisedConfig:
     other_models: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self) -> None:
+        check_finite(self)
         models = sorted(CORES) + list(self.other_models)
         if self.core not in models:
             raise ValueError(f"--core must be one of {', '.join(models)}, got {self.core!r}")

@@ -1,0 +1,1 @@
+"""The A3C agent: actor-critic model, workers, shared optimisers, trainer, evaluation."""

@@ -1,0 +1,328 @@
+"""A study's report: per-run scores aggregated over seeds with rliable (Agarwal et al. 2021).
+
+Scores of one run, from its ``eval.csv`` (greedy evaluation on fixed episodes) and
+``metrics.csv`` (mean return of the training episodes):
+
+* ``auc``: the normalised area under the greedy-evaluation curve over the run's whole
+  frame budget, ``mean over evaluations of (return + 1) / 2``, in ``[0, 1]`` (1: caught
+  everything from the first evaluation on). It rewards learning early *and* staying good.
+* ``train_auc``: the same for the training return (what the paper plots).
+* ``frames_to``: frames until the greedy evaluation first reaches the threshold; a run
+  that never does counts as its whole budget (censored, so the IQM of this score is a
+  lower bound where some runs did not reach it: the table says how many did).
+* ``final``: the mean greedy return of the last 5 evaluations.
+
+Across seeds: the interquartile mean (IQM) with 95 % stratified-bootstrap percentile
+intervals, and the probability of improvement ``P(X > Y)`` of each compared value over
+the baseline (Mann-Whitney), with its interval, all from ``rliable.library``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SCORES = ("auc", "train_auc", "frames_to", "final")
+
+
+class ReportError(ValueError):
+    """A study folder that cannot be reported (no runs, unreadable files, no rliable)."""
+
+
+@dataclass
+class RunCurves:
+    name: str
+    labels: dict[str, str]
+    seed: int
+    budget: int
+    eval_frames: np.ndarray
+    eval_seconds: np.ndarray
+    eval_return: np.ndarray
+    train_frames: np.ndarray
+    train_seconds: np.ndarray
+    train_return: np.ndarray
+
+    def scores(self, threshold: float) -> dict[str, float]:
+        hits = np.flatnonzero(self.eval_return >= threshold)
+        train = self.train_return[np.isfinite(self.train_return)]
+        return {
+            "auc": float(np.mean((self.eval_return + 1) / 2)),
+            "train_auc": float(np.mean((train + 1) / 2)) if len(train) else float("nan"),
+            "frames_to": float(self.eval_frames[hits[0]]) if len(hits) else float(self.budget),
+            "reached": bool(len(hits)),
+            "final": float(np.mean(self.eval_return[-5:])),
+        }
+
+
+def _column(rows: list[dict], key: str) -> np.ndarray:
+    return np.array([float(r[key]) if r[key] not in ("", "nan") else np.nan for r in rows])
+
+
+def read_run(run_dir: Path) -> RunCurves | None:
+    """A finished run's curves; None (with the reason) for a run without evaluations."""
+    try:
+        spec = json.loads((run_dir / "study.json").read_text())
+        config = json.loads((run_dir / "config.json").read_text())
+        with open(run_dir / "eval.csv", newline="") as f:
+            evals = list(csv.DictReader(f))
+        with open(run_dir / "metrics.csv", newline="") as f:
+            train = list(csv.DictReader(f))
+    except (OSError, json.JSONDecodeError, csv.Error) as e:
+        raise ReportError(f"cannot read the run {run_dir}: {e}") from None
+    if not evals:
+        return None
+    return RunCurves(
+        run_dir.name,
+        spec["labels"],
+        int(spec["seed"]),
+        int(config["total_frames"]),
+        _column(evals, "frames"),
+        _column(evals, "elapsed_s"),
+        _column(evals, "mean_return"),
+        _column(train, "frames"),
+        _column(train, "elapsed_s"),
+        _column(train, "mean_return"),
+    )
+
+
+def read_study(study: Path, finished_only: bool = True) -> tuple[list[RunCurves], list[str]]:
+    """The study's runs (those with ``done.json`` unless ``finished_only`` is False) and
+    warnings for the ones left out."""
+    runs_dir = Path(study) / "runs"
+    if not runs_dir.is_dir():
+        raise ReportError(f"{study} is not a study folder: it has no runs/ (made by study.py run)")
+    runs, warnings = [], []
+    for run_dir in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
+        if finished_only and not (run_dir / "done.json").is_file():
+            warnings.append(f"{run_dir.name}: not finished, left out")
+            continue
+        run = read_run(run_dir)
+        if run is None:
+            warnings.append(f"{run_dir.name}: no evaluation yet, left out")
+            continue
+        runs.append(run)
+    if not runs:
+        raise ReportError(f"{study} has no finished runs yet")
+    return runs, warnings
+
+
+def _rliable():
+    try:
+        import warnings
+
+        # arch (rliable's bootstrap) warns that RandomState is deprecated on every call
+        warnings.filterwarnings("ignore", category=FutureWarning, module="arch")
+        from rliable import library, metrics
+    except Exception as e:  # missing, or broken by a dependency (arch 7 with pandas 3)
+        raise ReportError(
+            f"the study report needs rliable, which cannot be imported "
+            f"({type(e).__name__}: {e}): pip install 'fw-rl[study]'"
+        ) from None
+    return library, metrics
+
+
+def interval_estimates(
+    groups: dict[str, np.ndarray], reps: int, seed: int = 0
+) -> dict[str, tuple[float, float, float]]:
+    """IQM and its 95 % stratified-bootstrap interval of each group's scores ``[runs]``."""
+    library, metrics = _rliable()
+    score_dict = {k: np.asarray(v, float)[:, None] for k, v in groups.items()}
+    point, interval = library.get_interval_estimates(
+        score_dict,
+        lambda x: np.array([metrics.aggregate_iqm(x)]),
+        reps=reps,
+        random_state=np.random.RandomState(seed),
+    )
+    return {
+        k: (float(point[k][0]), float(interval[k][0, 0]), float(interval[k][1, 0])) for k in groups
+    }
+
+
+def improvement_probability(
+    x: np.ndarray, y: np.ndarray, reps: int, seed: int = 0
+) -> tuple[float, float, float]:
+    """``P(X > Y)`` of one run's score against another's, with its 95 % interval."""
+    library, metrics = _rliable()
+    pair = [np.asarray(x, float)[:, None], np.asarray(y, float)[:, None]]
+    point, interval = library.get_interval_estimates(
+        {"pair": pair},
+        metrics.probability_of_improvement,
+        reps=reps,
+        random_state=np.random.RandomState(seed),
+    )
+    low, high = np.ravel(interval["pair"])
+    return float(np.ravel(point["pair"])[0]), float(low), float(high)
+
+
+def group_runs(runs: list[RunCurves], compare: str) -> dict[tuple, dict[str, list[RunCurves]]]:
+    """``{cell of the other axes: {compared value: runs}}``."""
+    if any(compare not in r.labels for r in runs):
+        axes = sorted({a for r in runs for a in r.labels})
+        raise ReportError(f"--compare {compare!r} is not an axis of this study ({', '.join(axes)})")
+    cells: dict[tuple, dict[str, list[RunCurves]]] = defaultdict(lambda: defaultdict(list))
+    for r in runs:
+        cell = tuple((a, v) for a, v in r.labels.items() if a != compare)
+        cells[cell][r.labels[compare]].append(r)
+    return cells
+
+
+def _fmt(value: tuple[float, float, float], kind: str) -> str:
+    point, low, high = value
+    if kind == "frames_to":
+        return f"{point / 1e6:.2f} M [{low / 1e6:.2f}, {high / 1e6:.2f}]"
+    return f"{point:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def cell_table(
+    groups: dict[str, list[RunCurves]], threshold: float, baseline: str, reps: int
+) -> str:
+    """One Markdown table for one cell of the other axes: a row per compared value."""
+    values = sorted(groups)
+    scores = {v: [r.scores(threshold) for r in groups[v]] for v in values}
+    estimates = {
+        kind: interval_estimates({v: [s[kind] for s in scores[v]] for v in values}, reps)
+        for kind in ("auc", "train_auc", "frames_to", "final")
+    }
+    lines = [
+        f"| value | seeds | eval AUC (IQM [95 % CI]) | training AUC | frames to {threshold} "
+        f"| reached {threshold} | final eval return | P(AUC > {baseline}'s) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for v in values:
+        if v != baseline and baseline in groups:
+            p = improvement_probability(
+                [s["auc"] for s in scores[v]], [s["auc"] for s in scores[baseline]], reps
+            )
+            improvement = f"{p[0]:.2f} [{p[1]:.2f}, {p[2]:.2f}]"
+        else:
+            improvement = "-"
+        reached = sum(s["reached"] for s in scores[v])
+        lines.append(
+            f"| {v} | {len(scores[v])} | {_fmt(estimates['auc'][v], 'auc')} | "
+            f"{_fmt(estimates['train_auc'][v], 'auc')} | "
+            f"{_fmt(estimates['frames_to'][v], 'frames_to')} | {reached} / {len(scores[v])} | "
+            f"{_fmt(estimates['final'][v], 'final')} | {improvement} |"
+        )
+    return "\n".join(lines)
+
+
+def _iqm_band(xs: list[np.ndarray], ys: list[np.ndarray], grid: np.ndarray, reps: int):
+    library, metrics = _rliable()
+    curves = np.stack([np.interp(grid, x, y) for x, y in zip(xs, ys)])  # [runs, points]
+    point, interval = library.get_interval_estimates(
+        {"c": curves[:, None, :]},
+        lambda s: np.array([metrics.aggregate_iqm(s[..., j]) for j in range(s.shape[-1])]),
+        reps=reps,
+        random_state=np.random.RandomState(0),
+    )
+    return point["c"], interval["c"][0], interval["c"][1]
+
+
+def draw_cell(
+    groups: dict[str, list[RunCurves]], title: str, path: Path, threshold: float, reps: int
+) -> Path:
+    """Four panels: greedy evaluation and training return, against frames and against
+    wall-clock time; IQM over seeds with its 95 % band, one colour per value."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharey=True)
+    panels = [
+        (axes[0, 0], "eval", "frames", 1e6, "frames (millions)", "greedy evaluation return"),
+        (axes[0, 1], "eval", "seconds", 60.0, "training time (minutes)", ""),
+        (axes[1, 0], "train", "frames", 1e6, "frames (millions)", "training episode return"),
+        (axes[1, 1], "train", "seconds", 60.0, "training time (minutes)", ""),
+    ]
+    for i, value in enumerate(sorted(groups)):
+        runs = groups[value]
+        for ax, which, axis, scale, _, _ in panels:
+            xs = [getattr(r, f"{which}_{axis}") for r in runs]
+            ys = [getattr(r, f"{which}_return") for r in runs]
+            keep = [np.isfinite(y) for y in ys]
+            xs, ys = [x[k] for x, k in zip(xs, keep)], [y[k] for y, k in zip(ys, keep)]
+            if not all(len(x) for x in xs):
+                continue
+            end = min(x[-1] for x in xs)
+            grid = np.linspace(max(x[0] for x in xs), end, 60)
+            mid, low, high = _iqm_band(xs, ys, grid, min(reps, 200))
+            ax.plot(grid / scale, mid, color=f"C{i}", linewidth=2, label=f"{value} ({len(runs)})")
+            ax.fill_between(grid / scale, low, high, color=f"C{i}", alpha=0.2, linewidth=0)
+    for ax, _, _, _, xlabel, ylabel in panels:
+        ax.axhline(threshold, color="grey", linestyle=":", linewidth=1)
+        ax.set_xlabel(xlabel)
+        if ylabel:
+            ax.set_ylabel(ylabel)
+        ax.set_ylim(-1.05, 1.05)
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(loc="lower right", title="IQM over seeds, 95 % CI")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_report(
+    study: Path,
+    out: Path,
+    compare: str = "core",
+    threshold: float = 0.9,
+    baseline: str = "lstm",
+    reps: int = 2000,
+    command: str = "",
+) -> list[Path]:
+    """``report.md`` and one figure per cell of the other axes; returns the paths."""
+    runs, warnings = read_study(Path(study))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cells = group_runs(runs, compare)
+    sections, paths = [], []
+    for cell in sorted(cells):
+        name = "-".join(v for _, v in cell) or "all"
+        title = ", ".join(f"{a} {v}" for a, v in cell) or "all runs"
+        figure = draw_cell(cells[cell], title, out / f"curves-{name}.png", threshold, reps)
+        paths.append(figure)
+        sections.append(
+            f"### {title}\n\n{cell_table(cells[cell], threshold, baseline, reps)}\n\n"
+            f"![{title}]({figure.name})\n"
+        )
+    notes = "".join(f"- {w}\n" for w in warnings)
+    text = (
+        f"# Study {Path(study).name}: {compare} compared\n\n"
+        f"Made by: `{command}`\n\n"
+        "Scores per run (see `fw_rl/agents/study/report.py`): eval AUC, the mean over "
+        "evaluations of (greedy return + 1) / 2 over the whole frame budget; training AUC, "
+        f"the same for the training episodes' return; frames to {threshold}, censored at the "
+        "budget for runs that never reach it; final, the mean of the last 5 evaluations. "
+        "Across seeds: interquartile mean with 95 % stratified-bootstrap intervals "
+        f"({reps} resamples, rliable); P(AUC > {baseline}'s) is the probability of "
+        "improvement with its interval.\n\n" + "\n".join(sections)
+    )
+    if notes:
+        text += f"\nLeft out:\n\n{notes}"
+    report = out / "report.md"
+    report.write_text(text)
+    scores_path = out / "scores.csv"
+    with open(scores_path, "w", newline="") as f:
+        axes = list(runs[0].labels)
+        writer = csv.writer(f)
+        writer.writerow(
+            ["run", *axes, "seed", "budget", "auc", "train_auc", "frames_to", "reached", "final"]
+        )
+        for r in runs:
+            s = r.scores(threshold)
+            writer.writerow(
+                [r.name, *(r.labels.get(a, "") for a in axes), r.seed, r.budget]
+                + [
+                    f"{s[k]:.6g}" if isinstance(s[k], float) else s[k]
+                    for k in ("auc", "train_auc", "frames_to", "reached", "final")
+                ]
+            )
+    return [report, scores_path, *paths]

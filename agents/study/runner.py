@@ -1,0 +1,172 @@
+"""Run a study's grid, resumably: finished runs are skipped, interrupted ones resumed.
+
+Each run is ``python -m fw_rl.scripts.a3c <flags> --run-dir <study>/runs/<name>`` in a
+process of its own (its log in ``log.txt`` beside its CSVs). A run is finished when its
+folder holds ``done.json``, written here once the trainer exits with 0; a folder with a
+checkpoint but no ``done.json`` was interrupted and continues with ``--resume``. So a study
+survives Ctrl-C, a crash or the end of a session: run the same command again.
+
+``jobs`` runs go at once; with ``cores_per_job`` each is pinned to its own cores with
+``taskset -c`` (as on a 16-core machine: 8 jobs x 2 cores), so runs do not contend.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from fw_rl.agents.study.grid import Grid, RunSpec
+from fw_rl.checkpoint import CHECKPOINT_NAME
+
+DONE_NAME = "done.json"
+SPEC_NAME = "study.json"
+LOG_NAME = "log.txt"
+
+
+@dataclass
+class RunResult:
+    name: str
+    status: str  # "done", "skipped" (finished before), "failed", "interrupted"
+    exit_code: int | None = None
+    seconds: float = 0.0
+
+
+def is_finished(run_dir: Path) -> bool:
+    return (run_dir / DONE_NAME).is_file()
+
+
+def trainer_command(spec: RunSpec, run_dir: Path, python: str = sys.executable) -> list[str]:
+    """The command that starts (or, after an interruption, continues) one run."""
+    command = [python, "-m", "fw_rl.scripts.a3c", *spec.flags, "--no-progress"]
+    if (run_dir / CHECKPOINT_NAME).is_file():
+        return [*command, "--resume", str(run_dir)]
+    return [*command, "--run-dir", str(run_dir)]
+
+
+class StudyRunner:
+    """Runs the grid's runs under ``out/runs``; :meth:`run` returns one result per run.
+
+    Args:
+        grid: the runs.
+        out: the study's folder (``grid.json`` and ``runs/`` are written there).
+        jobs: runs at once.
+        cores_per_job: pin each job to this many cores with ``taskset`` (0: no pinning).
+        say: where progress lines go.
+    """
+
+    def __init__(
+        self,
+        grid: Grid,
+        out: Path,
+        jobs: int = 1,
+        cores_per_job: int = 0,
+        say: Callable[[str], None] = print,
+    ) -> None:
+        if jobs < 1:
+            raise ValueError(f"jobs must be >= 1, got {jobs}")
+        if cores_per_job < 0:
+            raise ValueError(f"cores_per_job must be >= 0, got {cores_per_job}")
+        if cores_per_job and shutil.which("taskset") is None:
+            raise ValueError("pinning runs to cores needs taskset (util-linux): use --pin 0")
+        cpus = os.cpu_count() or 1
+        if cores_per_job * jobs > cpus:
+            raise ValueError(
+                f"{jobs} jobs x {cores_per_job} cores need {jobs * cores_per_job} cores; "
+                f"this machine has {cpus}"
+            )
+        self.grid, self.out, self.jobs = grid, Path(out), jobs
+        self.cores_per_job, self.say = cores_per_job, say
+        self._free_slots = list(range(jobs))
+        self._lock = threading.Lock()
+        self._processes: dict[int, subprocess.Popen] = {}
+        self._stopping = False
+
+    def run_dir(self, spec: RunSpec) -> Path:
+        return self.out / "runs" / spec.name
+
+    def run(self, only: Callable[[RunSpec], bool] | None = None) -> list[RunResult]:
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "grid.json").write_text(json.dumps(self.grid.to_dict(), indent=2))
+        specs = [s for s in self.grid.runs() if only is None or only(s)]
+        results = [RunResult(s.name, "skipped") for s in specs if is_finished(self.run_dir(s))]
+        todo = [s for s in specs if not is_finished(self.run_dir(s))]
+        self.say(
+            f"study {self.out}: {len(specs)} runs, {len(results)} finished, {len(todo)} to run"
+        )
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            with ThreadPoolExecutor(self.jobs) as pool:
+                futures = [pool.submit(self._run_one, s) for s in todo]
+                for done, future in enumerate(as_completed(futures), 1):
+                    result = future.result()
+                    results.append(result)
+                    self.say(
+                        f"[{done}/{len(todo)}] {result.name}: {result.status}"
+                        + (f" (exit {result.exit_code})" if result.status == "failed" else "")
+                        + f" in {result.seconds / 60:.1f} min"
+                    )
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        return results
+
+    # ---- one run -------------------------------------------------------------------------
+
+    def _on_signal(self, signum, _frame) -> None:
+        """Ctrl-C / SIGTERM: stop starting runs, ask the running ones to save and stop."""
+        self._stopping = True
+        with self._lock:
+            for process in self._processes.values():
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGTERM)
+
+    def _run_one(self, spec: RunSpec) -> RunResult:
+        if self._stopping:
+            return RunResult(spec.name, "interrupted")
+        run_dir = self.run_dir(spec)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / SPEC_NAME).write_text(
+            json.dumps({"labels": spec.labels, "seed": spec.seed, "flags": list(spec.flags)})
+        )
+        with self._lock:
+            slot = self._free_slots.pop(0)
+        command = trainer_command(spec, run_dir)
+        if self.cores_per_job:
+            first = slot * self.cores_per_job
+            cores = ",".join(str(c) for c in range(first, first + self.cores_per_job))
+            command = ["taskset", "-c", cores, *command]
+        start = time.monotonic()
+        try:
+            with open(run_dir / LOG_NAME, "a") as log:
+                log.write("$ " + " ".join(command) + "\n")
+                log.flush()
+                process = subprocess.Popen(
+                    command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
+                with self._lock:
+                    self._processes[slot] = process
+                if self._stopping:  # a signal came while it started
+                    os.killpg(process.pid, signal.SIGTERM)
+                code = process.wait()
+        finally:
+            with self._lock:
+                self._processes.pop(slot, None)
+                self._free_slots.append(slot)
+        seconds = time.monotonic() - start
+        if code == 0:
+            (run_dir / DONE_NAME).write_text(
+                json.dumps({"exit_code": 0, "seconds": seconds, "command": command})
+            )
+            return RunResult(spec.name, "done", 0, seconds)
+        status = "interrupted" if self._stopping else "failed"
+        return RunResult(spec.name, status, code, seconds)

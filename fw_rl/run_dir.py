@@ -1,0 +1,115 @@
+"""The run directory, owned by one module for both trainers (A3C and supervised).
+
+A run directory holds ``config.json`` (every setting, as used), CSV logs, ``checkpoint.pt``
+(the latest state, to resume) and ``best.pt`` (the weights best on the trainer's
+evaluation). This module creates or refuses it, writes the config and the logs, and names
+the files; what a resume must keep is declared on the config's fields
+(:func:`fw_rl.cli.fields_with_role`).
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import json
+import os
+from pathlib import Path
+
+from fw_rl.checkpoint import CHECKPOINT_NAME
+
+BEST_NAME = "best.pt"
+CONFIG_NAME = "config.json"
+
+
+class RunDirError(OSError):
+    """A run directory that cannot be used: it already holds a run, or it cannot be
+    created or written (permissions, a read-only or full disk)."""
+
+
+def describe_os_error(e: OSError) -> str:
+    """``[Errno 28] No space left on device: 'x'`` -> ``no space left on device``."""
+    if e.errno == errno.ENOSPC:
+        return "no space left on device"
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if e.errno == errno.EROFS:
+        return "read-only file system"
+    return (e.strerror or str(e)).lower()
+
+
+def create_run_dir(path: str | Path, resuming: bool) -> Path:
+    """Make ``path`` ready for a run: refuse one that holds a run unless ``resuming``;
+    create it; check that it can be written. Raises :class:`RunDirError` with one line."""
+    path = Path(path)
+    if not resuming and (path / CHECKPOINT_NAME).exists():
+        raise RunDirError(
+            f"{path} already holds a run: pass --resume {path} to continue it, "
+            "or choose another --run-dir"
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise RunDirError(
+            f"cannot write the run directory {path}: {describe_os_error(e)}"
+        ) from None
+    return path
+
+
+def write_config(run_dir: Path, settings: dict) -> None:
+    """``config.json``, written whole or not at all."""
+    tmp = run_dir / (CONFIG_NAME + ".tmp")
+    try:
+        tmp.write_text(json.dumps(settings, indent=2))
+        os.replace(tmp, run_dir / CONFIG_NAME)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_config(run_dir: Path) -> dict:
+    return json.loads((Path(run_dir) / CONFIG_NAME).read_text())
+
+
+class CsvLog:
+    """An append-only CSV with a fixed header.
+
+    On resume (``keep_up_to`` given) the rows logged after the checkpoint was saved
+    (their ``key`` column above ``keep_up_to``) are dropped, so the log continues from
+    the checkpoint's state; otherwise the file starts afresh.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        fieldnames: list[str],
+        keep_up_to: int | None = None,
+        key: str = "frames",
+    ) -> None:
+        self.path, self.fieldnames = Path(path), list(fieldnames)
+        rows = []
+        if keep_up_to is not None and self.path.exists():
+            with open(self.path, newline="") as f:
+                rows = [r for r in csv.DictReader(f) if int(float(r[key])) <= keep_up_to]
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        try:
+            with open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, self.fieldnames)
+                writer.writeheader()
+                writer.writerows(rows)
+            os.replace(tmp, self.path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def write(self, row: dict) -> None:
+        with open(self.path, "a", newline="") as f:
+            csv.DictWriter(f, self.fieldnames).writerow(
+                {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()}
+            )
+
+    def rows(self) -> list[dict]:
+        with open(self.path, newline="") as f:
+            return list(csv.DictReader(f))

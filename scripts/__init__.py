@@ -1,0 +1,1 @@
+"""Command-line programs (also installed as console commands, see pyproject.toml)."""

@@ -1,0 +1,97 @@
+"""build_model: every agent field of the config changes the built model as it should."""
+
+import dataclasses
+
+import pytest
+import torch
+from gymnasium import spaces
+
+from fw_rl.agents.config import A3CConfig
+from fw_rl.agents.model import ActorCritic, build_model
+from fw_rl.cli import fields_with_role
+from fw_rl.cores import FastWeightsRNN, IRNNCore, LSTMCore
+
+
+def small(**changes) -> A3CConfig:
+    return A3CConfig(**{"hidden_size": 16, "encoder_size": 12, "size": 8, **changes})
+
+
+def test_previous_action_changes_the_core_input():
+    fed = build_model(small(previous_action=True))
+    blind = build_model(small(previous_action=False))
+    assert fed.previous_action and not blind.previous_action
+    assert fed.core.input_size == 12 + 3
+    assert blind.core.input_size == 12
+    obs = torch.zeros(4, 2, 8, 8)
+    prev = torch.tensor([[-1, -1], [0, 2], [1, 1], [2, 0]])
+    # without the previous action, the actions fed in cannot change the output
+    torch.manual_seed(0)
+    blind = build_model(small(previous_action=False))
+    a, _, _ = blind(obs, prev)
+    b, _, _ = blind(obs, torch.full_like(prev, -1))
+    torch.testing.assert_close(a, b)
+    a, _, _ = fed(obs, prev)
+    b, _, _ = fed(obs, torch.full_like(prev, -1))
+    assert not torch.allclose(a[1:], b[1:])
+
+
+def test_sizes_come_from_the_config_and_the_spaces():
+    model = build_model(small(hidden_size=24, encoder_size=20, size=10))
+    assert model.observation_shape == (10, 10)
+    assert model.encoder[0].in_features == 100
+    assert model.encoder[0].out_features == 20
+    assert model.core.hidden_size == 24
+    assert model.policy.out_features == 3 and model.value.out_features == 1
+    wide = build_model(small(), spaces.Box(0, 1, (5, 7), dtype="float32"), spaces.Discrete(4))
+    assert wide.encoder[0].in_features == 35 and wide.num_actions == 4
+    assert wide.core.input_size == 12 + 4
+
+
+@pytest.mark.parametrize(
+    ("core", "cls"), [("fastweights", FastWeightsRNN), ("lstm", LSTMCore), ("irnn", IRNNCore)]
+)
+def test_core_is_built_by_name(core, cls):
+    assert isinstance(build_model(small(core=core)).core, cls)
+
+
+def test_core_options_reach_the_core():
+    model = build_model(small(core_options='{"decay": 0.8, "fast_lr": 0.25, "inner_steps": 2}'))
+    assert model.core.decay == 0.8
+    assert model.core.fast_lr == 0.25
+    assert model.core.inner_steps == 2
+    default = build_model(small())
+    assert default.core.decay == 0.95 and default.core.inner_steps == 1
+
+
+def test_every_identity_field_changes_the_model():
+    """A field that must match on resume must also change what build_model makes."""
+    base = small()
+    changed = {
+        "core": "lstm",
+        "hidden_size": 17,
+        "encoder_size": 13,
+        "core_options": '{"decay": 0.5}',
+        "previous_action": False,
+        "size": 9,
+    }
+    assert set(changed) == set(fields_with_role(A3CConfig, "identity"))
+
+    def describe(model: ActorCritic):
+        core = model.core
+        return (
+            type(core).__name__,
+            core.hidden_size,
+            core.input_size,
+            model.encoder[0].in_features,
+            getattr(core, "decay", None),
+            tuple(p.shape for p in model.parameters()),
+        )
+
+    reference = describe(build_model(base))
+    for name, value in changed.items():
+        assert describe(build_model(dataclasses.replace(base, **{name: value}))) != reference, name
+
+
+def test_non_discrete_action_space_is_refused():
+    with pytest.raises(TypeError, match="Discrete"):
+        build_model(small(), spaces.Box(0, 1, (8, 8)), spaces.Box(-1, 1, (2,)))
