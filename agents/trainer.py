@@ -129,6 +129,7 @@ class A3CTrainer:
         self.returns: deque[float] = deque(maxlen=200)
         self.last_update: UpdateReport | None = None
         self.signal_received: int | None = None
+        self._started = time.monotonic()
 
     # ---- helpers ---------------------------------------------------------------------------
 

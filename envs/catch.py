@@ -19,6 +19,17 @@ class InvalidActionError(ValueError):
     """Raised for an action outside ``{0, 1, 2}``."""
 
 
+def _action_index(action) -> int | None:
+    """The integer an action stands for, or None if it is no integer action."""
+    if isinstance(action, (bool, np.bool_)):
+        return None
+    if isinstance(action, (int, np.integer)):
+        return int(action)
+    if isinstance(action, np.ndarray) and action.dtype.kind in "iu" and action.size == 1:
+        return int(action.reshape(-1)[0])
+    return None
+
+
 class CatchEnv(gym.Env):
     """
     ## Description
@@ -137,14 +148,15 @@ class CatchEnv(gym.Env):
     def step(self, action):
         if self._done:
             raise EpisodeFinishedError("step() called on a finished episode: call reset() first")
-        try:
-            moves = self._paddle_moves.get(action)
-        except TypeError:  # unhashable: a one-number integer array is accepted too
-            is_int = isinstance(action, np.ndarray) and action.dtype.kind in "iu"
-            moves = self._paddle_moves.get(int(action)) if is_int and action.size == 1 else None
+        # an int (the fast path), a numpy integer, or an integer array of one element;
+        # floats and bools are refused even where they compare equal to 0, 1 or 2
+        moves = self._paddle_moves.get(action) if type(action) is int else None
+        if moves is None:
+            moves = self._paddle_moves.get(_action_index(action))
         if moves is None:
             raise InvalidActionError(
-                f"action must be one of 0 (left), 1 (stay), 2 (right), got {action!r}"
+                "action must be an integer 0 (left), 1 (stay) or 2 (right), or an integer "
+                f"array of one element, got {action!r}"
             )
         self._paddle_left = paddle = moves[self._paddle_left]
         self._t = t = self._t + 1  # the ball falls one row per step: its row is t

@@ -6,10 +6,11 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
+from gymnasium.error import ResetNeeded
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 
-from fw_rl.envs.catch import InvalidActionError
+from fw_rl.envs.catch import EpisodeFinishedError, InvalidActionError
 from fw_rl.envs.catch_rules import NUM_ACTIONS, CatchRules
 
 
@@ -24,9 +25,13 @@ class CatchVectorEnv(VectorEnv):
         num_envs: number of boards.
         size, paddle_width, ball_speed, visible_steps: as for :class:`~fw_rl.envs.catch.CatchEnv`.
         autoreset_mode: ``"NextStep"`` (Gymnasium's default: the step after an episode ends
-            resets that board and ignores its action) or ``"SameStep"`` (the step that ends
-            an episode already returns the next episode's first observation; the last one is
-            in ``info["final_obs"]``).
+            resets that board and ignores its action), ``"SameStep"`` (the step that ends
+            an episode already returns the next episode's first observation; as in
+            Gymnasium's own vector envs, ``info["final_obs"]`` is an object array holding
+            the last observation of each board that ended, ``None`` elsewhere, with the
+            mask ``info["_final_obs"]``, and ``info["final_info"]`` / ``"_final_info"``
+            likewise) or ``"Disabled"`` (finished boards wait for
+            ``reset(options={"reset_mask": mask})``; stepping one raises).
         copy: return a fresh observation array each step (default). ``False`` returns the
             env's own buffer, which the next step overwrites: faster, for callers that
             consume the observation at once.
@@ -44,7 +49,6 @@ class CatchVectorEnv(VectorEnv):
         autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
         copy: bool = True,
         render_mode: str | None = None,
-        max_episode_steps: int | None = None,
     ) -> None:
         if (
             isinstance(num_envs, bool)
@@ -60,9 +64,10 @@ class CatchVectorEnv(VectorEnv):
             mode = AutoresetMode(autoreset_mode)
         except ValueError:
             mode = None
-        if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+        if mode is None:
             raise ValueError(
-                f"autoreset_mode must be 'NextStep' or 'SameStep', got {autoreset_mode!r}"
+                "autoreset_mode must be 'NextStep', 'SameStep' or 'Disabled', "
+                f"got {autoreset_mode!r}"
             )
         self.rules = rules = CatchRules(size, paddle_width, ball_speed, visible_steps)
         self.metadata = {**self.metadata, "autoreset_mode": mode}
@@ -95,6 +100,7 @@ class CatchVectorEnv(VectorEnv):
         self._ball_col = np.zeros(n, np.int64)
         self._paddle_left = np.full(n, rules.start_paddle_left, np.int64)
         self._needs_reset = np.ones(n, bool)
+        self._was_reset = False
         self._all = np.ones(n, bool)
         self._all.flags.writeable = False
 
@@ -113,15 +119,45 @@ class CatchVectorEnv(VectorEnv):
                 raise ValueError(
                     f"reset(seed=...) got {len(seeds)} seeds for {self.num_envs} boards"
                 )
+        mask = self._reset_mask(options)
+        if mask is not self._all and not self._rngs:
+            raise ResetNeeded("reset(options={'reset_mask': ...}) needs a full reset() first")
         if seed is not None or not self._rngs:
-            self._rngs = [seeding.np_random(s)[0] for s in seeds]
-            self._used[:] = self._uniforms.shape[1]  # discard numbers from old generators
-        self._start(self._all)
-        self._needs_reset = np.zeros(self.num_envs, bool)
+            fresh = [seeding.np_random(s)[0] for s in seeds]
+            if mask is self._all:
+                self._rngs = fresh
+            else:  # a partial reset reseeds only the boards it resets
+                self._rngs = [f if m else r for f, r, m in zip(fresh, self._rngs, mask)]
+            self._used[mask] = self._uniforms.shape[1]  # discard numbers of old generators
+        self._start(mask)
+        self._needs_reset = self._needs_reset & ~mask
+        self._was_reset = True
         self._draw()
         return self._output_obs(), self._info()
 
+    def _reset_mask(self, options: dict[str, Any] | None) -> np.ndarray:
+        """The boards a reset starts: all, or ``options["reset_mask"]`` (Gymnasium's
+        partial reset, for ``autoreset_mode="Disabled"``)."""
+        if not options or options.get("reset_mask") is None:
+            return self._all
+        mask = np.asarray(options["reset_mask"])
+        if mask.shape != (self.num_envs,) or mask.dtype != np.bool_:
+            raise ValueError(
+                f"options['reset_mask'] must be a bool array of shape ({self.num_envs},), "
+                f"got {options['reset_mask']!r}"
+            )
+        return mask
+
     def step(self, actions):
+        if not self._was_reset:
+            raise ResetNeeded("step() called before reset(): call reset() first")
+        mode = self.metadata["autoreset_mode"]
+        if mode is AutoresetMode.DISABLED and self._needs_reset.any():
+            raise EpisodeFinishedError(
+                f"boards {np.flatnonzero(self._needs_reset).tolist()} have finished their "
+                "episodes and autoreset is disabled: call "
+                "reset(options={'reset_mask': mask}) for them first"
+            )
         actions = np.asarray(actions)
         if (
             actions.shape != (self.num_envs,)
@@ -144,10 +180,24 @@ class CatchVectorEnv(VectorEnv):
         terminated = self._t >= self.rules.episode_length
         rewards = self._rewards(terminated)
         infos: dict[str, Any] = {}
-        if self.metadata["autoreset_mode"] is AutoresetMode.SAME_STEP and terminated.any():
+        if mode is AutoresetMode.SAME_STEP and terminated.any():
             self._draw()
-            infos["final_obs"] = self._obs.copy()
-            infos["final_info"] = self._info()
+            final_obs = np.full(self.num_envs, None, dtype=object)
+            for i in np.flatnonzero(terminated).tolist():
+                final_obs[i] = self._obs[i].copy()
+            final_info = {
+                key: value if key.startswith("_") else value.copy()
+                for key, value in self._info().items()
+            }
+            for key in list(final_info):
+                if key.startswith("_"):
+                    final_info[key] = terminated.copy()
+            infos.update(
+                final_obs=final_obs,
+                _final_obs=terminated.copy(),
+                final_info=final_info,
+                _final_info=terminated.copy(),
+            )
             self._start(terminated)
             self._needs_reset = np.zeros(self.num_envs, bool)
         else:

@@ -46,15 +46,18 @@ def main(argv=None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    model = SequenceClassifier(
-        config.core,
-        config.hidden,
-        NUM_CLASSES,
-        vocabulary=len(VOCABULARY),
-        embedding_size=config.embedding_size,
-        core_options=config.core_kwargs,
-    )
-    return run_training(model, splits, config, default_run_dir)
+
+    def build_model() -> SequenceClassifier:
+        return SequenceClassifier(
+            config.core,
+            config.hidden,
+            NUM_CLASSES,
+            vocabulary=len(VOCABULARY),
+            embedding_size=config.embedding_size,
+            core_options=config.core_kwargs,
+        )
+
+    return run_training(build_model, splits, config, default_run_dir)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,17 @@
 #!/usr/bin/env python
 """Compare cores: learning curves and the frames and time each needs to reach a return.
 
+    # draw from run directories (written next to them, or to --out)
+    python scripts/compare.py runs/fastweights-20261201-101500 runs/lstm-20261201-103000
     # train each core with each seed (extra flags go to scripts/a3c.py), then draw
-    python scripts/compare.py --cores fastweights lstm --seeds 0 1 2 --out docs/results \\
+    python scripts/compare.py --cores fastweights lstm --seeds 0 1 2 --out runs/compare \\
         -- --max-minutes 10 --stop-at-return 0.95
-    # or draw from existing run directories
-    python scripts/compare.py --runs runs/a runs/b runs/c --out docs/results
 
 Writes ``curves.png``, ``curves.svg`` (mean greedy evaluation return against frames and
 against wall-clock time, mean and min-max band over seeds, one colour per core) and
-``table.md`` (frames and minutes to reach ``--threshold``) to ``--out``.
+``table.md`` (frames and minutes to reach ``--threshold``) to ``--out``, by default the
+folder that holds the runs. A run without evaluations yet is skipped with a warning. For
+grids of runs with confidence intervals, see ``scripts/study.py``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -45,6 +48,10 @@ class RunDirError(ValueError):
     pass
 
 
+class NoEvaluationError(RunDirError):
+    """A run directory whose ``eval.csv`` has no rows yet."""
+
+
 def read_run(path: Path) -> Run:
     config_path, eval_path = path / "config.json", path / "eval.csv"
     if not config_path.is_file() or not eval_path.is_file():
@@ -56,7 +63,7 @@ def read_run(path: Path) -> Run:
     with open(eval_path, newline="") as f:
         rows = list(csv.DictReader(f))
     if not rows:
-        raise RunDirError(f"{eval_path} has no evaluations yet")
+        raise NoEvaluationError(f"{eval_path} has no evaluations yet")
     column = {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
     return Run(
         path,
@@ -178,21 +185,34 @@ def main(argv=None) -> int:
     if "--" in argv:
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1 :]
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--runs", nargs="+", type=Path, help="existing run directories")
-    source.add_argument("--cores", nargs="+", help="cores to train, e.g. fastweights lstm")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
+    parser.add_argument("runs", nargs="*", type=Path, help="run directories to compare")
+    parser.add_argument("--cores", nargs="+", help="cores to train first, e.g. fastweights lstm")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument(
         "--threshold", type=float, default=0.9, help="the evaluation return to reach"
     )
-    parser.add_argument("--out", type=Path, default=Path("docs/results"))
+    parser.add_argument(
+        "--out", type=Path, help="where to write (default: the folder holding the runs)"
+    )
     args = parser.parse_args(argv)
+    if bool(args.runs) == bool(args.cores):
+        parser.error("give run directories, or --cores to train (not both)")
+    if args.cores and args.out is None:
+        parser.error("--cores needs --out: the folder to train the runs in")
     paths = args.runs or train_runs(args.cores, args.seeds, args.out, extra)
-    try:
-        runs = [read_run(p) for p in paths]
-    except RunDirError as e:
-        parser.error(str(e))
+    runs = []
+    for path in paths:
+        try:
+            runs.append(read_run(path))
+        except NoEvaluationError as e:
+            print(f"warning: skipping {path}: {e}", file=sys.stderr)
+        except RunDirError as e:
+            parser.error(str(e))
+    if not runs:
+        parser.error("none of the runs has an evaluation yet")
+    if args.out is None:
+        args.out = Path(os.path.commonpath([p.resolve().parent for p in paths]))
     groups: dict[str, list[Run]] = {}
     for run in runs:
         groups.setdefault(run.core, []).append(run)

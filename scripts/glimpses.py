@@ -21,6 +21,7 @@ from fw_rl.cores import CORES
 from fw_rl.tasks.classifier import SequenceClassifier
 from fw_rl.tasks.glimpses import (
     GLIMPSE_FEATURES,
+    DataFileError,
     MissingDataError,
     SmallConvNet,
     extract_glimpses,
@@ -55,7 +56,7 @@ def main(argv=None) -> int:
     config = parse_config(GlimpseConfig, __doc__.split("\n\n")[0], argv)
     try:
         data = load_mnist(config.data_dir)
-    except (MissingDataError, ValueError) as e:
+    except (MissingDataError, DataFileError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     images, labels = data["train"]
@@ -67,17 +68,21 @@ def main(argv=None) -> int:
         )
         return 2
     cut = len(images) - config.validation_size
-    if config.core == "convnet":
-        model = SmallConvNet()
-        features = {"train": images[:cut], "validation": images[cut:], "test": data["test"][0]}
-    else:
-        model = SequenceClassifier(
+
+    def build_model():
+        if config.core == "convnet":
+            return SmallConvNet()
+        return SequenceClassifier(
             config.core,
             config.hidden,
             10,
             input_size=GLIMPSE_FEATURES,
             core_options=config.core_kwargs,
         )
+
+    if config.core == "convnet":
+        features = {"train": images[:cut], "validation": images[cut:], "test": data["test"][0]}
+    else:
         features = {
             "train": extract_glimpses(images[:cut]),
             "validation": extract_glimpses(images[cut:]),
@@ -85,7 +90,7 @@ def main(argv=None) -> int:
         }
     targets = {"train": labels[:cut], "validation": labels[cut:], "test": data["test"][1]}
     splits = {k: TensorDataset(features[k], targets[k]) for k in features}
-    return run_training(model, splits, config, f"runs/glimpses-{config.core}-{config.hidden}")
+    return run_training(build_model, splits, config, f"runs/glimpses-{config.core}-{config.hidden}")
 
 
 if __name__ == "__main__":

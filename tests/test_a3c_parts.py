@@ -1,5 +1,7 @@
 """A3C pieces in one process: rollouts, recurrent-state resets, the shared optimiser."""
 
+import time
+
 import pytest
 import torch
 import torch.multiprocessing as mp
@@ -140,3 +142,32 @@ def test_statistics_stay_shared_after_loading_a_checkpoint(cls):
     optimiser.load_state_dict(saved)  # as a resume does: torch copies the state anew
     tensors = [v for state in optimiser.state.values() for v in state.values()]
     assert tensors and all(t.is_shared() for t in tensors)
+
+
+def test_progress_bar_total_follows_the_limit_that_ends_the_run_first(tmp_path):
+    from fw_rl.agents.trainer import A3CTrainer
+
+    config = A3CConfig(
+        size=6,
+        hidden_size=8,
+        encoder_size=8,
+        core="lstm",
+        workers=1,
+        total_frames=20_000_000,
+        max_minutes=15,
+        run_dir=str(tmp_path / "run"),
+    )
+    trainer = A3CTrainer(config)
+    trainer.counters["frames"] = 1_000_000
+    trainer.counters["elapsed_s"] = 5 * 60.0  # 10 minutes left
+    trainer._started = time.monotonic()
+    # at 10,000 frames/s the time limit ends the run at about 7 M frames, not 20 M
+    assert abs(trainer._frames_at_end(10_000.0) - 7_000_000) < 20_000
+    # at 100,000 frames/s the frame budget comes first
+    assert trainer._frames_at_end(100_000.0) == 20_000_000
+    no_limit = A3CTrainer(
+        A3CConfig(
+            size=6, hidden_size=8, encoder_size=8, core="lstm", run_dir=str(tmp_path / "other")
+        )
+    )
+    assert no_limit._frames_at_end(10_000.0) == 20_000_000

@@ -2,6 +2,7 @@
 
 import csv
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -250,3 +251,108 @@ def test_corrupt_or_foreign_checkpoint_gives_a_clear_message(tmp_path):
 def test_bad_flags_are_rejected_by_the_cli(args, message):
     proc, _ = run_a3c(*args, timeout=60)
     assert proc.returncode == 2 and message in proc.stderr
+
+
+def test_resume_keeps_the_runs_limits_and_config_records_what_was_used(tmp_path):
+    run = tmp_path / "run"
+    limits = ["--max-minutes", "30", "--stop-at-return", "0.99", "--eval-interval", "3000"]
+    proc, _ = run_a3c(*TINY, "--workers", "0", "--total-frames", "3000", *limits, "--run-dir", run)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["workers"] == os.cpu_count() and saved["run_dir"] == str(run)
+    # --resume alone continues with the run's own limits (a time limit counts across
+    # resumes), the frame budget given again wins
+    proc, _ = run_a3c("--total-frames", "6000", "--no-progress", "--resume", run)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    resumed = json.loads((run / "config.json").read_text())
+    assert resumed["max_minutes"] == 30 and resumed["stop_at_return"] == 0.99
+    assert resumed["total_frames"] == 6000 and resumed["hidden_size"] == 16
+    # TensorBoard: events with the hyperparameter table and the scalars
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"tensors": 0})
+    events.Reload()
+    assert "eval/mean_return" in events.Tags()["scalars"]
+    assert any("hyperparameters" in tag for tag in events.Tags()["tensors"])
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--hidden", "32"], "unrecognized arguments: --hidden"),  # abbreviations refused
+        (["--lr", "inf"], "--lr must be a finite number"),
+        (["--entropy-cost", "nan"], "--entropy-cost must be a finite number"),
+    ],
+)
+def test_abbreviated_and_non_finite_flags_are_refused(args, message):
+    proc, _ = run_a3c(*args, timeout=60)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+def test_a_run_directory_that_cannot_be_written_is_one_line_and_exit_2(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    proc, _ = run_a3c(*TINY, "--run-dir", blocker / "run", timeout=60)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
+    assert f"cannot write the run directory {blocker / 'run'}" in proc.stderr
+
+
+def test_hostile_checkpoint_is_refused_without_torchs_advice(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    # a pickle that would run code if loaded with weights_only=False
+    torch.save({"format": "fw_rl/1", "payload": Path("x")}, run / "checkpoint.pt")
+    proc, _ = run_a3c(*TINY, "--resume", run, timeout=60)
+    assert proc.returncode == 2
+    assert "not a valid fw_rl checkpoint" in proc.stderr
+    assert "weights_only" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_full_disk_keeps_the_last_good_checkpoint_and_no_partial_file(tmp_path, monkeypatch):
+    """Fault injection in the trainer's process: once a checkpoint exists, every further
+    write of one fails half-way with ENOSPC, as on a full disk."""
+    import errno
+    import io
+
+    import fw_rl.checkpoint as checkpoint_module
+    from fw_rl.agents.trainer import EXIT_WRITE_FAILED, A3CTrainer
+
+    real_save = torch.save
+
+    def save_until_full(payload, f):
+        if (
+            f.name.endswith("checkpoint.pt.tmp")
+            and (Path(f.name).parent / "checkpoint.pt").exists()
+        ):
+            f.write(b"partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_save(payload, f)
+
+    monkeypatch.setattr(checkpoint_module.torch, "save", save_until_full)
+    run = tmp_path / "run"
+    config = A3CConfig(
+        size=6,
+        hidden_size=16,
+        encoder_size=16,
+        workers=1,
+        envs_per_worker=4,
+        eval_episodes=20,
+        total_frames=10_000_000,
+        checkpoint_interval=0.5,
+        log_interval=0.2,
+        run_dir=str(run),
+        progress=False,
+        core="lstm",
+    )
+    out = io.StringIO()
+    trainer = A3CTrainer(config, out=out)
+    trainer.save()  # the last good checkpoint
+    good = digest(run / "checkpoint.pt")
+    assert trainer.train() == EXIT_WRITE_FAILED
+    text = out.getvalue()
+    assert "no space left on device" in text and "the last good one" in text
+    assert digest(run / "checkpoint.pt") == good
+    assert not (run / "checkpoint.pt.tmp").exists()
+    assert load_checkpoint(run)["counters"]["frames"] == 0
+    assert read_csv(run / "metrics.csv")  # the logs are intact

@@ -10,6 +10,7 @@ from gymnasium.utils.env_checker import check_env
 
 import fw_rl.envs  # noqa: F401
 from fw_rl.envs import CatchConfigError, CatchEnv, EpisodeFinishedError, InvalidActionError
+from fw_rl.envs.catch_rules import PAPER_SETTINGS
 
 
 def play_episode(env, policy, seed=None):
@@ -140,12 +141,39 @@ def test_observations_are_fresh_arrays():
     assert np.array_equal(first, kept)
 
 
-@pytest.mark.parametrize("action", [-1, 3, 1.5, "left", None])
+@pytest.mark.parametrize(
+    "action",
+    [-1, 3, 1.5, "left", None, 1.0, True, np.float64(2.0), np.bool_(True), np.array([1.0])],
+)
 def test_bad_action_raises_clear_error(action):
+    """Floats and bools are refused even where they equal 0, 1 or 2."""
     env = CatchEnv()
     env.reset(seed=0)
-    with pytest.raises(InvalidActionError, match="0 \\(left\\), 1 \\(stay\\), 2 \\(right\\)"):
+    with pytest.raises(InvalidActionError, match="0 \\(left\\), 1 \\(stay\\) or 2 \\(right\\)"):
         env.step(action)
+
+
+@pytest.mark.parametrize("action", [np.array([2]), np.array([[2]], np.uint8), np.array(2)])
+def test_one_element_integer_arrays_are_accepted(action):
+    env = CatchEnv(size=8)
+    env.reset(seed=0)
+    start = env.unwrapped._paddle_left
+    *_, info = env.step(action)
+    assert info["paddle_left"] == start + 1
+
+
+def test_default_is_the_papers_harder_setting():
+    env = gym.make("Catch-v0")
+    assert env.observation_space.shape == (24, 24)
+    obs, _ = env.reset(seed=0)
+    seen = [obs.any()]
+    for _ in range(6):
+        obs, *_ = env.step(1)
+        seen.append(obs.any())
+    assert seen == [True] * 5 + [False] * 2  # 5 visible observations, then blank
+    small = gym.make("Catch-v0", **PAPER_SETTINGS["16x16"])
+    assert small.observation_space.shape == (16, 16)
+    assert small.unwrapped.rules.visible_steps == 3
 
 
 def test_numpy_integer_actions_are_accepted():

@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
-from gymnasium.vector import AutoresetMode
+from gymnasium.error import ResetNeeded
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-from fw_rl.envs import CatchEnv, CatchVectorEnv, InvalidActionError
+from fw_rl.envs import CatchEnv, CatchVectorEnv, EpisodeFinishedError, InvalidActionError
 
 
 @pytest.mark.parametrize(
@@ -51,7 +52,8 @@ def test_same_step_autoreset_returns_next_episode_and_final_obs():
     assert (info["final_info"]["ball_row"] == 4).all()
     assert (info["ball_row"] == 0).all()
     assert obs[:, 0].sum() == 3  # each new ball in the top row
-    assert (info["final_obs"][:, -1].sum(axis=1) >= 3).all()
+    assert info["_final_obs"].all() and info["_final_info"].all()
+    assert all(final[-1].sum() >= 3 for final in info["final_obs"])
     _, rewards, terminated, _, _ = vec.step(np.ones(3, np.int64))
     assert not terminated.any() and (rewards == 0).all()
 
@@ -93,7 +95,7 @@ def test_bad_actions_raise(actions):
     "kwargs, match",
     [
         (dict(num_envs=0), "num_envs"),
-        (dict(autoreset_mode="Disabled"), "autoreset_mode"),
+        (dict(autoreset_mode="Whenever"), "autoreset_mode"),
         (dict(render_mode="human"), "does not render"),
     ],
 )
@@ -105,3 +107,73 @@ def test_bad_settings_raise(kwargs, match):
 def test_reset_seed_list_must_match_num_envs():
     with pytest.raises(ValueError, match="2 seeds for 3 boards"):
         CatchVectorEnv(3).reset(seed=[1, 2])
+
+
+def _compare_steps(ours, theirs, steps: int, seed: int, disabled: bool = False) -> int:
+    """Step both vector envs alike; compare everything they return. Returns how many
+    episode ends were seen."""
+    n = ours.num_envs
+    obs_a, info_a = ours.reset(seed=seed)
+    obs_b, info_b = theirs.reset(seed=seed)
+    assert np.array_equal(obs_a, obs_b)
+    rng = np.random.default_rng(seed)
+    ends = 0
+    for _ in range(steps):
+        actions = rng.integers(0, 3, size=n)
+        a, b = ours.step(actions), theirs.step(actions)
+        for x, y in zip(a[:4], b[:4]):
+            assert np.array_equal(x, y)
+        info_a, info_b = a[4], b[4]
+        assert set(info_a) == set(info_b)
+        if "final_obs" in info_b:
+            mask = info_b["_final_obs"]
+            ends += int(mask.sum())
+            assert info_a["final_obs"].dtype == object
+            assert np.array_equal(info_a["_final_obs"], mask)
+            assert np.array_equal(info_a["_final_info"], info_b["_final_info"])
+            for i in range(n):
+                if mask[i]:
+                    assert np.array_equal(info_a["final_obs"][i], info_b["final_obs"][i])
+                else:
+                    assert info_a["final_obs"][i] is None
+            final_a, final_b = info_a["final_info"], info_b["final_info"]
+            assert set(final_a) == set(final_b)
+            for key in final_b:
+                if key.startswith("_"):
+                    assert np.array_equal(final_a[key], final_b[key])
+                else:
+                    assert np.array_equal(final_a[key][mask], final_b[key][mask])
+        if disabled and a[2].any():
+            ends += int(a[2].sum())
+            ours.reset(options={"reset_mask": a[2].copy()})
+            theirs.reset(options={"reset_mask": a[2].copy()})
+    return ends
+
+
+def test_same_step_info_layout_is_gymnasiums():
+    """final_obs / final_info and their masks as Gymnasium's own SyncVectorEnv gives them."""
+    kwargs = dict(size=5, visible_steps=2)
+    ours = CatchVectorEnv(3, autoreset_mode="SameStep", **kwargs)
+    theirs = SyncVectorEnv([lambda: CatchEnv(**kwargs)] * 3, autoreset_mode=AutoresetMode.SAME_STEP)
+    assert _compare_steps(ours, theirs, steps=13, seed=4) == 9
+
+
+def test_disabled_autoreset_waits_for_a_partial_reset():
+    kwargs = dict(size=5)
+    ours = CatchVectorEnv(2, autoreset_mode="Disabled", **kwargs)
+    theirs = SyncVectorEnv([lambda: CatchEnv(**kwargs)] * 2, autoreset_mode=AutoresetMode.DISABLED)
+    assert _compare_steps(ours, theirs, steps=12, seed=1, disabled=True) == 6
+    # without the reset, stepping a finished board is refused with what to do
+    ours.reset(seed=0)
+    for _ in range(4):
+        *_, terminated, _, _ = ours.step(np.ones(2, np.int64))
+    assert terminated.all()
+    with pytest.raises(EpisodeFinishedError, match="reset_mask"):
+        ours.step(np.ones(2, np.int64))
+    with pytest.raises(ValueError, match="reset_mask"):
+        ours.reset(options={"reset_mask": np.array([1, 0])})
+
+
+def test_step_before_reset_says_so():
+    with pytest.raises(ResetNeeded, match="before reset"):
+        CatchVectorEnv(2).step(np.ones(2, np.int64))

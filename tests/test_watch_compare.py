@@ -18,11 +18,9 @@ import torch
 from fw_rl.agents.config import A3CConfig
 from fw_rl.agents.model import build_model
 from fw_rl.checkpoint import save_checkpoint
+from fw_rl.scripts import compare, watch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-import compare  # noqa: E402
-import watch  # noqa: E402
 
 
 def make_run(path: Path, core: str, seed: int, returns: list[float], size: int = 6) -> Path:
@@ -143,7 +141,7 @@ def test_compare_draws_figure_and_table_from_run_directories(tmp_path):
     ]
     runs.append(make_run(tmp_path / "lstm0", "lstm", 0, [-0.8, -0.2, 0.3, 0.6]))
     out = tmp_path / "out"
-    assert compare.main(["--runs", *map(str, runs), "--out", str(out)]) == 0
+    assert compare.main([*map(str, runs), "--out", str(out)]) == 0
     png = imageio.imread(out / "curves.png")
     assert png.shape[0] > 200 and png.shape[1] > 400
     assert (out / "curves.svg").read_text().startswith("<?xml")
@@ -160,5 +158,22 @@ def test_compare_draws_figure_and_table_from_run_directories(tmp_path):
 
 def test_compare_rejects_a_directory_that_is_not_a_run(tmp_path, capsys):
     with pytest.raises(SystemExit):
-        compare.main(["--runs", str(tmp_path), "--out", str(tmp_path / "o")])
+        compare.main([str(tmp_path), "--out", str(tmp_path / "o")])
     assert "not a run directory" in capsys.readouterr().err
+
+
+def test_compare_writes_next_to_the_runs_and_skips_one_without_evaluations(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    done = make_run(runs / "fw0", "fastweights", 0, [0.2, 0.95])
+    fresh = make_run(runs / "lstm0", "lstm", 0, [])  # started, not evaluated yet
+    assert compare.main([str(done), str(fresh)]) == 0
+    assert "skipping" in capsys.readouterr().err
+    table = (runs / "table.md").read_text()
+    assert "fastweights" in table and "lstm" not in table.split("Made by")[0]
+    assert (runs / "curves.png").is_file()
+
+
+def test_compare_needs_runs_or_cores(capsys):
+    with pytest.raises(SystemExit):
+        compare.main([])
+    assert "run directories" in capsys.readouterr().err

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -60,18 +61,32 @@ class MissingDataError(FileNotFoundError):
     """The IDX files are not in the data directory."""
 
 
+class DataFileError(ValueError):
+    """A data file that cannot be read: truncated, corrupt, or not what it should be."""
+
+
 def read_idx(path: Path) -> np.ndarray:
-    """One IDX file (gzipped or not) as a numpy array of unsigned bytes."""
+    """One IDX file (gzipped or not) as a numpy array of unsigned bytes; a truncated or
+    corrupt file raises :class:`DataFileError` naming it."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
+        raise DataFileError(
+            f"{path} cannot be read ({'truncated or corrupt gzip' if path.suffix == '.gz' else e})"
+        ) from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise ValueError(f"{path} is not an IDX file of unsigned bytes")
+        raise DataFileError(f"{path} is not an IDX file of unsigned bytes")
     dims = data[3]
+    if len(data) < 4 + 4 * dims:
+        raise DataFileError(f"{path} has a truncated header ({len(data)} bytes)")
     shape = struct.unpack(f">{dims}I", data[4 : 4 + 4 * dims])
     body = np.frombuffer(data, np.uint8, offset=4 + 4 * dims)
     if body.size != int(np.prod(shape)):
-        raise ValueError(f"{path} holds {body.size} bytes for a shape {shape}")
+        raise DataFileError(
+            f"{path} holds {body.size} bytes for a shape {shape} (truncated or corrupt)"
+        )
     return body.reshape(shape)
 
 
@@ -101,7 +116,7 @@ def load_mnist(data_dir: str | Path) -> dict[str, tuple[torch.Tensor, torch.Tens
         images = read_idx(find_idx(data_dir, images_stem))
         labels = read_idx(find_idx(data_dir, labels_stem))
         if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) != len(labels):
-            raise ValueError(
+            raise DataFileError(
                 f"{split} images {images.shape} and labels {labels.shape} "
                 "do not match MNIST's layout"
             )

@@ -12,6 +12,7 @@ import csv
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -206,12 +207,20 @@ def train_classifier(
     return results
 
 
-def run_training(model: nn.Module, splits: dict[str, Dataset], config, default_run_dir: str) -> int:
-    """What both task scripts do once data and model exist; returns the exit code."""
+def run_training(
+    build_model: Callable[[], nn.Module],
+    splits: dict[str, Dataset],
+    config,
+    default_run_dir: str,
+) -> int:
+    """What both task scripts do once the data exist: seed, build the model (so its
+    initialisation follows ``--seed``), train; returns the exit code."""
     run_dir = Path(config.resume or config.run_dir or default_run_dir)
     if not config.resume and (run_dir / "checkpoint.pt").exists():
         print(f"error: {run_dir} already holds a run: pass --resume {run_dir}", file=sys.stderr)
         return 2
+    torch.manual_seed(config.seed)
+    model = build_model()
     try:
         results = train_classifier(model, splits, config, run_dir)
     except CheckpointError as e:

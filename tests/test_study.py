@@ -1,0 +1,173 @@
+"""The study tool on a tiny grid: runs, skips what finished, resumes what was stopped,
+and reports with rliable."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fw_rl.agents.study.grid import GridError, load_grid, parse_grid
+from fw_rl.agents.study.report import (
+    ReportError,
+    RunCurves,
+    improvement_probability,
+    interval_estimates,
+    write_report,
+)
+from fw_rl.scripts import study
+
+TINY = ["--size", "5", "--visible-steps", "-1", "--hidden-size", "8", "--encoder-size", "8"]
+TINY += ["--workers", "1", "--envs-per-worker", "4", "--eval-episodes", "10"]
+TINY += ["--eval-interval", "1000", "--total-frames", "3000"]
+
+
+def write_grid(path: Path, seeds=(0, 1), total_frames=None) -> Path:
+    flags = list(TINY)
+    if total_frames is not None:
+        flags[flags.index("--total-frames") + 1] = str(total_frames)
+    grid = {
+        "flags": flags,
+        "axes": {
+            "setting": {"plain": [], "blind": ["--visible-steps", "2"]},
+            "core": {"lstm": ["--core", "lstm"], "irnn": ["--core", "irnn"]},
+        },
+        "seeds": list(seeds),
+    }
+    path.write_text(json.dumps(grid))
+    return path
+
+
+def test_grid_expands_axes_and_seeds_with_later_flags_winning(tmp_path):
+    grid = load_grid(write_grid(tmp_path / "g.json", seeds=(0, 1, 2)))
+    runs = grid.runs()
+    assert len(runs) == 2 * 2 * 3
+    assert [r.seed for r in runs[:4]] == [0] * 4  # seeds outermost
+    blind = next(r for r in runs if r.name == "blind-irnn-seed2")
+    assert blind.labels == {"setting": "blind", "core": "irnn"}
+    flags = list(blind.flags)
+    assert flags[-2:] == ["--seed", "2"]
+    # the axis's --visible-steps 2 comes after the common -1, so it wins in argparse
+    where = [i for i, f in enumerate(flags) if f == "--visible-steps"]
+    assert [flags[i + 1] for i in where] == ["-1", "2"]
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"axes": {"core": {"a": []}}, "seeds": []}, "seeds"),
+        ({"axes": {}, "seeds": [0]}, "axes"),
+        ({"axes": {"core": {"a-b": []}}, "seeds": [0]}, "label 'a-b'"),
+        ({"axes": {"core": {"a": "--core a"}}, "seeds": [0]}, "list of strings"),
+        ({"flags": ["--seed", "1"], "axes": {"core": {"a": []}}, "seeds": [0]}, "--seed"),
+        ({"axes": {"core": {"a": []}}, "seeds": [0], "sedes": 1}, "unknown keys"),
+    ],
+)
+def test_bad_grids_say_what_is_wrong(data, message):
+    with pytest.raises(GridError, match=message):
+        parse_grid(data)
+
+
+def test_bad_grid_file_is_exit_2(tmp_path, capsys):
+    (tmp_path / "g.json").write_text("{not json")
+    assert study.main(["run", str(tmp_path / "g.json"), "--out", str(tmp_path / "o")]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_run_skips_finished_runs_and_reports(tmp_path, capsys):
+    grid = write_grid(tmp_path / "g.json", seeds=(0, 1, 2))
+    out = tmp_path / "study"
+    only = ["--only", "setting=plain"]
+    assert study.main(["run", str(grid), "--out", str(out), "--jobs", "2", *only]) == 0
+    finished = sorted(p.name for p in (out / "runs").iterdir())
+    assert finished == [f"plain-{c}-seed{s}" for c in ("irnn", "lstm") for s in range(3)]
+    assert all((out / "runs" / n / "done.json").is_file() for n in finished)
+    stamps = {n: (out / "runs" / n / "done.json").stat().st_mtime_ns for n in finished}
+    capsys.readouterr()
+    assert study.main(["run", str(grid), "--out", str(out), *only]) == 0
+    assert "6 finished, 0 to run" in capsys.readouterr().out
+    assert stamps == {n: (out / "runs" / n / "done.json").stat().st_mtime_ns for n in finished}
+    # the report: rliable aggregates per cell of the other axes, one figure per cell
+    assert study.main(["report", str(out), "--reps", "200"]) == 0
+    report = (out / "report.md").read_text()
+    assert "### setting plain" in report and "P(AUC > lstm's)" in report
+    rows = [
+        line
+        for line in report.splitlines()
+        if line.startswith("| irnn") or line.startswith("| lstm")
+    ]
+    assert len(rows) == 2 and all("| 3 |" in r for r in rows)
+    assert (out / "curves-plain.png").stat().st_size > 10_000
+    scores = (out / "scores.csv").read_text().splitlines()
+    assert scores[0].startswith("run,setting,core,seed,budget,auc") and len(scores) == 1 + 6
+
+
+def test_interrupted_study_resumes_the_stopped_run(tmp_path):
+    grid = write_grid(tmp_path / "g.json", seeds=(0,), total_frames=10_000_000)
+    out = tmp_path / "study"
+    command = [sys.executable, "-m", "fw_rl.scripts.study", "run", str(grid), "--out", str(out)]
+    command += ["--only", "setting=plain", "core=lstm"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = out / "runs" / "plain-lstm-seed0"
+    deadline = time.time() + 120
+    while not (run / "eval.csv").is_file() or len((run / "eval.csv").read_text().splitlines()) < 2:
+        assert time.time() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "run the same command again" in err
+    assert (run / "checkpoint.pt").is_file() and not (run / "done.json").exists()
+    # the next call continues that run from its checkpoint (here: with a smaller budget)
+    data = json.loads(grid.read_text())
+    data["flags"][data["flags"].index("--total-frames") + 1] = "3000"
+    grid.write_text(json.dumps(data))
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+    commands = [line for line in (run / "log.txt").read_text().splitlines() if line[:2] == "$ "]
+    assert len(commands) == 2 and "--run-dir" in commands[0] and "--resume" in commands[1]
+    assert (run / "done.json").is_file()
+
+
+def _curves(returns, budget=1000):
+    frames = np.arange(1, len(returns) + 1) * budget / len(returns)
+    r = np.asarray(returns, float)
+    return RunCurves("r", {"core": "x"}, 0, budget, frames, frames / 100, r, frames, frames, r)
+
+
+def test_run_scores_by_hand():
+    scores = _curves([-1.0, 0.0, 0.9, 1.0]).scores(threshold=0.9)
+    assert scores["auc"] == pytest.approx((0 + 0.5 + 0.95 + 1.0) / 4)
+    assert scores["frames_to"] == 750 and scores["reached"]
+    never = _curves([-1.0, -0.5]).scores(threshold=0.9)
+    assert never["frames_to"] == 1000 and not never["reached"]  # censored at the budget
+
+
+def test_rliable_estimates_on_known_scores():
+    values = np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 100.0])
+    (point, low, high) = interval_estimates({"a": values}, reps=500)["a"]
+    assert point == pytest.approx(3.5)  # the mean of the middle half: 2, 3, 4, 5
+    assert low <= point <= high
+    p, low, high = improvement_probability(np.ones(5) * 2, np.ones(5), reps=200)
+    assert p == 1.0 and low == 1.0
+    p, *_ = improvement_probability(np.array([1.0, 3.0]), np.array([2.0, 2.0]), reps=200)
+    assert p == pytest.approx(0.5)
+
+
+def test_report_of_an_empty_folder_is_an_error(tmp_path):
+    with pytest.raises(ReportError, match="no runs/"):
+        write_report(tmp_path, tmp_path)
+    (tmp_path / "runs").mkdir()
+    with pytest.raises(ReportError, match="no finished runs"):
+        write_report(tmp_path, tmp_path)
+
+
+def test_pinning_needs_enough_cores(tmp_path, capsys):
+    grid = write_grid(tmp_path / "g.json")
+    cores = os.cpu_count() or 1
+    argv = ["run", str(grid), "--out", str(tmp_path / "o"), "--jobs", str(cores), "--pin", "2"]
+    assert study.main(argv) == 2
+    assert "cores" in capsys.readouterr().err
