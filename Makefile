@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH_INDEX) "$(TORCH)"
 	$(PY) -m pip install --quiet -e ".[dev]"
-	$(PY) -m fw_rl.cores.warm_up  # compile the numba kernels now, not in the first run
+	$(PY) -m fw_rl.cores.fast_weights.warm_up  # compile the numba kernels now, not in the first run
 	touch $@
 
 venv: $(VENV)/.installed

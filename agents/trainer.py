@@ -313,7 +313,7 @@ class A3CTrainer:
         caches them on disk: only a first run compiles), and say so."""
         if self.config.core != "fastweights":
             return
-        from fw_rl.cores.warm_up import warm_up
+        from fw_rl.cores.fast_weights.warm_up import warm_up
 
         self.say("preparing the fast-weights kernels (numba compiles them on a first run) ...")
         seconds = warm_up()

@@ -68,7 +68,7 @@ def predicted_matrix_bytes(steps: int, hidden: int) -> int:
 
 def predicted_attention_bytes(steps: int, hidden: int) -> int:
     # keys (T+1) H, h^0 and the two layer-norm inputs 3 T H, attention weights T^2 per
-    # example (see fw_rl/cores/fast_weights_attention.py), and the [T, T] decay table
+    # example (see fw_rl/cores/fast_weights/attention.py), and the [T, T] decay table
     return 4 * (BATCH * (hidden * (4 * steps + 1) + steps * steps) + steps * steps)
 
 

@@ -4,12 +4,12 @@
 
 1. The acting step's memory update ``A_t = lambda A + eta h h^T`` at batch 16, H = 256:
    the ways PyTorch offers to write it, the ``A_t h`` read that follows, and the one-pass
-   numba loop that acting without gradients uses (``fw_rl/cores/memory_update.py``).
+   numba loop that acting without gradients uses (``fw_rl/cores/fast_weights/acting.py``).
 2. The attention form's backward pass: accumulating the keys' gradients
    ``grad_k[:, :t] += w (x) dv`` with ``addcmul_`` or ``baddbmm_``.
 3. Where ``mode="auto"`` picks the compiled matrix form or attention: both timed, forward
    and backward, over a grid of batch (1, 16, 128), T (2-400) and H (16-256), and the cost
-   model ``fw_rl.cores.fast_weights.predicted_us`` refitted to the grid.
+   model ``fw_rl.cores.fast_weights.cost_model.predicted_us`` refitted to the grid.
 
 One torch thread, ``tune_malloc()`` applied; best of several repeats (microseconds, or
 milliseconds for section 3). Results are quoted in benchmarks/RESULTS.md.
@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from fw_rl.cores import FastWeightsRNN
-from fw_rl.cores.fast_weights import predicted_us
-from fw_rl.cores.memory_update import matvec, update_memory
+from fw_rl.cores.fast_weights.acting import matvec, update_memory
+from fw_rl.cores.fast_weights.cost_model import predicted_us
 from fw_rl.system import tune_malloc
 
 
@@ -87,7 +87,7 @@ GRID_HIDDEN = (16, 32, 64, 128, 256)
 
 def fit_cost_model(cells: list[tuple[int, int, int, float, float]]) -> None:
     """Least squares, in relative error, of the two forms' cost models (the ones
-    ``fw_rl.cores.fast_weights.predicted_us`` uses) on the measured cells."""
+    ``fw_rl.cores.fast_weights.cost_model.predicted_us`` uses) on the measured cells."""
     batch, steps, hidden, compiled, attention = (np.array(c, dtype=float) for c in zip(*cells))
     terms = np.stack([steps * batch, steps * batch * hidden**2], 1) / compiled[:, None]
     a, b = np.linalg.lstsq(terms, np.ones_like(compiled), rcond=None)[0]

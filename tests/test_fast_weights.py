@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from fw_rl.cores import FastWeightsRNN, fast_weights_kernel, memory_update
+from fw_rl.cores import FastWeightsRNN
+from fw_rl.cores.fast_weights import acting, kernel, predicted_us
 
 # the three implementations: the matrix form as the compiled loop and as PyTorch's
 # operations per step, and the attention form
@@ -168,8 +169,8 @@ def test_one_pass_memory_update_equals_pytorch(dtype, tolerance):
     memory = torch.randn(3, 7, 7, dtype=dtype)
     h, query = torch.randn(3, 7, dtype=dtype), torch.randn(3, 7, dtype=dtype)
     with torch.no_grad():
-        assert memory_update.fused_available(memory, h, query)  # numba is a dependency
-        fused = memory_update.update_memory(memory, h, query, 0.9, 0.4)
+        assert acting.fused_available(memory, h, query)  # numba is a dependency
+        fused = acting.update_memory(memory, h, query, 0.9, 0.4)
     expected_memory = 0.9 * memory + 0.4 * h[:, :, None] * h[:, None, :]
     expected_read = torch.einsum("bij,bj->bi", expected_memory, query)
     torch.testing.assert_close(fused[0], expected_memory, rtol=tolerance, atol=tolerance)
@@ -180,7 +181,7 @@ def test_one_pass_memory_update_equals_pytorch(dtype, tolerance):
 def test_acting_without_gradients_equals_the_autograd_step(numba_installed, monkeypatch):
     # no_grad acting steps take the one-pass update (or PyTorch's without numba)
     if not numba_installed:
-        monkeypatch.setattr(memory_update, "compiled_kernel", lambda: None)
+        monkeypatch.setattr(acting, "compiled_kernel", lambda: None)
     torch.manual_seed(0)
     core = FastWeightsRNN(3, 6, inner_steps=2, mode="matrix").double()
     state = (torch.rand(4, 6, dtype=torch.double), 0.1 * torch.rand(4, 6, 6, dtype=torch.double))
@@ -282,19 +283,29 @@ def test_attention_weights_reconstruct_the_fast_term(mode):
     torch.testing.assert_close(attention[t, :, j], expected)
 
 
-def test_auto_mode_picks_the_faster_form_by_the_cost_model():
-    # where the compiled loop runs: the matrix for small B x H or long T, else attention
-    # (the measured crossovers: benchmarks/RESULTS.md)
-    assert FastWeightsRNN(2, 20).choose_mode(11, 128) == "matrix"
-    assert FastWeightsRNN(2, 20).choose_mode(100, 128) == "matrix"
-    core = FastWeightsRNN(2, 128)
-    assert core.choose_mode(1, 128) == "matrix"  # a single acting step
-    assert core.choose_mode(11, 128) == "attention" and core.choose_mode(100, 128) == "attention"
-    assert core.choose_mode(400, 128) == "matrix"
-    # T >= H: the matrix, although the cost model alone would pick attention
-    assert FastWeightsRNN(2, 256).choose_mode(300, 128) == "matrix"
-    assert core.choose_mode(23, 1) == "matrix"  # classic A3C's update: one board
-    assert FastWeightsRNN(2, 256).choose_mode(11, 16) == "attention"
+def test_auto_mode_picks_the_form_the_cost_model_predicts_faster():
+    """The behaviour, whatever the fitted constants: one step is the matrix; T >= H is the
+    matrix; otherwise the cheaper prediction; and for fixed T and batch the choice flips
+    from the compiled matrix to attention at most once as H grows."""
+    for batch in (1, 16, 128):
+        for steps in (2, 11, 100):
+            choices = []
+            for hidden in (8, 16, 32, 64, 128, 256, 512):
+                core = FastWeightsRNN(2, hidden)
+                mode = core.choose_mode(steps, batch)
+                if steps >= hidden:
+                    assert mode == "matrix"
+                    continue
+                compiled = predicted_us("compiled", steps, batch, hidden)
+                attention = predicted_us("attention", steps, batch, hidden)
+                assert mode == ("matrix" if compiled <= attention else "attention")
+                choices.append(mode)
+            flips = sum(a != b for a, b in zip(choices, choices[1:]))
+            assert flips <= 1 and (not flips or choices[0] == "matrix")
+        assert FastWeightsRNN(2, 64).choose_mode(1, batch) == "matrix"  # one acting step
+    # the two predictions grow as the forms' work does
+    assert predicted_us("compiled", 11, 16, 128) > predicted_us("compiled", 11, 16, 64)
+    assert predicted_us("attention", 100, 16, 64) > predicted_us("attention", 11, 16, 64)
     assert FastWeightsRNN(2, 20, mode="attention").choose_mode(11, 128) == "attention"
 
 
@@ -339,9 +350,9 @@ def test_the_compiled_loop_saves_no_h_by_h_memory_for_backward():
 @pytest.mark.parametrize("obstacle", ["no numba", "scratch too big"])
 def test_the_matrix_form_falls_back_to_pytorch(obstacle, monkeypatch):
     if obstacle == "no numba":
-        monkeypatch.setattr(fast_weights_kernel, "compile_loop", lambda function: None)
+        monkeypatch.setattr(kernel, "compile_loop", lambda function: None)
     else:  # 5 steps of a 4 x 4 float64 memory need 640 bytes
-        monkeypatch.setattr(fast_weights_kernel, "SCRATCH_LIMIT_BYTES", 639)
+        monkeypatch.setattr(kernel, "SCRATCH_LIMIT_BYTES", 639)
     torch.manual_seed(0)
     core = FastWeightsRNN(3, 4, mode="matrix").double()
     x = torch.randn(5, 2, 3, dtype=torch.double)

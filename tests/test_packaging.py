@@ -52,7 +52,7 @@ def test_wheel_holds_only_the_fw_rl_name_and_the_license(wheel):
         "fw_rl/agents/trainer.py",
         "fw_rl/scripts/a3c.py",
         "fw_rl/agents/study/report.py",
-        "fw_rl/cores/fast_weights.py",
+        "fw_rl/cores/fast_weights/kernel.py",
     ):
         assert module in names
     assert any(n.endswith("licenses/LICENSE") for n in names)

@@ -4,10 +4,10 @@ and its first read ``A_t q`` (eq. 2).
 PyTorch writes the update as two passes over the ``[B, H, H]`` memory (scale it, then add
 the outer product) and reads it again for ``A_t q``. An acting step is nothing but these
 passes at large ``B H^2``, so without autograd on the CPU, with numba installed, one
-compiled loop does all three in a single pass (``benchmarks/bench_fast_weights_ops.py``:
-127 us against 276 us at B = 16, H = 256). The results equal PyTorch's up to float
-rounding (``tests/test_fast_weights.py``); with gradients, on other devices, or without
-numba, PyTorch's operations are used.
+compiled loop does all three in a single pass (timed by section 1 of
+``benchmarks/bench_fast_weights_ops.py``, figures in ``benchmarks/RESULTS.md``). The results
+equal PyTorch's up to float rounding (``tests/test_fast_weights.py``); with gradients, on
+other devices, or without numba, PyTorch's operations are used.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from fw_rl.cores.compiled import compile_loop, loop_can_take
 
 def matvec(matrices: Tensor, vectors: Tensor) -> Tensor:
     """``[B, M, H] @ [B, H] -> [B, M]``, as a row vector times the transposed matrices:
-    on CPU about 3x faster than ``bmm`` with a single column (measured with
-    ``benchmarks/bench_cores.py``; see benchmarks/RESULTS.md)."""
+    on the CPU faster than ``bmm`` with a single column (``benchmarks/RESULTS.md``)."""
     return torch.bmm(vectors[:, None, :], matrices.transpose(1, 2))[:, 0]
 
 

@@ -1,33 +1,18 @@
-"""The fast-weights RNN of Ba, Hinton, Mnih, Leibo and Ionescu (NIPS 2016).
-
-For each step (paper eqs. 1-2, with layer normalisation; ``f`` = ReLU)::
-
-    A_t     = lambda * A_{t-1} + eta * h_{t-1} h_{t-1}^T          (eq. 1, A_0 = 0)
-    z       = W h_{t-1} + C x_t + b                                 (slow weights)
-    h^0     = f(LN(z))            (or f(z) with norm_preliminary=False)
-    h^{s+1} = f(LN(z + A_t h^s))  for s = 0 .. S-1                  (eq. 2)
-    h_t     = h^S
+"""The fast-weights RNN module (Ba et al. 2016, section 2): parameters, state and resets,
+and which of the forms runs a call (see the package docstring for the forms).
 
 Two exact ways to compute the fast term ``A_t h^s`` (``mode``):
 
 * ``"matrix"`` keeps ``A`` as a ``[B, H, H]`` memory: ``O(H^2)`` per step. On the CPU a
   sequence runs as one numba-compiled loop per example, forward and backward
-  (:mod:`fw_rl.cores.fast_weights_kernel`), which saves ``O(S T B H)`` for backpropagation
-  and recomputes the memories. Elsewhere (other devices, ``compiled=False``, no numba) it
-  runs as PyTorch's operations per step and autograd stores one ``A`` per step
-  (``O(T B H^2)``).
+  (``kernel.py``), which saves ``O(S T B H)`` for backpropagation and recomputes the
+  memories. Elsewhere (other devices, ``compiled=False``, no numba) it runs as PyTorch's
+  operations per step (``matrix.py``) and autograd stores one ``A`` per step.
 * ``"attention"`` uses eq. 3, ``A_t h^s = eta * sum_{tau<t} lambda^(t-1-tau) h_tau
   <h_tau, h^s>``: attention over the past hidden states with no ``H x H`` matrix, ``O(t H)``
-  per step, ``O(T H + S T^2)`` memory for backpropagation. A fast memory carried in from an
-  earlier call enters as the decayed matrix. It runs as one autograd Function with a
-  hand-written backward pass (:mod:`fw_rl.cores.fast_weights_attention`).
-* ``"auto"`` picks the faster of the two for the call: the matrix for a single acting
-  step; where the compiled loop runs, the one a cost model fitted to measurements predicts
-  faster for the call's ``T``, ``B`` and ``H`` (:func:`predicted_us`), and the matrix
-  whenever ``T >= H``: the compiled loop up to about H = 64 at batch 128 and T = 11 (100
-  at T = 100), H = 124 at batch 16, H = 400 at batch 1; otherwise attention for 2 to ``8 H``
-  steps and the matrix beyond (``benchmarks/bench_fast_weights_ops.py``, see
-  ``benchmarks/RESULTS.md``).
+  per step (``attention.py``). A fast memory carried in from an earlier call enters as the
+  decayed matrix.
+* ``"auto"`` picks the faster of the two for the call (``cost_model.py``).
 
 The state is always ``(h [B, H], A [B, H, H])`` so calls in either mode chain exactly.
 """
@@ -41,28 +26,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from fw_rl.cores.base import RecurrentCore, State
-from fw_rl.cores.fast_weights_attention import FastWeightsAttention, step_coefficients
-from fw_rl.cores.fast_weights_kernel import FastWeightsKernel, kernel_available, scratch_fits
-from fw_rl.cores.memory_update import matvec, update_memory
+from fw_rl.cores.fast_weights.attention import FastWeightsAttention, step_coefficients
+from fw_rl.cores.fast_weights.cost_model import faster_form
+from fw_rl.cores.fast_weights.kernel import FastWeightsKernel, kernel_available, scratch_fits
+from fw_rl.cores.fast_weights.matrix import run_matrix
+from fw_rl.cores.fast_weights.spec import FastWeightsSpec, norm_parameters
 
 MODES = ("auto", "matrix", "attention")
-
-# microseconds for forward + backward on the CPU, one thread, fitted to a grid of batch 1,
-# 16 and 128, T = 2-400 and H = 16-256 (benchmarks/bench_fast_weights_ops.py, section 3)
-_COST_PER_STEP = {
-    # the compiled loop: per example and step, a fixed part and the H x H memory's passes
-    "compiled": lambda steps, batch, hidden: batch * (0.60 + 5.3e-4 * hidden**2),
-    # attention: PyTorch's dispatch per step, then the H-wide and the t x H products
-    "attention": lambda steps, batch, hidden: (
-        73.0 + 0.032 * batch * hidden + 2.34e-4 * steps * batch * hidden
-    ),
-}
-
-
-def predicted_us(form: str, steps: int, batch: int, hidden: int) -> float:
-    """The time a training call takes in ``form`` (``"compiled"`` matrix or
-    ``"attention"``), by the cost model fitted to measurements; ``"auto"`` compares them."""
-    return steps * _COST_PER_STEP[form](steps, batch, hidden)
 
 
 class FastWeightsRNN(RecurrentCore):
@@ -109,7 +79,7 @@ class FastWeightsRNN(RecurrentCore):
         self.inner_steps = inner_steps
         self.decay = float(decay)
         self.fast_lr = float(fast_lr)
-        self.norm_preliminary = norm_preliminary
+        self.norm_preliminary = bool(norm_preliminary)
         self.mode = mode
         if not isinstance(compiled, bool):
             raise ValueError(f"compiled must be True or False, got {compiled!r}")
@@ -122,6 +92,14 @@ class FastWeightsRNN(RecurrentCore):
             self.slow.weight.copy_(slow_init_scale * torch.eye(hidden_size))
             self.inp.weight.uniform_(-bound, bound)
             self.inp.bias.zero_()
+
+    @property
+    def spec(self) -> FastWeightsSpec:
+        """The constants every form reads (the layer norm's eps included)."""
+        return FastWeightsSpec(
+            self.decay, self.fast_lr, self.inner_steps, self.norm_preliminary,
+            norm_parameters(self.norm)[2],
+        )  # fmt: skip
 
     def state_shapes(self, batch_size: int):
         h = self.hidden_size
@@ -150,15 +128,8 @@ class FastWeightsRNN(RecurrentCore):
         ``like``, default the parameters' device and dtype)."""
         if self.mode != "auto":
             return self.mode
-        if steps == 1:  # one acting step: a single rank-1 update is the cheapest
-            return "matrix"
-        if self.runs_compiled(steps, like):
-            if steps >= self.hidden_size:  # the matrix's H^2 per step is less than T H
-                return "matrix"  # (and the keys outgrow the caches that attention needs)
-            compiled = predicted_us("compiled", steps, batch, self.hidden_size)
-            attention = predicted_us("attention", steps, batch, self.hidden_size)
-            return "matrix" if compiled <= attention else "attention"
-        return "attention" if steps <= 8 * self.hidden_size else "matrix"
+        compiled = steps > 1 and self.runs_compiled(steps, like)
+        return faster_form(steps, batch, self.hidden_size, compiled)
 
     # ---- the equations -------------------------------------------------------------------
 
@@ -203,52 +174,19 @@ class FastWeightsRNN(RecurrentCore):
     def _run_compiled(
         self, drive: Tensor, h: Tensor, memory: Tensor | None, reset: Tensor | None
     ) -> tuple[Tensor, State]:
-        norm = self.norm if isinstance(self.norm, nn.LayerNorm) else None
+        gain, bias, _ = norm_parameters(self.norm)
+        keep = None if reset is None else (~reset).to(drive.dtype)
         out, final = FastWeightsKernel.apply(
-            drive,
-            h,
-            self.slow.weight,
-            None if norm is None else norm.weight,
-            None if norm is None else norm.bias,
-            memory,
-            None if reset is None else (~reset).to(drive.dtype),
-            self.decay,
-            self.fast_lr,
-            self.inner_steps,
-            self.norm_preliminary,
-            1e-5 if norm is None else norm.eps,
+            self.spec, drive, h, self.slow.weight, gain, bias, memory, keep
         )
         return out, (out[-1], final)
 
     def _run_matrix(
         self, drive: Tensor, h: Tensor, memory: Tensor | None, reset: Tensor | None
     ) -> tuple[Tensor, State]:
-        if memory is None:
-            memory = h.new_zeros(h.shape[0], self.hidden_size, self.hidden_size)
-        restarts = [False] * drive.shape[0] if reset is None else reset.any(dim=1).tolist()
-        outs = []
-        for t, restart in enumerate(restarts):
-            if restart:
-                keep = (~reset[t]).to(h.dtype)
-                h, memory = h * keep[:, None], memory * keep[:, None, None]
-            z = drive[t] + self.slow(h)
-            query = F.relu(self.norm(z) if self.norm_preliminary else z)  # h^0
-            # eq. 1, A_t = lambda A_{t-1} + eta h_{t-1} h_{t-1}^T, and A_t h^0 with it
-            memory, fast = update_memory(
-                memory,
-                h,
-                query if self.inner_steps else None,
-                self.decay,
-                self.fast_lr,
-                fused=self.compiled,
-            )
-            h = query
-            for s in range(self.inner_steps):  # eq. 2: h^{s+1} = f(LN(z + A_t h^s))
-                if s > 0:
-                    fast = matvec(memory, h)
-                h = F.relu(self.norm(z + fast))
-            outs.append(h)
-        return torch.stack(outs), (h, memory)
+        return run_matrix(
+            self.spec, drive, h, memory, reset, self.slow, self.norm, fused=self.compiled
+        )
 
     def _run_attention(
         self,
@@ -261,22 +199,11 @@ class FastWeightsRNN(RecurrentCore):
         steps = drive.shape[0]
         keep = None if reset is None else (~reset).to(drive.dtype)
         coef, scale = step_coefficients(steps, self.decay, self.fast_lr, keep, drive)
-        norm = self.norm if isinstance(self.norm, nn.LayerNorm) else None
+        gain, bias, _ = norm_parameters(self.norm)
         out, final, weights = FastWeightsAttention.apply(
-            drive,
-            h,
-            self.slow.weight,
-            None if norm is None else norm.weight,
-            None if norm is None else norm.bias,
-            memory,
-            keep,
-            coef,
-            scale,
-            self.inner_steps,
-            self.norm_preliminary,
-            1e-5 if norm is None else norm.eps,
+            self.spec, drive, h, self.slow.weight, gain, bias, memory, keep, coef, scale,
             want_attention,
-        )
+        )  # fmt: skip
         attention = None
         if want_attention:  # weights on keys 1..T, i.e. on the outputs of steps 0..T-1
             attention = F.pad(weights[:, :, 1:], (0, 1)).transpose(0, 1)

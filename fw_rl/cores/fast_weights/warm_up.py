@@ -2,7 +2,7 @@
 
 numba compiles each loop on its first call and caches it on disk (next to the module,
 where that is writable), so only the first run after an install pays for it. ``make``
-runs this during set-up: ``python -m fw_rl.cores.warm_up``.
+runs this during set-up: ``python -m fw_rl.cores.fast_weights.warm_up``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch
 def warm_up(dtype: torch.dtype = torch.float32) -> float:
     """Run the compiled training loop (forward and backward) and the acting update once
     on a tiny input; returns the seconds it took (compiling, or loading the cache)."""
-    from fw_rl.cores.fast_weights import FastWeightsRNN
+    from fw_rl.cores.fast_weights.rnn import FastWeightsRNN
 
     start = time.perf_counter()
     core = FastWeightsRNN(4, 8, mode="matrix").to(dtype)

@@ -25,7 +25,8 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from fw_rl.cores.memory_update import matvec
+from fw_rl.cores.fast_weights.acting import matvec
+from fw_rl.cores.fast_weights.spec import FastWeightsSpec
 
 # the operator overloads themselves: calling them skips the overload lookup per call
 _threshold_backward = torch.ops.aten.threshold_backward.default
@@ -65,8 +66,9 @@ def step_coefficients(
 
 
 class FastWeightsAttention(torch.autograd.Function):
-    """``out, final, attention = FastWeightsAttention.apply(drive, h0, W, gain, bias,
-    memory, keep, coef, scale, inner_steps, norm_preliminary, eps, want_attention)``.
+    """``out, final, attention = FastWeightsAttention.apply(spec, drive, h0, W, gain, bias,
+    memory, keep, coef, scale, want_attention)`` with ``spec`` a
+    :class:`~fw_rl.cores.fast_weights.spec.FastWeightsSpec`.
 
     ``drive`` ``[T, B, H]`` is ``C x_t + b``; ``gain`` and ``bias`` are None without layer
     norm; ``memory`` ``[B, H, H]`` or None; ``keep`` ``[T, B]`` or None; ``coef`` and
@@ -83,9 +85,10 @@ class FastWeightsAttention(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx, drive, h0, weight, gain, bias, memory, keep, coef, scale, inner, prelim, eps,
+        ctx, spec: FastWeightsSpec, drive, h0, weight, gain, bias, memory, keep, coef, scale,
         want_attention,
     ):  # fmt: skip
+        inner, prelim, eps = spec.inner_steps, spec.norm_preliminary, spec.eps
         steps, batch, hidden = drive.shape
         shape = (hidden,)
         normed = [gain is not None and prelim] + [gain is not None] * inner
@@ -221,14 +224,15 @@ class FastWeightsAttention(torch.autograd.Function):
             grad_slots[t].addmm_(dz * keep[t, :, None] if restarts[t] else dz, weight)
         g = grad_slots[0]
         grads = [grad_z, g, None, None, None, None]
-        if ctx.needs_input_grad[2]:  # W, applied to the (reset-masked) previous state
+        needs_grad = ctx.needs_input_grad[1:]  # as the tensors' positions: spec comes first
+        if needs_grad[2]:  # W, applied to the (reset-masked) previous state
             prev = hs[:, :steps].transpose(0, 1)
             if keep is not None:
                 prev = prev * keep[:, :, None]
             grads[2] = grad_z.reshape(-1, hidden).t() @ prev.reshape(-1, hidden)
         if gain is not None and not any(normed):  # a layer norm that is never used
             grads[3], grads[4] = torch.zeros_like(gain), torch.zeros_like(bias)
-        elif gain is not None and (ctx.needs_input_grad[3] or ctx.needs_input_grad[4]):
+        elif gain is not None and (needs_grad[3] or needs_grad[4]):
             first = 0 if normed[0] else 1  # every inner step is normed; h^0 may not be
             # ordered as ``inputs``: by inner step, then step
             means, rstds = zip(
@@ -244,10 +248,10 @@ class FastWeightsAttention(torch.autograd.Function):
                 bias,
                 (False, True, True),
             )
-        if memory is not None and ctx.needs_input_grad[5]:
+        if memory is not None and needs_grad[5]:
             # d/dM of sum_t,s lambda^(t+1) <dv, M h^(s-1)>: scaled outer products
             scaled = grad_v * scale[None, :, :, None]  # [S, B, T, H]
             grads[5] = torch.einsum("sbti,sbtj->bij", scaled, queries)
             if grad_final is not None:  # final = ... + lambda^T M
                 grads[5].addcmul_(scale[:, -1, None, None], grad_final)
-        return (*grads, *[None] * 7)
+        return (None, *grads, *[None] * 4)  # no gradient for spec, keep, coef, scale, flag

@@ -33,6 +33,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from fw_rl.cores.compiled import compile_loop, loop_can_take
+from fw_rl.cores.fast_weights.spec import FastWeightsSpec
 
 # the backward pass's scratch, T H^2 per example: above this the kernel is not used
 SCRATCH_LIMIT_BYTES = 256 * 2**20
@@ -227,8 +228,8 @@ def _constants(decay: float, fast_lr: float, eps: float, hidden: int, dtype) -> 
 
 
 class FastWeightsKernel(torch.autograd.Function):
-    """``out, final = FastWeightsKernel.apply(drive, h0, W, gain, bias, memory, keep,
-    decay, fast_lr, inner_steps, norm_preliminary, eps)``.
+    """``out, final = FastWeightsKernel.apply(spec, drive, h0, W, gain, bias, memory, keep)``
+    with ``spec`` a :class:`~fw_rl.cores.fast_weights.spec.FastWeightsSpec`.
 
     ``drive`` ``[T, B, H]`` is ``C x_t + b``; ``gain`` and ``bias`` are None without
     layer norm; ``memory`` ``[B, H, H]`` or None (zeros); ``keep`` ``[T, B]`` or None, 0
@@ -237,9 +238,8 @@ class FastWeightsKernel(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(
-        ctx, drive, h0, weight, gain, bias, memory, keep, decay, fast_lr, inner, prelim, eps
-    ):
+    def forward(ctx, spec: FastWeightsSpec, drive, h0, weight, gain, bias, memory, keep):
+        inner, prelim = spec.inner_steps, spec.norm_preliminary
         steps, batch, hidden = drive.shape
         use_norm = gain is not None
         normed = np.array([use_norm and prelim] + [use_norm] * inner, dtype=np.bool_)
@@ -254,7 +254,7 @@ class FastWeightsKernel(torch.autograd.Function):
         normalised = drive.new_empty(inner + 1, steps, batch, hidden)
         rstd = drive.new_empty(inner + 1, steps, batch)
         final = drive.new_empty(batch, hidden, hidden)
-        constants = _constants(decay, fast_lr, eps, hidden, out.numpy().dtype)
+        constants = _constants(spec.decay, spec.fast_lr, spec.eps, hidden, out.numpy().dtype)
         compile_loop(_forward_loop)(
             _array(drive), _array(h0), _array(weight), _array(gain), _array(bias), normed,
             _array(memory), _array(keep), constants,
@@ -275,7 +275,8 @@ class FastWeightsKernel(torch.autograd.Function):
         grad_final = keys.new_empty(0, hidden, hidden) if grad_final is None else grad_final
         grad_drive = torch.empty_like(keys)
         grad_h0 = keys.new_empty(batch, hidden)
-        if ctx.needs_input_grad[5]:
+        memory_needs_grad = ctx.needs_input_grad[6]
+        if memory_needs_grad:
             grad_memory = torch.empty_like(memory)
         else:  # none carried in, or one that needs no gradient: batch 0, nothing written
             grad_memory = memory.new_empty(0, hidden, hidden)
@@ -288,8 +289,8 @@ class FastWeightsKernel(torch.autograd.Function):
             grad_memory.numpy(), grad_gain.numpy(), grad_bias.numpy(),
         )  # fmt: skip
         grad_weight = None
-        if ctx.needs_input_grad[2]:  # dW = sum over steps and examples of dz p^T
+        if ctx.needs_input_grad[3]:  # dW = sum over steps and examples of dz p^T
             grad_weight = grad_drive.reshape(-1, hidden).t() @ keys.reshape(-1, hidden)
         gains = (grad_gain.sum(0), grad_bias.sum(0)) if use_norm else (None, None)
-        grad_memory = grad_memory if ctx.needs_input_grad[5] else None
-        return grad_drive, grad_h0, grad_weight, *gains, grad_memory, *[None] * 6
+        grad_memory = grad_memory if memory_needs_grad else None
+        return None, grad_drive, grad_h0, grad_weight, *gains, grad_memory, None
