@@ -23,13 +23,13 @@ def evaluate(
     state = model.initial_state(episodes)
     total = np.zeros(episodes)
     done = np.zeros(episodes, bool)
-    actions = torch.full((episodes,), -1, dtype=torch.long)
     while not done.all():
-        logits, _, state = model.act(torch.from_numpy(obs), actions, state)
+        logits, _, state = model.act(torch.from_numpy(obs), state)
         if greedy:
             actions = logits.argmax(-1)
         else:
             actions = torch.distributions.Categorical(logits=logits).sample()
+        state = state.after(actions)
         obs, rewards, terminated, truncated, _ = env.step(actions.numpy())
         total += rewards * ~done
         done |= terminated | truncated

@@ -13,21 +13,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def n_step_returns(rewards: Tensor, dones: Tensor, bootstrap: Tensor, gamma: float) -> Tensor:
-    """``R_t = r_t + gamma * (1 - done_t) * R_{t+1}``, with ``R_T = bootstrap``.
-
-    rewards, dones: ``[T, B]``; bootstrap: ``[B]``, the value of the state after the
-    rollout. Returns ``[T, B]``.
-    """
-    returns = torch.empty_like(rewards)
-    running = bootstrap
-    not_done = 1.0 - dones.to(rewards.dtype)
-    for t in range(rewards.shape[0] - 1, -1, -1):
-        running = rewards[t] + gamma * not_done[t] * running
-        returns[t] = running
-    return returns
-
-
 def gae_advantages(
     rewards: Tensor, values: Tensor, dones: Tensor, bootstrap: Tensor, gamma: float, lam: float
 ) -> Tensor:

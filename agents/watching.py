@@ -70,8 +70,8 @@ class ModelAgent:
 
     def reset(self) -> None:
         self.observations: list[torch.Tensor] = []
-        self.actions: list[int] = [-1]
-        self.state = None
+        self.actions: list[int] = []
+        self.state = self.model.initial_state(1)
 
     @torch.no_grad()
     def decide(self, obs: np.ndarray) -> Decision:
@@ -79,15 +79,12 @@ class ModelAgent:
         attention = None
         if self.with_attention:  # the episode so far in one call: exact, and <= size steps
             history = torch.stack(self.observations)[:, None]
-            prev = torch.tensor(self.actions, dtype=torch.long)[:, None]
-            logits, values, _, weights = self.model.forward_with_attention(history, prev)
+            taken = torch.tensor(self.actions, dtype=torch.long)[:, None]
+            logits, values, _, weights = self.model.forward_with_attention(history, actions=taken)
             logits, value = logits[-1, 0], values[-1, 0]
             attention = weights[-1, 0, : len(self.observations) - 1].numpy()
         else:
-            prev = torch.tensor([self.actions[-1]])
-            logits, value, self.state = self.model.act(
-                self.observations[-1][None], prev, self.state
-            )
+            logits, value, self.state = self.model.act(self.observations[-1][None], self.state)
             logits, value = logits[0], value[0]
         probs = torch.softmax(logits, -1)
         if self.greedy:
@@ -95,6 +92,7 @@ class ModelAgent:
         else:
             action = int(torch.multinomial(probs, 1, generator=self.generator))
         self.actions.append(action)
+        self.state = self.state.after(torch.tensor([action]))
         return Decision(action, probs.numpy(), float(value), attention)
 
 

@@ -22,7 +22,7 @@ import torch
 
 from fw_rl.agents.config import A3CConfig
 from fw_rl.agents.losses import actor_critic_loss, gae_advantages
-from fw_rl.agents.model import ActorCritic, build_model
+from fw_rl.agents.model import ActorCritic, AgentState, build_model
 from fw_rl.agents.parameter_server import ParameterServer
 from fw_rl.envs import CatchVectorEnv
 
@@ -57,22 +57,21 @@ def _injected_fault(worker: int) -> tuple[str, int] | None:
 @dataclass
 class Rollout:
     """``T`` steps of ``K`` boards, time-major. ``resets[t]``: step ``t`` starts an episode
-    (the core's state is zeroed before it); ``dones[t]``: step ``t`` ended one."""
+    (the agent's state is zeroed before it); ``dones[t]``: step ``t`` ended one."""
 
     obs: torch.Tensor  # [T, K, S, S]
     actions: torch.Tensor  # [T, K]
     rewards: torch.Tensor  # [T, K]
     dones: torch.Tensor  # [T, K] bool
     resets: torch.Tensor  # [T, K] bool
-    prev_actions: torch.Tensor  # [T, K] the action before each step, -1 at episode starts
     logits: torch.Tensor  # [T, K, A] the policy the actions were drawn from
-    start_state: tuple  # the core's state before step 0
+    start_state: AgentState  # the agent's state before step 0
     bootstrap: torch.Tensor  # [K] value of the observation after step T - 1
     finished_returns: list[float]
 
 
 class RolloutCollector:
-    """Steps ``K`` boards of the vector env with a model, carrying the recurrent state and
+    """Steps ``K`` boards of the vector env with a model, carrying the agent's state and
     each board's running return across rollouts."""
 
     def __init__(self, env: CatchVectorEnv, model: ActorCritic, seed: int) -> None:
@@ -81,7 +80,6 @@ class RolloutCollector:
         self.obs, _ = env.reset(seed=seed)
         self.state = model.initial_state(k)
         self.starts = torch.ones(k, dtype=torch.bool)
-        self.prev_actions = torch.full((k,), -1, dtype=torch.long)
         self.episode_return = np.zeros(k)
 
     @torch.no_grad()
@@ -93,40 +91,28 @@ class RolloutCollector:
         rewards = torch.empty(steps, k)
         dones = torch.empty(steps, k, dtype=torch.bool)
         resets = torch.empty(steps, k, dtype=torch.bool)
-        prev_buf = torch.empty(steps, k, dtype=torch.long)
         logits_buf = torch.empty(steps, k, env.single_action_space.n)
         start_state, finished = self.state, []
-        state, starts, obs, prev = self.state, self.starts, self.obs, self.prev_actions
+        state, starts, obs = self.state, self.starts, self.obs
         for t in range(steps):
             obs_buf[t].copy_(torch.from_numpy(obs))  # the env reuses its buffer
             resets[t] = starts
-            prev_buf[t] = prev = torch.where(starts, -1, prev)
-            logits, _, state = model.act(obs_buf[t], prev, state, starts)
+            logits, _, state = model.act(obs_buf[t], state, starts)
             logits_buf[t] = logits
             actions[t] = torch.multinomial(torch.softmax(logits, -1), 1)[:, 0]
+            state = state.after(actions[t])
             obs, reward, terminated, truncated, _ = env.step(actions[t].numpy())
             done = terminated | truncated
             rewards[t] = torch.from_numpy(reward)
             dones[t] = starts = torch.from_numpy(done)
-            prev = actions[t]
             self.episode_return += reward
             if done.any():
                 finished.extend(self.episode_return[done].tolist())
                 self.episode_return[done] = 0.0
-        prev = torch.where(starts, -1, prev)
-        _, bootstrap, _ = model.act(torch.from_numpy(obs), prev, state, starts)
-        self.state, self.starts, self.obs, self.prev_actions = state, starts, obs, prev
+        _, bootstrap, _ = model.act(torch.from_numpy(obs), state, starts)
+        self.state, self.starts, self.obs = state, starts, obs
         return Rollout(
-            obs_buf,
-            actions,
-            rewards,
-            dones,
-            resets,
-            prev_buf,
-            logits_buf,
-            start_state,
-            bootstrap,
-            finished,
+            obs_buf, actions, rewards, dones, resets, logits_buf, start_state, bootstrap, finished
         )
 
 
@@ -149,7 +135,7 @@ def run_worker(
         server.pull(local)
         r = collector.collect(steps)
         # the same steps again, with gradients, from the state the rollout started in
-        logits, values, _ = local(r.obs, r.prev_actions, r.start_state, r.resets)
+        logits, values, _ = local(r.obs, r.start_state, r.resets, r.actions)
         advantages = gae_advantages(
             r.rewards, values.detach(), r.dones, r.bootstrap, config.gamma, config.gae_lambda
         )

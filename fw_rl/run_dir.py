@@ -13,9 +13,10 @@ import csv
 import errno
 import json
 import os
+import sys
 from pathlib import Path
 
-from fw_rl.checkpoint import CHECKPOINT_NAME
+from fw_rl.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
 
 BEST_NAME = "best.pt"
 CONFIG_NAME = "config.json"
@@ -56,6 +57,27 @@ def create_run_dir(path: str | Path, resuming: bool) -> Path:
             f"cannot write the run directory {path}: {describe_os_error(e)}"
         ) from None
     return path
+
+
+class Resumption:
+    """``parse_config(..., saved=Resumption(kind))``: when ``--resume`` is given, reads the
+    run's checkpoint once, returns its settings (they fill the flags not given) and keeps
+    the checkpoint in ``payload`` for the trainer. A missing or bad checkpoint is one line
+    on stderr and exit code 2."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.payload: dict | None = None
+
+    def __call__(self, args: dict) -> dict | None:
+        if not args.get("resume"):
+            return None
+        try:
+            self.payload = load_checkpoint(args["resume"], kind=self.kind)
+        except CheckpointError as e:
+            print(f"error: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
+        return self.payload["config"]
 
 
 def write_config(run_dir: Path, settings: dict) -> None:

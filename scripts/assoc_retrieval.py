@@ -11,9 +11,10 @@ import sys
 from dataclasses import dataclass
 
 from fw_rl.cli import option, parse_config
+from fw_rl.run_dir import Resumption
 from fw_rl.tasks.associative_retrieval import NUM_CLASSES, VOCABULARY, make_splits
 from fw_rl.tasks.classifier import SequenceClassifier
-from fw_rl.tasks.training import SupervisedConfig, run_training
+from fw_rl.tasks.training import KIND, SupervisedConfig, run_training
 
 
 @dataclass
@@ -22,7 +23,7 @@ class RetrievalConfig(SupervisedConfig):
     train_size: int = option(100_000, "training sequences")
     validation_size: int = option(10_000, "validation sequences")
     test_size: int = option(20_000, "test sequences")
-    embedding_size: int = option(64, "width of the symbol embedding")
+    embedding_size: int = option(64, "width of the symbol embedding", role="identity")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -34,7 +35,8 @@ class RetrievalConfig(SupervisedConfig):
 
 
 def main(argv=None) -> int:
-    config = parse_config(RetrievalConfig, __doc__.split("\n\n")[0], argv)
+    resumption = Resumption(KIND)
+    config = parse_config(RetrievalConfig, __doc__.split("\n\n")[0], argv, saved=resumption)
     default_run_dir = f"runs/assoc-{config.core}-R{config.hidden}"
     sizes = {
         "train": config.train_size,
@@ -57,7 +59,7 @@ def main(argv=None) -> int:
             core_options=config.core_kwargs,
         )
 
-    return run_training(build_model, splits, config, default_run_dir)
+    return run_training(build_model, splits, config, default_run_dir, resumption.payload)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from torch.utils.data import TensorDataset
 
 from fw_rl.cli import option, parse_config
 from fw_rl.cores import CORES
+from fw_rl.run_dir import Resumption
 from fw_rl.tasks.classifier import SequenceClassifier
 from fw_rl.tasks.glimpses import (
     GLIMPSE_FEATURES,
@@ -27,7 +28,7 @@ from fw_rl.tasks.glimpses import (
     extract_glimpses,
     load_mnist,
 )
-from fw_rl.tasks.training import SupervisedConfig, run_training
+from fw_rl.tasks.training import KIND, SupervisedConfig, run_training
 
 MODELS = sorted(CORES) + ["convnet"]
 
@@ -38,8 +39,9 @@ class GlimpseConfig(SupervisedConfig):
         "fastweights",
         f"model: one of {', '.join(MODELS)} (convnet is the baseline on whole images)",
         choices=MODELS,
+        role="identity",
     )
-    hidden: int = option(100, "hidden units of the core")
+    hidden: int = option(100, "hidden units of the core", role="identity")
     data_dir: str = option("data/mnist", "folder holding MNIST's four IDX files")
     validation_size: int = option(5_000, "training images held out for validation")
     updates: int = option(10_000, "updates to train for")
@@ -53,7 +55,8 @@ class GlimpseConfig(SupervisedConfig):
 
 
 def main(argv=None) -> int:
-    config = parse_config(GlimpseConfig, __doc__.split("\n\n")[0], argv)
+    resumption = Resumption(KIND)
+    config = parse_config(GlimpseConfig, __doc__.split("\n\n")[0], argv, saved=resumption)
     try:
         data = load_mnist(config.data_dir)
     except (MissingDataError, DataFileError) as e:
@@ -90,7 +93,8 @@ def main(argv=None) -> int:
         }
     targets = {"train": labels[:cut], "validation": labels[cut:], "test": data["test"][1]}
     splits = {k: TensorDataset(features[k], targets[k]) for k in features}
-    return run_training(build_model, splits, config, f"runs/glimpses-{config.core}-{config.hidden}")
+    default_run_dir = f"runs/glimpses-{config.core}-{config.hidden}"
+    return run_training(build_model, splits, config, default_run_dir, resumption.payload)
 
 
 if __name__ == "__main__":

@@ -73,9 +73,6 @@ class RecurrentCore(nn.Module, ABC):
             torch.zeros(s, device=device, dtype=dtype) for s in self.state_shapes(batch_size)
         )
 
-    detach_state = staticmethod(detach_state)
-    mask_state = staticmethod(mask_state)
-
     def forward(
         self, x: Tensor, state: State | None = None, reset: Tensor | None = None
     ) -> tuple[Tensor, State]:

@@ -23,10 +23,6 @@ NUM_CLASSES = 10
 DEFAULT_SPLITS = {"train": 100_000, "validation": 10_000, "test": 20_000}
 
 
-def sequence_length(num_pairs: int) -> int:
-    return 2 * num_pairs + 3
-
-
 def generate(count: int, num_pairs: int, rng: np.random.Generator) -> tuple[list[str], list[int]]:
     """``count`` sequences as strings, and their targets (the query's digit)."""
     if not 1 <= num_pairs <= len(LETTERS):

@@ -127,15 +127,6 @@ def load_mnist(data_dir: str | Path) -> dict[str, tuple[torch.Tensor, torch.Tens
     return out
 
 
-def write_idx(path: Path, array: np.ndarray) -> None:
-    """Write unsigned bytes as an IDX file (gzipped when ``path`` ends in ``.gz``)."""
-    array = np.asarray(array, dtype=np.uint8)
-    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "wb") as f:
-        f.write(header + array.tobytes())
-
-
 class SmallConvNet(nn.Module):
     """The ConvNet baseline: two conv-pool layers and a classifier on the whole image."""
 

@@ -8,7 +8,6 @@ Ctrl-C saves the latest state before exiting.
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 import time
@@ -23,12 +22,16 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from fw_rl.checkpoint import (
+    CHECKPOINT_NAME,
     CheckpointError,
+    check_same_run,
     load_checkpoint,
+    load_model_state,
     save_checkpoint,
 )
-from fw_rl.cli import check_finite, option
+from fw_rl.cli import check_finite, fields_with_role, option
 from fw_rl.cores import CORES, parse_core_options
+from fw_rl.run_dir import BEST_NAME, CsvLog, RunDirError, create_run_dir, write_config
 
 KIND = "supervised"
 
@@ -36,10 +39,13 @@ KIND = "supervised"
 @dataclass
 class SupervisedConfig:
     core: str = option(
-        "fastweights", f"recurrent core: one of {', '.join(sorted(CORES))}", choices=sorted(CORES)
+        "fastweights",
+        f"recurrent core: one of {', '.join(sorted(CORES))}",
+        choices=sorted(CORES),
+        role="identity",
     )
-    hidden: int = option(20, "hidden units of the core (the paper's R)")
-    core_options: str = option("{}", "extra core options as JSON")
+    hidden: int = option(20, "hidden units of the core (the paper's R)", role="identity")
+    core_options: str = option("{}", "extra core options as JSON", role="identity")
     lr: float = option(1e-3, "Adam learning rate")
     batch_size: int = option(128, "examples per update")
     updates: int = option(20_000, "updates to train for")
@@ -49,9 +55,14 @@ class SupervisedConfig:
     threads: int = option(
         1, "torch threads (these models are small: more threads mostly contend for the cores)"
     )
-    run_dir: str = option("", "where to write the run (default runs/<task>-<core>-<hidden>)")
-    resume: str = option("", "continue the run in this directory")
-    progress: bool = option(True, "show a progress bar")
+    run_dir: str = option(
+        "", "where to write the run (default runs/<task>-<core>-<hidden>)", role="invocation"
+    )
+    resume: str = option(
+        "", "continue the run in this directory (its settings fill the flags not given)",
+        role="invocation",
+    )  # fmt: skip
+    progress: bool = option(True, "show a progress bar", role="invocation")
 
     # models a task offers besides the registered cores (they take no core options)
     other_models: ClassVar[tuple[str, ...]] = ()
@@ -86,36 +97,42 @@ def error_rate(model: nn.Module, data: Dataset, batch_size: int = 1000) -> float
     return wrong / total
 
 
+CURVE_FIELDS = ["update", "elapsed_s", "train_loss", "train_error", "validation_error"]
+
+
 def train_classifier(
-    model: nn.Module, splits: dict[str, Dataset], config, run_dir: Path, say=print
+    model: nn.Module,
+    splits: dict[str, Dataset],
+    config,
+    run_dir: Path,
+    say=print,
+    payload: dict | None = None,
 ) -> dict:
     """Train on ``splits["train"]``, keep the weights best on ``"validation"``, report the
-    test error of those; resumes from ``run_dir/checkpoint.pt`` when ``config.resume``."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+    test error of those; resumes from the run's checkpoint when ``config.resume``
+    (``payload``, when the caller has read it already)."""
+    run_dir = create_run_dir(run_dir, resuming=bool(config.resume))
     torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     counters = {"update": 0, "best_validation_error": 1.0, "elapsed_s": 0.0}
-    curve_path = run_dir / "curve.csv"
     if config.resume:
-        payload = load_checkpoint(run_dir, kind=KIND)
-        saved = {k: payload["config"].get(k) for k in ("core", "hidden", "core_options")}
-        asked = {k: getattr(config, k) for k in saved}
-        if saved != asked:
-            raise CheckpointError(f"{run_dir} was made for {saved}, not {asked}")
-        model.load_state_dict(payload["model"])
+        payload = payload or load_checkpoint(run_dir, kind=KIND)
+        identity = fields_with_role(type(config), "identity")
+        check_same_run(payload, asdict(config), identity, run_dir)
+        load_model_state(model, payload, run_dir)
         optimiser.load_state_dict(payload["optimiser"])
         counters.update(payload["counters"])
-    else:
-        with open(curve_path, "w", newline="") as f:
-            csv.writer(f).writerow(
-                ["update", "elapsed_s", "train_loss", "train_error", "validation_error"]
-            )
-    (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
+    curve = CsvLog(
+        run_dir / "curve.csv",
+        CURVE_FIELDS,
+        keep_up_to=counters["update"] if config.resume else None,
+        key="update",
+    )
+    write_config(run_dir, asdict(config))
 
     def save() -> None:
         save_checkpoint(
-            run_dir / "checkpoint.pt",
+            run_dir / CHECKPOINT_NAME,
             model_state=model.state_dict(),
             optimiser_state=optimiser.state_dict(),
             counters=counters,
@@ -163,22 +180,21 @@ def train_classifier(
             ):
                 val = error_rate(model, splits["validation"])
                 counters["elapsed_s"] = time.monotonic() - start
-                with open(curve_path, "a", newline="") as f:
-                    csv.writer(f).writerow(
-                        [
-                            counters["update"],
-                            f"{counters['elapsed_s']:.1f}",
-                            f"{loss_sum / seen:.5f}",
-                            f"{wrong / seen:.5f}",
-                            f"{val:.5f}",
-                        ]
-                    )
+                curve.write(
+                    {
+                        "update": counters["update"],
+                        "elapsed_s": round(counters["elapsed_s"], 1),
+                        "train_loss": loss_sum / seen,
+                        "train_error": wrong / seen,
+                        "validation_error": val,
+                    }
+                )
                 bar.set_postfix_str(f"train error {wrong / seen:.3f} | val error {val:.3f}")
                 loss_sum = wrong = seen = 0.0
                 if val < counters["best_validation_error"]:
                     counters["best_validation_error"] = val
                     save_checkpoint(
-                        run_dir / "best.pt",
+                        run_dir / BEST_NAME,
                         model_state=model.state_dict(),
                         optimiser_state=None,
                         counters=counters,
@@ -190,10 +206,10 @@ def train_classifier(
         counters["elapsed_s"] = time.monotonic() - start
         save()
         bar.close()
-        say(f"interrupted: saved {run_dir / 'checkpoint.pt'}; continue with --resume {run_dir}")
+        say(f"interrupted: saved {run_dir / CHECKPOINT_NAME}; continue with --resume {run_dir}")
         raise
     bar.close()
-    best = load_checkpoint(run_dir / "best.pt", kind=KIND)
+    best = load_checkpoint(run_dir / BEST_NAME, kind=KIND)
     model.load_state_dict(best["model"])
     results = {
         "core": config.core,
@@ -212,18 +228,17 @@ def run_training(
     splits: dict[str, Dataset],
     config,
     default_run_dir: str,
+    payload: dict | None = None,
 ) -> int:
     """What both task scripts do once the data exist: seed, build the model (so its
-    initialisation follows ``--seed``), train; returns the exit code."""
+    initialisation follows ``--seed``), train; returns the exit code. ``payload`` is the
+    checkpoint of a resumed run (see :class:`fw_rl.run_dir.Resumption`)."""
     run_dir = Path(config.resume or config.run_dir or default_run_dir)
-    if not config.resume and (run_dir / "checkpoint.pt").exists():
-        print(f"error: {run_dir} already holds a run: pass --resume {run_dir}", file=sys.stderr)
-        return 2
     torch.manual_seed(config.seed)
     model = build_model()
     try:
-        results = train_classifier(model, splits, config, run_dir)
-    except CheckpointError as e:
+        results = train_classifier(model, splits, config, run_dir, payload=payload)
+    except (CheckpointError, RunDirError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,7 +1,9 @@
 """Supervised memory tasks: the retrieval generator, glimpses, IDX files, short training."""
 
+import gzip
 import json
 import re
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +19,17 @@ from fw_rl.tasks.glimpses import (
     extract_glimpses,
     load_mnist,
     read_idx,
-    write_idx,
 )
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """Write unsigned bytes as an IDX file (gzipped when ``path`` ends in ``.gz``)."""
+    array = np.asarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wb") as f:
+        f.write(header + array.tobytes())
+
 
 SMALL = {"train": 3000, "validation": 500, "test": 500}
 
@@ -252,3 +263,22 @@ def test_a_seeded_glimpse_run_is_reproducible(tmp_path):
         curve = (tmp_path / name / "curve.csv").read_text().splitlines()
         outcomes.append([line.split(",")[2:] for line in curve])
     assert outcomes[0] == outcomes[1]
+
+
+def test_supervised_resume_keeps_the_runs_settings_and_refuses_another_model(tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = ["--core", "lstm", "--hidden", "12", "--lr", "2e-3", "--updates", "40"]
+    argv += ["--eval-interval", "20", "--train-size", "500", "--validation-size", "100"]
+    argv += ["--test-size", "100", "--run-dir", str(run), "--no-progress"]
+    assert assoc_retrieval.main(argv) == 0
+    # --resume with only the new budget: core, sizes and learning rate come from the run
+    assert assoc_retrieval.main(["--updates", "60", "--resume", str(run), "--no-progress"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert (config["core"], config["hidden"], config["lr"], config["updates"]) == (
+        "lstm", 12, 2e-3, 60,
+    )  # fmt: skip
+    updates = [line.split(",")[0] for line in (run / "curve.csv").read_text().splitlines()]
+    assert updates == ["update", "20", "40", "60"]
+    capsys.readouterr()
+    assert assoc_retrieval.main(["--hidden", "13", "--resume", str(run), "--no-progress"]) == 2
+    assert "hidden: checkpoint 12, asked 13" in capsys.readouterr().err

@@ -23,16 +23,41 @@ def test_previous_action_changes_the_core_input():
     assert fed.core.input_size == 12 + 3
     assert blind.core.input_size == 12
     obs = torch.zeros(4, 2, 8, 8)
-    prev = torch.tensor([[-1, -1], [0, 2], [1, 1], [2, 0]])
-    # without the previous action, the actions fed in cannot change the output
+    taken = torch.tensor([[0, 2], [1, 1], [2, 0], [0, 0]])
+    other = torch.tensor([[2, 0], [0, 1], [1, 2], [0, 0]])
+    # without the previous action, the actions taken cannot change the output
     torch.manual_seed(0)
     blind = build_model(small(previous_action=False))
-    a, _, _ = blind(obs, prev)
-    b, _, _ = blind(obs, torch.full_like(prev, -1))
+    a, _, _ = blind(obs, actions=taken)
+    b, _, _ = blind(obs, actions=other)
     torch.testing.assert_close(a, b)
-    a, _, _ = fed(obs, prev)
-    b, _, _ = fed(obs, torch.full_like(prev, -1))
-    assert not torch.allclose(a[1:], b[1:])
+    a, _, _ = fed(obs, actions=taken)
+    b, _, _ = fed(obs, actions=other)
+    torch.testing.assert_close(a[0], b[0])  # no action before the first step
+    assert not torch.allclose(a[1:3], b[1:3])
+
+
+def test_previous_action_is_part_of_the_agents_state():
+    model = build_model(small())
+    state = model.initial_state(2)
+    assert state.last_action.tolist() == [-1, -1]
+    obs = torch.rand(3, 2, 8, 8)
+    taken = torch.tensor([[2, 0], [1, 1], [0, 2]])
+    # step by step, recording each choice, equals one call over the sequence
+    steps = []
+    for t in range(3):
+        logits, _, state = model.act(obs[t], state)
+        steps.append(logits)
+        state = state.after(taken[t])
+    whole, _, end = model(obs, None, None, taken)
+    torch.testing.assert_close(torch.stack(steps), whole)
+    assert torch.equal(end.last_action, taken[-1]) and torch.equal(state.last_action, taken[-1])
+    # a reset forgets the last action with the core's state
+    reset = torch.tensor([True, False])
+    prev = model.previous_actions(1, 2, state, reset[None], None)
+    assert prev.tolist() == [[-1, 2]]
+    with pytest.raises(ValueError, match="actions taken"):
+        model(obs)  # several steps without the actions
 
 
 def test_sizes_come_from_the_config_and_the_spaces():

@@ -5,7 +5,13 @@ import math
 import pytest
 import torch
 
-from fw_rl.agents.losses import actor_critic_loss, gae_advantages, n_step_returns
+from fw_rl.agents.losses import actor_critic_loss, gae_advantages
+
+
+def n_step_returns(rewards, dones, bootstrap, gamma):
+    """The n-step return ``R_t = r_t + gamma (1 - done_t) R_{t+1}``, ``R_T = bootstrap``:
+    what ``gae_advantages`` gives with ``V = 0`` and ``lambda = 1`` (as A3C uses it)."""
+    return gae_advantages(rewards, torch.zeros_like(rewards), dones, bootstrap, gamma, 1.0)
 
 
 def reference_returns(rewards, dones, bootstrap, gamma):

@@ -29,17 +29,20 @@ def test_rollout_resets_state_at_episode_starts_and_replays_exactly(core):
     r = collector.collect(9)  # episodes last 5 steps: starts at steps 2 and 7
     assert r.resets[:, 0].tolist() == [False, False, True, False, False, False, False, True, False]
     assert torch.equal(r.dones[:-1], r.resets[1:])
-    assert any(s.abs().sum() > 0 for s in r.start_state)
+    assert any(s.abs().sum() > 0 for s in r.start_state.core)
     # the batched pass with gradients sees exactly what the acting pass saw
-    assert (r.prev_actions[r.resets] == -1).all()
-    assert torch.equal(r.prev_actions[1:][~r.resets[1:]], r.actions[:-1][~r.resets[1:]])
-    logits, _, _ = model(r.obs, r.prev_actions, r.start_state, r.resets)
+    prev = model.previous_actions(9, 3, r.start_state, r.resets, r.actions)
+    assert (prev[r.resets] == -1).all()
+    assert torch.equal(prev[1:][~r.resets[1:]], r.actions[:-1][~r.resets[1:]])
+    assert torch.equal(r.start_state.last_action, prev[0])  # carried in from the last rollout
+    logits, _, end = model(r.obs, r.start_state, r.resets, r.actions)
     torch.testing.assert_close(logits, r.logits, rtol=1e-5, atol=1e-5)
+    assert torch.equal(end.last_action, r.actions[-1])
     # at an episode start the state is fresh: same policy as from the initial state
-    fresh, _, _ = model(r.obs[2:7], r.prev_actions[2:7], None)
+    fresh, _, _ = model(r.obs[2:7], None, None, r.actions[2:7])
     torch.testing.assert_close(logits[2:7], fresh, rtol=1e-5, atol=1e-5)
     # ... and without the reset the carried state would change it
-    carried, _, _ = model(r.obs, r.prev_actions, r.start_state, None)
+    carried, _, _ = model(r.obs, r.start_state, None, r.actions)
     assert not torch.allclose(carried[2:7], fresh, atol=1e-5)
 
 

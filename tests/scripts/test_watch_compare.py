@@ -20,7 +20,7 @@ from fw_rl.agents.model import build_model
 from fw_rl.checkpoint import save_checkpoint
 from fw_rl.scripts import compare, watch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_run(path: Path, core: str, seed: int, returns: list[float], size: int = 6) -> Path:

@@ -20,7 +20,7 @@ from fw_rl.agents.model import build_model
 from fw_rl.agents.worker import FAULT_VARIABLE
 from fw_rl.checkpoint import load_checkpoint
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = [
     "--size",
     "6",

@@ -1,0 +1,60 @@
+"""fw_rl.cli: a dataclass becomes a parser; roles decide what a resume restores."""
+
+from dataclasses import dataclass
+
+import pytest
+
+from fw_rl.cli import check_finite, fields_with_role, option, parse_config
+
+
+@dataclass
+class Settings:
+    width: int = option(4, "the model's width", role="identity")
+    lr: float = option(0.1, "a run setting")
+    verbose: bool = option(False, "an invocation's own", role="invocation")
+    name: str = option("a", "one of a, b", choices=["a", "b"])
+
+    def __post_init__(self):
+        check_finite(self)
+        if self.width < 1:
+            raise ValueError(f"--width must be >= 1, got {self.width}")
+
+
+def test_fields_declare_their_roles():
+    assert fields_with_role(Settings, "identity") == ("width",)
+    assert fields_with_role(Settings, "run") == ("lr", "name")
+    assert fields_with_role(Settings, "invocation") == ("verbose",)
+    with pytest.raises(ValueError, match="role"):
+        option(1, "x", role="model")
+
+
+def test_saved_settings_fill_only_the_flags_not_given():
+    saved = {"width": 8, "lr": 0.5, "verbose": True, "name": "b", "unknown": 1}
+    config = parse_config(Settings, "", ["--lr", "0.2"], saved=lambda args: saved)
+    assert config == Settings(width=8, lr=0.2, verbose=False, name="b")
+    config = parse_config(Settings, "", ["--lr=0.3", "--width", "2"], saved=lambda args: saved)
+    assert (config.width, config.lr, config.name) == (2, 0.3, "b")
+    assert parse_config(Settings, "", [], saved=lambda args: None) == Settings()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--wid", "3"], "unrecognized arguments: --wid"),  # no abbreviations
+        (["--width", "0"], "--width must be >= 1"),
+        (["--lr", "inf"], "--lr must be a finite number"),
+        (["--lr", "nan"], "--lr must be a finite number"),
+        (["--name", "c"], "invalid choice: 'c'"),
+    ],
+)
+def test_bad_flags_are_usage_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        parse_config(Settings, "", argv)
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_help_comes_from_the_fields(capsys):
+    with pytest.raises(SystemExit):
+        parse_config(Settings, "my program", ["--help"])
+    out = capsys.readouterr().out
+    assert "my program" in out and "the model's width" in out and "--no-verbose" in out

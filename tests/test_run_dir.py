@@ -1,0 +1,80 @@
+"""fw_rl.run_dir: creating or refusing a run directory, the config and the CSV logs."""
+
+import errno
+
+import pytest
+
+from fw_rl.run_dir import (
+    CsvLog,
+    Resumption,
+    RunDirError,
+    create_run_dir,
+    describe_os_error,
+    read_config,
+    write_config,
+)
+
+
+def test_create_refuses_a_directory_holding_a_run_unless_resuming(tmp_path):
+    run = create_run_dir(tmp_path / "a" / "b", resuming=False)
+    assert run.is_dir() and list(run.iterdir()) == []  # the write probe is gone
+    (run / "checkpoint.pt").write_bytes(b"x")
+    with pytest.raises(RunDirError, match="already holds a run: pass --resume"):
+        create_run_dir(run, resuming=False)
+    assert create_run_dir(run, resuming=True) == run
+
+
+def test_create_names_what_is_wrong_in_one_line(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(RunDirError, match="cannot write the run directory .*file/run: ") as e:
+        create_run_dir(tmp_path / "file" / "run", resuming=False)
+    assert "\n" not in str(e.value)
+
+
+def test_os_errors_in_words():
+    assert describe_os_error(OSError(errno.ENOSPC, "x")) == "no space left on device"
+    assert describe_os_error(OSError(errno.EACCES, "x")) == "permission denied"
+    assert describe_os_error(OSError(errno.EROFS, "x")) == "read-only file system"
+
+
+def test_config_round_trip(tmp_path):
+    write_config(tmp_path, {"core": "lstm", "lr": 1e-3})
+    assert read_config(tmp_path) == {"core": "lstm", "lr": 1e-3}
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_csv_log_appends_and_on_resume_drops_rows_after_the_checkpoint(tmp_path):
+    path = tmp_path / "metrics.csv"
+    log = CsvLog(path, ["frames", "value"])
+    for frames in (100, 200, 300):
+        log.write({"frames": frames, "value": frames / 3})
+    assert [r["value"] for r in log.rows()] == ["33.3333", "66.6667", "100"]  # 6 digits
+    resumed = CsvLog(path, ["frames", "value"], keep_up_to=200)  # checkpoint at 200
+    assert [int(r["frames"]) for r in resumed.rows()] == [100, 200]
+    resumed.write({"frames": 250, "value": 1.0})
+    assert [int(r["frames"]) for r in resumed.rows()] == [100, 200, 250]
+    fresh = CsvLog(path, ["frames", "value"])  # not resuming: starts afresh
+    assert fresh.rows() == []
+    other_key = CsvLog(tmp_path / "curve.csv", ["update", "error"])
+    other_key.write({"update": 5, "error": 0.5})
+    assert CsvLog(tmp_path / "curve.csv", ["update", "error"], 4, key="update").rows() == []
+
+
+def test_resumption_reads_the_checkpoint_once_and_refuses_a_bad_one(tmp_path, capsys):
+    from fw_rl.checkpoint import save_checkpoint
+
+    save_checkpoint(
+        tmp_path / "checkpoint.pt",
+        model_state={},
+        optimiser_state=None,
+        counters={},
+        config={"lr": 0.5},
+        kind="supervised",
+    )
+    resumption = Resumption("supervised")
+    assert resumption({"resume": ""}) is None and resumption.payload is None
+    assert resumption({"resume": str(tmp_path)}) == {"lr": 0.5}
+    assert resumption.payload["kind"] == "supervised"
+    with pytest.raises(SystemExit) as stop:
+        Resumption("a3c")({"resume": str(tmp_path)})
+    assert stop.value.code == 2 and "not 'a3c'" in capsys.readouterr().err
