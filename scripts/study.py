@@ -4,11 +4,13 @@
     python scripts/study.py run docs/results/catch/grids/tuning.json --out runs/study/tuning
     python scripts/study.py run GRID.json --out DIR --jobs 8 --pin 2   # 8 runs x 2 cores
     python scripts/study.py report DIR --compare core --threshold 0.9
+    python scripts/study.py generalise DIR --visible-steps 1 2 3 4 5 6 7 8 --only setting=24x24
 
 ``run`` skips runs that finished and resumes interrupted ones, so the same command
 continues a study after Ctrl-C or a lost session. ``report`` writes ``report.md``
 (interquartile means with stratified-bootstrap 95 % intervals, probability of
-improvement) and ``curves.png`` beside the runs, or to ``--out``.
+improvement) and ``curves-*.png`` beside the runs, or to ``--out``. ``generalise``
+evaluates the finished runs' final weights with other numbers of visible observations.
 
 Exit codes: 0 done, 1 a run failed, 2 bad arguments or grid, 130 interrupted.
 """
@@ -18,6 +20,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+
+def _parse_only(only: list[str] | None, axes) -> dict[str, str] | None:
+    """``["core=lstm", ...]`` -> ``{"core": "lstm"}``; None for a malformed one."""
+    if not only:
+        return {}
+    wanted = [pattern.split("=", 1) for pattern in only]
+    if any(len(w) != 2 or (axes is not None and w[0] not in axes) for w in wanted):
+        return None
+    return dict(wanted)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -30,24 +42,21 @@ def _run(args: argparse.Namespace) -> int:
     except (GridError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    only = None
-    if args.only:
-        wanted = [pattern.split("=", 1) for pattern in args.only]
-        bad = [w for w in wanted if len(w) != 2 or w[0] not in grid.axes]
-        if bad:
-            print(
-                f"error: --only takes AXIS=LABEL with an axis of the grid "
-                f"({', '.join(grid.axes)}), got {args.only}",
-                file=sys.stderr,
-            )
-            return 2
+    wanted = _parse_only(args.only, grid.axes)
+    if wanted is None:
+        print(
+            f"error: --only takes AXIS=LABEL with an axis of the grid "
+            f"({', '.join(grid.axes)}), got {args.only}",
+            file=sys.stderr,
+        )
+        return 2
 
-        def only(spec) -> bool:
-            return all(spec.labels.get(a) == v for a, v in wanted)
+    def only(spec) -> bool:
+        return all(spec.labels.get(a) == v for a, v in wanted.items())
 
     if args.dry_run:
         for spec in grid.runs():
-            if only is None or only(spec):
+            if only(spec):
                 print(runner.run_dir(spec), " ".join(spec.flags))
         return 0
     results = runner.run(only)
@@ -72,6 +81,31 @@ def _report(args: argparse.Namespace) -> int:
             baseline=args.baseline,
             reps=args.reps,
             command="python scripts/study.py report " + " ".join(sys.argv[2:]),
+        )
+    except ReportError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print("wrote", ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _generalise(args: argparse.Namespace) -> int:
+    from fw_rl.agents.study.generalise import generalise
+    from fw_rl.agents.study.report import ReportError
+
+    wanted = _parse_only(args.only, None)
+    if wanted is None or any(v < 0 for v in args.visible_steps):
+        print("error: --only takes AXIS=LABEL; --visible-steps takes ints >= 0", file=sys.stderr)
+        return 2
+    try:
+        paths = generalise(
+            args.study,
+            args.out or args.study,
+            args.visible_steps,
+            compare=args.compare,
+            only=wanted,
+            episodes=args.episodes,
+            reps=args.reps,
         )
     except ReportError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -105,8 +139,21 @@ def main(argv=None) -> int:
     report.add_argument("--baseline", default="lstm", help="the value others are compared with")
     report.add_argument("--threshold", type=float, default=0.9, help="the return to reach")
     report.add_argument("--reps", type=int, default=2000, help="bootstrap resamples")
+    general = commands.add_parser(
+        "generalise", help="evaluate trained runs with other numbers of visible observations"
+    )
+    general.add_argument("study", type=Path, help="the study's folder (holding runs/)")
+    general.add_argument("--out", type=Path, help="where to write (default: the study's folder)")
+    general.add_argument(
+        "--visible-steps", nargs="+", type=int, default=list(range(1, 9)), metavar="M"
+    )
+    general.add_argument("--only", nargs="+", metavar="AXIS=LABEL", help="runs to evaluate")
+    general.add_argument("--compare", default="core", help="the axis drawn in colours")
+    general.add_argument("--episodes", type=int, default=1000, help="episodes per condition")
+    general.add_argument("--reps", type=int, default=2000, help="bootstrap resamples")
     args = parser.parse_args(argv)
-    return _run(args) if args.command == "run" else _report(args)
+    commands_by_name = {"run": _run, "report": _report, "generalise": _generalise}
+    return commands_by_name[args.command](args)
 
 
 if __name__ == "__main__":

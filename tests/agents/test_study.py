@@ -171,3 +171,20 @@ def test_pinning_needs_enough_cores(tmp_path, capsys):
     argv = ["run", str(grid), "--out", str(tmp_path / "o"), "--jobs", str(cores), "--pin", "2"]
     assert study.main(argv) == 2
     assert "cores" in capsys.readouterr().err
+
+
+def test_generalise_evaluates_trained_runs_with_other_visible_steps(tmp_path):
+    grid = write_grid(tmp_path / "g.json", seeds=(0, 1))
+    out = tmp_path / "study"
+    assert study.main(["run", str(grid), "--out", str(out), "--only", "setting=blind"]) == 0
+    argv = ["generalise", str(out), "--visible-steps", "0", "2", "4", "--episodes", "30"]
+    assert study.main([*argv, "--reps", "100", "--only", "setting=blind"]) == 0
+    rows = (out / "generalisation.csv").read_text().splitlines()
+    assert rows[0] == "run,labels,seed,trained_visible_steps,visible_steps,mean_return"
+    assert len(rows) == 1 + 4 * 3  # 2 cores x 2 seeds, 3 conditions each
+    assert all(",2," in r for r in rows[1:] if r.startswith("blind")) and "core" in rows[1]
+    assert (out / "generalisation-blind.png").stat().st_size > 5_000
+    # the same weights and episodes give the same returns
+    first = (out / "generalisation.csv").read_text()
+    assert study.main([*argv, "--reps", "100"]) == 0
+    assert (out / "generalisation.csv").read_text() == first
