@@ -114,6 +114,20 @@ def _generalise(args: argparse.Namespace) -> int:
     return 0
 
 
+def _best(args: argparse.Namespace) -> int:
+    import json
+
+    from fw_rl.agents.study.report import ReportError, best_values
+
+    try:
+        best = best_values(args.study, args.choose, args.per, args.score, args.threshold)
+    except ReportError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(best, indent=2))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -151,8 +165,16 @@ def main(argv=None) -> int:
     general.add_argument("--compare", default="core", help="the axis drawn in colours")
     general.add_argument("--episodes", type=int, default=1000, help="episodes per condition")
     general.add_argument("--reps", type=int, default=2000, help="bootstrap resamples")
+    best = commands.add_parser(
+        "best", help="the best value of one axis for each value of another (tuning), as JSON"
+    )
+    best.add_argument("study", type=Path, help="the study's folder (holding runs/)")
+    best.add_argument("--choose", default="lr", help="the axis tuned")
+    best.add_argument("--per", default="core", help="one choice for each value of this axis")
+    best.add_argument("--score", default="auc", choices=["auc", "train_auc", "final"])
+    best.add_argument("--threshold", type=float, default=0.9)
     args = parser.parse_args(argv)
-    commands_by_name = {"run": _run, "report": _report, "generalise": _generalise}
+    commands_by_name = {"run": _run, "report": _report, "generalise": _generalise, "best": _best}
     return commands_by_name[args.command](args)
 
 

@@ -269,6 +269,28 @@ def draw_cell(
     return path
 
 
+def best_values(
+    study: Path, choose: str, per: str, score: str = "auc", threshold: float = 0.9
+) -> dict[str, dict]:
+    """For each value of the axis ``per`` (e.g. each core), the value of the axis
+    ``choose`` (e.g. the learning rate) whose runs have the highest IQM of ``score``:
+    ``{per value: {"best": label, "iqm": {label: IQM}}}``. The tuning rule of a study."""
+    if score not in ("auc", "train_auc", "final"):
+        raise ReportError(f"score must be auc, train_auc or final, got {score!r}")
+    library, metrics = _rliable()
+    runs, _ = read_study(Path(study))
+    scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in runs:
+        if choose not in r.labels or per not in r.labels:
+            raise ReportError(f"{study}: its runs have no axis {choose!r} or {per!r}")
+        scores[r.labels[per]][r.labels[choose]].append(r.scores(threshold)[score])
+    result = {}
+    for value, by_label in sorted(scores.items()):
+        iqm = {k: float(metrics.aggregate_iqm(np.asarray(v)[:, None])) for k, v in by_label.items()}
+        result[value] = {"best": max(iqm, key=iqm.get), "iqm": iqm}
+    return result
+
+
 def write_report(
     study: Path,
     out: Path,

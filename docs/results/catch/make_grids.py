@@ -1,0 +1,77 @@
+"""Write the comparison's and the ablations' grids from the tuning's choice of learning
+rate (``tuning/best.json``, made by ``study.py best``): each core runs at its own best.
+
+    python docs/results/catch/make_grids.py
+"""
+
+import json
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+COMMON = ["--workers", "2", "--envs-per-worker", "16", "--eval-interval", "100000"]
+LR = {"0.00035": "3.5e-4", "0.0007": "7e-4", "0.0014": "1.4e-3", "0.0028": "2.8e-3"}
+
+
+def main() -> None:
+    best = json.loads((HERE / "tuning" / "best.json").read_text())
+    lr = {core: LR[choice["best"]] for core, choice in best.items()}
+    main_grid = {
+        "description": (
+            "The paper's comparison (section 4.4): its three cores, each at the learning rate "
+            "the tuning chose for it, at both of the paper's settings, with and without the "
+            "previous action as an input, 5 seeds. Frame budgets: 5 M (24 x 24), 3 M (16 x 16)."
+        ),
+        "flags": COMMON,
+        "axes": {
+            "setting": {
+                "24x24": ["--size", "24", "--visible-steps", "5", "--total-frames", "5000000"],
+                "16x16": ["--size", "16", "--visible-steps", "3", "--total-frames", "3000000"],
+            },
+            "previous_action": {"fed": [], "blind": ["--no-previous-action"]},
+            "core": {c: ["--core", c, "--lr", lr[c]] for c in ("fastweights", "lstm", "irnn")},
+        },
+        "seeds": [0, 1, 2, 3, 4],
+    }
+    options = {
+        "default": {},
+        "no_ln_h0": {"norm_preliminary": False},
+        "decay0.9": {"decay": 0.9},
+        "decay0.99": {"decay": 0.99},
+        "eta0.25": {"fast_lr": 0.25},
+        "eta1.0": {"fast_lr": 1.0},
+        "eta0": {"fast_lr": 0.0},
+        "S2": {"inner_steps": 2},
+        "W1.0": {"slow_init_scale": 1.0},
+    }
+    variant = {k: ["--core-options", json.dumps(v)] for k, v in options.items()}
+    variant["H64"] = ["--hidden-size", "64"]
+    variant["H256"] = ["--hidden-size", "256"]
+    ablations = {
+        "description": (
+            "The fast-weights core's own choices, one at a time from the defaults (layer norm "
+            "on h^0, lambda 0.95, eta 0.5, S = 1, W = 0.05 I, 128 hidden units), at 24 x 24 "
+            "with 5 visible frames and the previous action fed, 3 seeds."
+        ),
+        "flags": [
+            *COMMON,
+            "--size",
+            "24",
+            "--visible-steps",
+            "5",
+            "--total-frames",
+            "5000000",
+            "--core",
+            "fastweights",
+            "--lr",
+            lr["fastweights"],
+        ],
+        "axes": {"variant": variant},
+        "seeds": [0, 1, 2],
+    }
+    (HERE / "grids" / "main.json").write_text(json.dumps(main_grid, indent=2) + "\n")
+    (HERE / "grids" / "ablations.json").write_text(json.dumps(ablations, indent=2) + "\n")
+    print("learning rates:", lr)
+
+
+if __name__ == "__main__":
+    main()
