@@ -4,8 +4,20 @@ Importing ``fw_rl`` also registers the ``Catch-v0`` environment (package ``fw_rl
 the repository's ``envs/`` folder), so ``gym.make("fw_rl:Catch-v0")`` works too.
 """
 
-import fw_rl.envs  # noqa: F401  (registers Catch-v0)
-from fw_rl.cores import (
+import os as _os
+
+# In a source checkout the folders envs/, agents/ and scripts/ beside this package are its
+# subpackages fw_rl.envs, fw_rl.agents and fw_rl.scripts (an installed wheel holds them
+# inside fw_rl/): then `python -m fw_rl...` works from the checkout's root whatever is
+# installed.
+_checkout = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+if _os.path.isfile(_os.path.join(_checkout, "pyproject.toml")) and _os.path.isfile(
+    _os.path.join(_checkout, "envs", "catch_rules.py")
+):
+    __path__.append(_checkout)
+
+import fw_rl.envs  # noqa: E402, F401  (registers Catch-v0)
+from fw_rl.cores import (  # noqa: E402
     CORES,
     FastWeightsRNN,
     IRNNCore,
