@@ -1,5 +1,6 @@
 """Recurrent cores behind one interface (see :mod:`fw_rl.cores.base`)."""
 
+from fw_rl.cores.associative_lstm import AssociativeLSTM
 from fw_rl.cores.base import RecurrentCore, State, detach_state, mask_state
 from fw_rl.cores.fast_weights import FastWeightsRNN
 from fw_rl.cores.registry import (
@@ -12,6 +13,7 @@ from fw_rl.cores.registry import (
 from fw_rl.cores.torch_rnn import IRNNCore, LSTMCore
 
 __all__ = [
+    "AssociativeLSTM",
     "CORES",
     "FastWeightsRNN",
     "IRNNCore",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 
+from fw_rl.cores.associative_lstm import AssociativeLSTM
 from fw_rl.cores.base import RecurrentCore
 from fw_rl.cores.fast_weights import FastWeightsRNN
 from fw_rl.cores.torch_rnn import IRNNCore, LSTMCore
@@ -13,6 +14,7 @@ CORES: dict[str, type[RecurrentCore]] = {
     "fastweights": FastWeightsRNN,
     "lstm": LSTMCore,
     "irnn": IRNNCore,
+    "alstm": AssociativeLSTM,
 }
 
 

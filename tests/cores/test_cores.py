@@ -18,6 +18,8 @@ CORE_SPECS = [
     ("fastweights", {"mode": "matrix"}),
     ("fastweights", {"mode": "attention"}),
     ("fastweights", {"inner_steps": 2}),
+    ("alstm", {}),
+    ("alstm", {"copies": 1}),
 ]
 IDS = [f"{name}-{'-'.join(map(str, opts.values())) or 'default'}" for name, opts in CORE_SPECS]
 
@@ -99,13 +101,13 @@ def test_bad_inputs_raise_clear_errors(name):
     with pytest.raises(ValueError, match="3-D"):
         core(torch.randn(5, 3))
     with pytest.raises(ValueError, match="state for batch 2 must have shapes"):
-        core(torch.randn(5, 2, 3), state=make_core(name, 3, 9).initial_state(2))
+        core(torch.randn(5, 2, 3), state=make_core(name, 3, 10).initial_state(2))
     with pytest.raises(ValueError, match="reset must have shape"):
         core(torch.randn(5, 2, 3), reset=torch.zeros(2, 5, dtype=torch.bool))
 
 
 def test_registry_lists_what_exists():
-    with pytest.raises(UnknownCoreError, match="available: fastweights, irnn, lstm"):
+    with pytest.raises(UnknownCoreError, match="available: alstm, fastweights, irnn, lstm"):
         make_core("gru", 3, 8)
     with pytest.raises(UnknownCoreError, match="its options are: .*decay"):
         make_core("fastweights", 3, 8, deacy=0.9)

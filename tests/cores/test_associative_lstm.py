@@ -1,0 +1,71 @@
+"""The associative LSTM (Danihelka et al. 2016): its equations on a hand-computed example."""
+
+import pytest
+import torch
+
+from fw_rl.cores import AssociativeLSTM, make_core
+from fw_rl.cores.associative_lstm import bound
+
+
+def test_bound_scales_each_complex_number_to_modulus_at_most_one():
+    re, im = bound(torch.tensor([3.0, 0.3, 0.0]), torch.tensor([4.0, 0.4, 2.0]))
+    torch.testing.assert_close(re, torch.tensor([0.6, 0.3, 0.0]))
+    torch.testing.assert_close(im, torch.tensor([0.8, 0.4, 1.0]))
+
+
+def test_hand_computed_example():
+    """One complex unit, one copy, W = 0: the gates are sigmoid(0) = 0.5, the write key
+    r_i = 0.6 + 0.8i, the read key its conjugate, the update bound(3 + 4i) = 0.6 + 0.8i.
+
+    c_1 = r_i (0.5 u) = -0.14 + 0.48i, its read r_o c_1 = 0.3 + 0.4i, h_1 = 0.15 + 0.2i;
+    c_2 = 0.5 c_1 + r_i (0.5 u) = -0.21 + 0.72i, read 0.45 + 0.6i, h_2 = 0.225 + 0.3i.
+    """
+    core = AssociativeLSTM(1, 2, copies=1).double()
+    with torch.no_grad():
+        core.linear.weight.zero_()
+        # [forget, write, read gates | r_i (re, im) | r_o (re, im) | u (re, im)]
+        core.linear.bias.copy_(torch.tensor([0, 0, 0, 0.6, 0.8, 0.6, -0.8, 3.0, 4.0]))
+    out, (h, c) = core(torch.zeros(2, 1, 1, dtype=torch.double))
+    torch.testing.assert_close(out[:, 0], torch.tensor([[0.15, 0.2], [0.225, 0.3]]).double())
+    torch.testing.assert_close(c[0], torch.tensor([-0.21, 0.72]).double())
+    torch.testing.assert_close(h, out[-1])
+
+
+def test_identical_copies_read_as_one():
+    torch.manual_seed(0)
+    one = AssociativeLSTM(3, 8, copies=1).double()
+    four = AssociativeLSTM(3, 8, copies=4).double()
+    four.load_state_dict({**one.state_dict(), "permutations": torch.arange(4).repeat(4, 1)})
+    x = torch.randn(6, 2, 3, dtype=torch.double)
+    torch.testing.assert_close(four(x)[0], one(x)[0])
+    # with the permutations of their seed, the copies differ and so does the read
+    torch.manual_seed(0)
+    permuted = AssociativeLSTM(3, 8, copies=4).double()
+    assert not torch.equal(permuted.permutations[1], torch.arange(4))
+    assert not torch.allclose(permuted(x)[0], one(x)[0])
+
+
+def test_a_key_retrieves_its_item_from_every_permuted_copy():
+    """Written with a unit key r and read with its conjugate, an item comes back whole
+    from each copy, whatever its permutation: P_s(conj r) P_s(r) u = P_s(|r|^2) u = u."""
+    core = AssociativeLSTM(1, 8, copies=3).double()
+    assert not torch.equal(core.permutations[1], core.permutations[0])
+    phase = torch.tensor([0.3, 1.9, -2.4, 2.8], dtype=torch.double)
+    item = torch.tensor([0.1, -0.2, 0.3, 0.05, 0.0, 0.4, -0.1, 0.2], dtype=torch.double)
+    gates = torch.tensor([-40.0] * 4 + [40.0] * 8, dtype=torch.double)  # forget 0, others 1
+    with torch.no_grad():
+        core.linear.weight.zero_()
+        core.linear.bias.copy_(
+            torch.cat([gates, phase.cos(), phase.sin(), phase.cos(), -phase.sin(), item])
+        )
+    out, _ = core(torch.zeros(1, 1, 1, dtype=torch.double))
+    torch.testing.assert_close(out[0, 0], item)
+
+
+def test_it_is_built_by_name_and_checks_its_options():
+    core = make_core("alstm", 5, 6, copies=2)
+    assert isinstance(core, AssociativeLSTM) and core.state_shapes(3) == ((3, 6), (3, 12))
+    with pytest.raises(ValueError, match="even"):
+        AssociativeLSTM(2, 7)
+    with pytest.raises(ValueError, match="copies"):
+        AssociativeLSTM(2, 8, copies=0)
