@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from fw_rl.cores import make_core
@@ -42,7 +43,16 @@ class SequenceClassifier(nn.Module):
         )
         self.readout = nn.Linear(hidden_size, num_classes)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """``[B, T]`` symbols or ``[B, T, F]`` features -> logits ``[B, classes]``."""
-        hidden, _ = self.core(self.inputs(x))
+    def forward(self, x: Tensor | tuple[Tensor, Tensor]) -> Tensor:
+        """``[B, T]`` symbols or ``[B, T, F]`` features -> logits ``[B, classes]``.
+
+        ``x`` may be ``(inputs, starts)`` for sequences padded on the left: the core's state
+        is reset at each one's ``starts`` (``[B]``), so the padding before it has no effect.
+        """
+        reset = None
+        if isinstance(x, (tuple, list)):
+            x, starts = x
+            positions = torch.arange(x.shape[1], device=x.device)
+            reset = positions[None, :] == starts[:, None]  # [B, T], batch first
+        hidden, _ = self.core(self.inputs(x), reset=reset)
         return self.readout(hidden[:, -1])

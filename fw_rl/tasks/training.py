@@ -107,10 +107,12 @@ def train_classifier(
     run_dir: Path,
     say=print,
     payload: dict | None = None,
+    extra_tests: dict[str, Dataset] | None = None,
 ) -> dict:
     """Train on ``splits["train"]``, keep the weights best on ``"validation"``, report the
-    test error of those; resumes from the run's checkpoint when ``config.resume``
-    (``payload``, when the caller has read it already)."""
+    test error of those (and on each of ``extra_tests``, as ``results["test_errors"]``);
+    resumes from the run's checkpoint when ``config.resume`` (``payload``, when the caller
+    has read it already)."""
     run_dir = create_run_dir(run_dir, resuming=bool(config.resume))
     torch.set_num_threads(config.threads)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -219,6 +221,8 @@ def train_classifier(
         "test_error": error_rate(model, splits["test"]),
         "elapsed_s": counters["elapsed_s"],
     }
+    if extra_tests:
+        results["test_errors"] = {k: error_rate(model, v) for k, v in extra_tests.items()}
     (run_dir / "results.json").write_text(json.dumps(results, indent=2))
     return results
 
@@ -229,6 +233,7 @@ def run_training(
     config,
     default_run_dir: str,
     payload: dict | None = None,
+    extra_tests: dict[str, Dataset] | None = None,
 ) -> int:
     """What both task scripts do once the data exist: seed, build the model (so its
     initialisation follows ``--seed``), train; returns the exit code. ``payload`` is the
@@ -237,7 +242,9 @@ def run_training(
     torch.manual_seed(config.seed)
     model = build_model()
     try:
-        results = train_classifier(model, splits, config, run_dir, payload=payload)
+        results = train_classifier(
+            model, splits, config, run_dir, payload=payload, extra_tests=extra_tests
+        )
     except (CheckpointError, RunDirError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

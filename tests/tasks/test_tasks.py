@@ -328,3 +328,46 @@ def test_a_missing_mlxtend_is_one_line_and_exit_2(monkeypatch, capsys):
     assert glimpses.main(["--updates", "1", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "pip install 'fw-rl[mnist]'" in err and err.strip().count("\n") == 0
+
+
+def test_mixed_pairs_are_left_padded_and_the_padding_has_no_effect():
+    splits = make_splits(seed=2, num_pairs=2, sizes=SMALL, max_pairs=6)
+    train = splits["train"]
+    lengths = sorted({len(t) for t in train.texts})
+    assert lengths == [2 * k + 3 for k in range(2, 7)]  # every K from 2 to 6 occurs
+    assert train.inputs.shape == (3000, 15) and train.starts is not None
+    i = min(range(3000), key=lambda j: len(train.texts[j]))
+    (inputs, start), target = train[i]
+    assert int(start) == 15 - len(train.texts[i]) and int(target) == int(train.targets[i])
+    # the classifier resets its state where the sequence starts: padding changes nothing
+    from fw_rl.tasks.classifier import SequenceClassifier
+
+    torch.manual_seed(0)
+    model = SequenceClassifier("fastweights", 8, 10, vocabulary=len(VOCABULARY))
+    alone = model(encode([train.texts[i]]))
+    padded = model((inputs[None], start[None]))
+    torch.testing.assert_close(alone, padded)
+    other_padding = inputs.clone()
+    other_padding[: int(start)] = 5
+    torch.testing.assert_close(model((other_padding[None], start[None])), padded)
+
+
+def test_retrieval_tests_with_other_numbers_of_pairs(tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = ["--hidden", "16", "--updates", "20", "--eval-interval", "10", "--train-size", "400"]
+    argv += ["--validation-size", "100", "--test-size", "50", "--test-pairs", "2-3,8"]
+    argv += ["--num-pairs", "2", "--max-pairs", "4", "--run-dir", str(run), "--no-progress"]
+    assert assoc_retrieval.main(argv) == 0
+    results = json.loads((run / "results.json").read_text())
+    assert sorted(results["test_errors"]) == ["K=2", "K=3", "K=8"]
+    assert all(0.0 <= e <= 1.0 for e in results["test_errors"].values())
+    capsys.readouterr()
+    for bad, message in (
+        (["--test-pairs", "2-40"], "--test-pairs takes K in [1, 26]"),
+        (["--test-pairs", "two"], "--test-pairs takes K in [1, 26]"),
+        (["--num-pairs", "5", "--max-pairs", "3"], "--max-pairs must be in [--num-pairs, 26]"),
+        (["--num-pairs", "27"], "--num-pairs must be in [1, 26]"),
+    ):
+        with pytest.raises(SystemExit) as stop:
+            assoc_retrieval.main(bad)
+        assert stop.value.code == 2 and message in capsys.readouterr().err
