@@ -5,6 +5,7 @@
     python scripts/study.py run GRID.json --out DIR --jobs 8 --pin 2   # 8 runs x 2 cores
     python scripts/study.py report DIR --compare core --threshold 0.9
     python scripts/study.py generalise DIR --visible-steps 1 2 3 4 5 6 7 8 --only setting=24x24
+    python scripts/study.py attention DIR/runs/24x24-fed-fastweights-seed0
 
 ``run`` skips runs that finished and resumes interrupted ones, so the same command
 continues a study after Ctrl-C or a lost session. ``report`` writes ``report.md``
@@ -128,6 +129,19 @@ def _best(args: argparse.Namespace) -> int:
     return 0
 
 
+def _attention(args: argparse.Namespace) -> int:
+    from fw_rl.agents.study.attention import write_attention
+    from fw_rl.checkpoint import CheckpointError
+
+    try:
+        paths = write_attention(args.run, args.out or args.run, args.episodes)
+    except (CheckpointError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print("wrote", ", ".join(str(p) for p in paths))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -173,8 +187,20 @@ def main(argv=None) -> int:
     best.add_argument("--per", default="core", help="one choice for each value of this axis")
     best.add_argument("--score", default="auc", choices=["auc", "train_auc", "final"])
     best.add_argument("--threshold", type=float, default=0.9)
+    attention = commands.add_parser(
+        "attention", help="what a trained fast-weights agent attends to once the screen is blank"
+    )
+    attention.add_argument("run", type=Path, help="a run directory (its final checkpoint)")
+    attention.add_argument("--out", type=Path, help="where to write (default: the run's folder)")
+    attention.add_argument("--episodes", type=int, default=500, help="greedy episodes to average")
     args = parser.parse_args(argv)
-    commands_by_name = {"run": _run, "report": _report, "generalise": _generalise, "best": _best}
+    commands_by_name = {
+        "run": _run,
+        "report": _report,
+        "generalise": _generalise,
+        "best": _best,
+        "attention": _attention,
+    }
     return commands_by_name[args.command](args)
 
 

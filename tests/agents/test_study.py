@@ -188,3 +188,30 @@ def test_generalise_evaluates_trained_runs_with_other_visible_steps(tmp_path):
     first = (out / "generalisation.csv").read_text()
     assert study.main([*argv, "--reps", "100"]) == 0
     assert (out / "generalisation.csv").read_text() == first
+
+
+def test_attention_of_a_trained_fast_weights_agent(tmp_path, capsys):
+    from fw_rl.agents.study.attention import attention_profile
+    from fw_rl.scripts import a3c
+
+    run = tmp_path / "run"
+    flags = [*TINY[:-2], "--total-frames", "2000", "--visible-steps", "2", "--no-progress"]
+    assert a3c.main([*flags, "--core", "fastweights", "--run-dir", str(run)]) == 0
+    profile = attention_profile(run, episodes=20)
+    steps = 4  # a 5 x 5 board: episodes of 4 steps
+    assert profile["mean"].shape == (steps, steps) and profile["visible"] == 2
+    assert (np.triu(profile["mean"]) == 0).all()  # no step attends to itself or later
+    assert (profile["mean"] >= 0).all()  # ReLU states: non-negative weights
+    shares = profile["visible_share"][1:]
+    assert ((0 <= shares) & (shares <= 1)).all() and shares[0] == 1.0
+    decay = 0.95  # the core's default: decay alone gives the visible steps this share
+    expected = sum(decay ** (3 - 1 - j) for j in range(2)) / sum(decay ** (2 - j) for j in range(3))
+    assert profile["decay_share"][3] == pytest.approx(expected)
+    assert study.main(["attention", str(run), "--episodes", "20"]) == 0
+    assert (run / "attention.png").stat().st_size > 5_000
+    assert len((run / "attention.csv").read_text().splitlines()) == 1 + steps
+    lstm = tmp_path / "lstm"
+    assert a3c.main([*flags, "--core", "lstm", "--run-dir", str(lstm)]) == 0
+    capsys.readouterr()
+    assert study.main(["attention", str(lstm)]) == 2
+    assert "only fast weights attend" in capsys.readouterr().err
