@@ -70,24 +70,33 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _write(make, errors: tuple[type[Exception], ...]) -> int:
+    """Run ``make()``, which returns the paths it wrote; one of ``errors`` is one line on
+    stderr and exit code 2."""
+    try:
+        paths = make()
+    except errors as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print("wrote", ", ".join(str(p) for p in paths))
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from fw_rl.agents.study.report import ReportError, write_report
 
-    try:
-        paths = write_report(
+    return _write(
+        lambda: write_report(
             args.study,
             out=args.out or args.study,
             compare=args.compare,
             threshold=args.threshold,
             baseline=args.baseline,
             reps=args.reps,
-            command="python scripts/study.py report " + " ".join(sys.argv[2:]),
-        )
-    except ReportError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print("wrote", ", ".join(str(p) for p in paths))
-    return 0
+            command="python scripts/study.py " + " ".join(args.argv),
+        ),
+        (ReportError,),
+    )
 
 
 def _generalise(args: argparse.Namespace) -> int:
@@ -98,8 +107,8 @@ def _generalise(args: argparse.Namespace) -> int:
     if wanted is None or any(v < 0 for v in args.visible_steps):
         print("error: --only takes AXIS=LABEL; --visible-steps takes ints >= 0", file=sys.stderr)
         return 2
-    try:
-        paths = generalise(
+    return _write(
+        lambda: generalise(
             args.study,
             args.out or args.study,
             args.visible_steps,
@@ -107,12 +116,9 @@ def _generalise(args: argparse.Namespace) -> int:
             only=wanted,
             episodes=args.episodes,
             reps=args.reps,
-        )
-    except ReportError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print("wrote", ", ".join(str(p) for p in paths))
-    return 0
+        ),
+        (ReportError,),
+    )
 
 
 def _best(args: argparse.Namespace) -> int:
@@ -133,13 +139,10 @@ def _attention(args: argparse.Namespace) -> int:
     from fw_rl.agents.study.attention import write_attention
     from fw_rl.checkpoint import CheckpointError
 
-    try:
-        paths = write_attention(args.run, args.out or args.run, args.episodes)
-    except (CheckpointError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print("wrote", ", ".join(str(p) for p in paths))
-    return 0
+    return _write(
+        lambda: write_attention(args.run, args.out or args.run, args.episodes),
+        (CheckpointError, ValueError),
+    )
 
 
 def main(argv=None) -> int:
@@ -194,6 +197,7 @@ def main(argv=None) -> int:
     attention.add_argument("--out", type=Path, help="where to write (default: the run's folder)")
     attention.add_argument("--episodes", type=int, default=500, help="greedy episodes to average")
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command, for the report
     commands_by_name = {
         "run": _run,
         "report": _report,
