@@ -68,6 +68,23 @@ def main() -> None:
         "axes": {"variant": variant},
         "seeds": [0, 1, 2],
     }
+    beyond = {
+        "description": (
+            "Beyond the paper: longer blind periods, where memory matters more (24 x 24 with 2 "
+            "visible observations, 32 x 32 with 3), fast weights against the LSTM, each at its "
+            "tuned learning rate, the previous action fed, 3 seeds, 8 M frames."
+        ),
+        "flags": [*COMMON, "--total-frames", "8000000"],
+        "axes": {
+            "setting": {
+                "24x24-M2": ["--size", "24", "--visible-steps", "2"],
+                "32x32-M3": ["--size", "32", "--visible-steps", "3"],
+            },
+            "core": {c: ["--core", c, "--lr", lr[c]] for c in ("fastweights", "lstm")},
+        },
+        "seeds": [0, 1, 2],
+    }
+    (HERE / "grids" / "beyond.json").write_text(json.dumps(beyond, indent=2) + "\n")
     (HERE / "grids" / "main.json").write_text(json.dumps(main_grid, indent=2) + "\n")
     (HERE / "grids" / "ablations.json").write_text(json.dumps(ablations, indent=2) + "\n")
     print("learning rates:", lr)

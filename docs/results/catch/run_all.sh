@@ -23,3 +23,7 @@ study generalise "$OUT/main" --only setting=24x24 --visible-steps 1 2 3 4 5 6 7 
 # 3. the fast-weights core's own choices
 study run "$OUT/grids/ablations.json" --out "$OUT/ablations"
 study report "$OUT/ablations" --compare variant --baseline default
+
+# 4. beyond the paper: longer blind periods
+study run "$OUT/grids/beyond.json" --out "$OUT/beyond"
+study report "$OUT/beyond"
