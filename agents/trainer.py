@@ -73,11 +73,10 @@ def _tensorboard(run_dir: Path):
 
 def prepare_run(config: A3CConfig, payload: dict | None) -> tuple[A3CConfig, Path]:
     """The run directory (created, or refused with one line), and the config as used:
-    the number of workers and the directory written out, not left as 0 and ""."""
+    the number of workers and the directory written out, not left as 0 and "".
+    ``payload`` is the checkpoint of a resumed run (its model must be this one)."""
     if config.resume:
         run_dir = Path(config.resume)
-        if payload is None:
-            payload = load_checkpoint(run_dir)
         check_same_run(payload, config.to_dict(), fields_with_role(A3CConfig, "identity"), run_dir)
     elif config.run_dir:
         run_dir = Path(config.run_dir)
@@ -93,10 +92,7 @@ class A3CTrainer:
     caller has read it already (else ``config.resume``'s is read here)."""
 
     def __init__(self, config: A3CConfig, out=sys.stdout, payload: dict | None = None) -> None:
-        if config.resume and payload is None:
-            payload = load_checkpoint(config.resume)
-        if not config.resume:
-            payload = None
+        payload = (payload or load_checkpoint(config.resume)) if config.resume else None
         self.config, self.run_dir = prepare_run(config, payload)
         config = self.config
         self.out = out
