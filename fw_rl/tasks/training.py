@@ -48,7 +48,15 @@ class SupervisedConfig:
     core_options: str = option("{}", "extra core options as JSON", role="identity")
     lr: float = option(1e-3, "Adam learning rate")
     batch_size: int = option(128, "examples per update")
-    updates: int = option(20_000, "updates to train for")
+    updates: int = option(20_000, "updates to train for at most (the cap)")
+    patience: int = option(
+        0,
+        "stop once the validation error has not improved for this many evaluations "
+        "(0: train to --updates)",
+    )
+    stop_at_error: float = option(
+        -1.0, "stop once the validation error is at most this, e.g. 0 (-1: never)"
+    )
     eval_interval: int = option(500, "updates between validation passes")
     max_grad_norm: float = option(5.0, "clip the gradient norm to this")
     seed: int = option(0, "seed of the data and the model")
@@ -73,6 +81,8 @@ class SupervisedConfig:
         if self.core not in models:
             raise ValueError(f"--core must be one of {', '.join(models)}, got {self.core!r}")
         parse_core_options(self.core if self.core in CORES else None, self.core_options)
+        if self.patience < 0:
+            raise ValueError(f"--patience must be >= 0, got {self.patience}")
         for name in ("hidden", "batch_size", "updates", "eval_interval", "threads"):
             if getattr(self, name) < 1:
                 raise ValueError(
@@ -116,7 +126,8 @@ def train_classifier(
     run_dir = create_run_dir(run_dir, resuming=bool(config.resume))
     torch.set_num_threads(config.threads)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
-    counters = {"update": 0, "best_validation_error": 1.0, "elapsed_s": 0.0}
+    counters = {"update": 0, "best_validation_error": 1.0, "elapsed_s": 0.0, "since_best": 0}
+    stopped = f"reached --updates {config.updates}"
     if config.resume:
         payload = payload or load_checkpoint(run_dir, kind=KIND)
         identity = fields_with_role(type(config), "identity")
@@ -193,8 +204,10 @@ def train_classifier(
                 )
                 bar.set_postfix_str(f"train error {wrong / seen:.3f} | val error {val:.3f}")
                 loss_sum = wrong = seen = 0.0
+                counters["since_best"] += 1
                 if val < counters["best_validation_error"]:
                     counters["best_validation_error"] = val
+                    counters["since_best"] = 0
                     save_checkpoint(
                         run_dir / BEST_NAME,
                         model_state=model.state_dict(),
@@ -204,6 +217,12 @@ def train_classifier(
                         kind=KIND,
                     )
                 save()
+                if val <= config.stop_at_error:
+                    stopped = f"validation error {val} reached --stop-at-error"
+                    break
+                if config.patience and counters["since_best"] >= config.patience:
+                    stopped = f"no better validation error for {config.patience} evaluations"
+                    break
     except KeyboardInterrupt:
         counters["elapsed_s"] = time.monotonic() - start
         save()
@@ -218,6 +237,7 @@ def train_classifier(
         "hidden": config.hidden,
         "updates": counters["update"],
         "best_validation_error": counters["best_validation_error"],
+        "stopped": stopped,
         "test_error": error_rate(model, splits["test"]),
         "elapsed_s": counters["elapsed_s"],
     }

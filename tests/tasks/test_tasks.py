@@ -371,3 +371,20 @@ def test_retrieval_tests_with_other_numbers_of_pairs(tmp_path, capsys):
         with pytest.raises(SystemExit) as stop:
             assoc_retrieval.main(bad)
         assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_training_stops_when_converged(tmp_path):
+    """--patience: evaluations without a better validation error; --stop-at-error: a
+    target. Both end the run before its cap and say why."""
+    argv = ["--core", "lstm", "--hidden", "8", "--lr", "1e-9", "--updates", "500"]
+    argv += ["--eval-interval", "10", "--train-size", "300", "--validation-size", "100"]
+    argv += ["--test-size", "100", "--no-progress"]
+    assert assoc_retrieval.main([*argv, "--patience", "3", "--run-dir", str(tmp_path / "a")]) == 0
+    results = json.loads((tmp_path / "a" / "results.json").read_text())
+    assert results["updates"] < 500 and "no better validation error for 3" in results["stopped"]
+    stop_at = ["--stop-at-error", "1.0", "--run-dir", str(tmp_path / "b")]
+    assert assoc_retrieval.main([*argv, *stop_at]) == 0  # any error is <= 1
+    results = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert results["updates"] == 10 and "--stop-at-error" in results["stopped"]
+    assert assoc_retrieval.main([*argv, "--run-dir", str(tmp_path / "c")]) == 0
+    assert json.loads((tmp_path / "c" / "results.json").read_text())["updates"] == 500
