@@ -388,3 +388,26 @@ def test_training_stops_when_converged(tmp_path):
     assert results["updates"] == 10 and "--stop-at-error" in results["stopped"]
     assert assoc_retrieval.main([*argv, "--run-dir", str(tmp_path / "c")]) == 0
     assert json.loads((tmp_path / "c" / "results.json").read_text())["updates"] == 500
+
+
+def test_the_table_script_reports_seeds_beside_the_papers_figures(tmp_path):
+    from fw_rl.scripts import assoc_table
+
+    out = tmp_path / "table"
+    argv = ["--cores", "fastweights", "lstm", "--hidden", "8", "--seeds", "0", "1"]
+    argv += ["--out", str(out), "--", "--updates", "20", "--eval-interval", "10"]
+    argv += ["--train-size", "300", "--validation-size", "100", "--test-size", "100"]
+    assert assoc_table.main(argv) == 0
+    table = (out / "table.md").read_text()
+    row = next(line for line in table.splitlines() if line.startswith("| fastweights"))
+    assert re.fullmatch(r"\| fastweights \| \d+\.\d \(\d+\.\d-\d+\.\d, 2\) \|", row)
+    assert sorted(p.name for p in (out / "runs").iterdir()) == [
+        "fastweights-R8", "fastweights-R8-seed1", "lstm-R8", "lstm-R8-seed1",
+    ]  # fmt: skip
+    assert (out / "curves.png").is_file()
+    stamp = (out / "runs" / "lstm-R8" / "results.json").stat().st_mtime_ns
+    assert assoc_table.main(argv) == 0  # finished runs are reused
+    assert (out / "runs" / "lstm-R8" / "results.json").stat().st_mtime_ns == stamp
+    from fw_rl.scripts.assoc_table import cell
+
+    assert cell([0.0181, 0.02], 1.81) == "1.9 (1.8-2.0, 2) [1.81]"
