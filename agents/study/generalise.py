@@ -43,7 +43,7 @@ def evaluate_run(run_dir: Path, visible_steps: list[int], episodes: int, seed: i
         rows.append(
             {
                 "run": run_dir.name,
-                "labels": json.dumps(spec["labels"], sort_keys=True),
+                "labels": json.dumps(spec["labels"]),  # in the grid's axis order
                 "seed": spec["seed"],
                 "trained_visible_steps": config.visible_steps,
                 "visible_steps": visible,
