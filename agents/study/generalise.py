@@ -22,7 +22,12 @@ from fw_rl.agents.evaluate import evaluate
 from fw_rl.agents.model import build_model
 from fw_rl.agents.study.report import ReportError, interval_estimates
 from fw_rl.agents.study.runner import DONE_NAME, SPEC_NAME
-from fw_rl.checkpoint import CheckpointError, load_checkpoint, load_model_state
+from fw_rl.checkpoint import (
+    CHECKPOINT_NAME,
+    CheckpointError,
+    load_checkpoint,
+    load_model_state,
+)
 
 FIELDS = ["run", "labels", "seed", "trained_visible_steps", "visible_steps", "mean_return"]
 
@@ -68,17 +73,27 @@ def generalise(
     runs_dir = Path(study) / "runs"
     if not runs_dir.is_dir():
         raise ReportError(f"{study} is not a study folder: it has no runs/")
-    rows = []
+    rows, missing = [], []
     for run_dir in sorted(p for p in runs_dir.iterdir() if (p / DONE_NAME).is_file()):
         labels = json.loads((run_dir / SPEC_NAME).read_text())["labels"]
         if only and any(labels.get(k) != v for k, v in only.items()):
+            continue
+        if not (run_dir / CHECKPOINT_NAME).is_file():  # a run folder kept without weights
+            missing.append(run_dir.name)
             continue
         try:
             rows += evaluate_run(run_dir, visible_steps, episodes, seed)
         except CheckpointError as e:
             raise ReportError(str(e)) from None
+    if missing:
+        print(
+            f"warning: {len(missing)} finished runs have no checkpoint here, left out: "
+            f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
+        )
     if not rows:
-        raise ReportError(f"{study} has no finished runs matching {only or 'the study'}")
+        raise ReportError(
+            f"{study} has no finished runs with weights matching {only or 'the study'}"
+        )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     table = out / "generalisation.csv"

@@ -215,3 +215,17 @@ def test_attention_of_a_trained_fast_weights_agent(tmp_path, capsys):
     capsys.readouterr()
     assert study.main(["attention", str(lstm)]) == 2
     assert "only fast weights attend" in capsys.readouterr().err
+
+
+def test_generalise_leaves_out_runs_kept_without_weights(tmp_path, capsys):
+    grid = write_grid(tmp_path / "g.json", seeds=(0,))
+    out = tmp_path / "study"
+    assert study.main(["run", str(grid), "--out", str(out), "--only", "setting=plain"]) == 0
+    (out / "runs" / "plain-lstm-seed0" / "checkpoint.pt").unlink()  # as a fresh clone has it
+    argv = ["generalise", str(out), "--visible-steps", "1", "--episodes", "10", "--reps", "50"]
+    assert study.main(argv) == 0
+    assert "1 finished runs have no checkpoint here" in capsys.readouterr().out
+    rows = (out / "generalisation.csv").read_text().splitlines()[1:]
+    assert [r.split(",")[0] for r in rows] == ["plain-irnn-seed0"]
+    (out / "runs" / "plain-irnn-seed0" / "checkpoint.pt").unlink()
+    assert study.main(argv) == 2
