@@ -95,6 +95,8 @@ def test_run_skips_finished_runs_and_reports(tmp_path, capsys):
     # the report: rliable aggregates per cell of the other axes, one figure per cell
     assert study.main(["report", str(out), "--reps", "200"]) == 0
     report = (out / "report.md").read_text()
+    assert study.main(["report", str(out), "--reps", "200"]) == 0
+    assert (out / "report.md").read_text() == report  # the bootstrap is seeded
     assert "### setting plain" in report and "P(AUC > lstm's)" in report
     rows = [
         line
