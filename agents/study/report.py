@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fw_rl.run_dir import read_config
+
 SCORES = ("auc", "train_auc", "frames_to", "final")
 
 
@@ -67,7 +69,7 @@ def read_run(run_dir: Path) -> RunCurves | None:
     """A finished run's curves; None (with the reason) for a run without evaluations."""
     try:
         spec = json.loads((run_dir / "study.json").read_text())
-        config = json.loads((run_dir / "config.json").read_text())
+        config = read_config(run_dir)
         with open(run_dir / "eval.csv", newline="") as f:
             evals = list(csv.DictReader(f))
         with open(run_dir / "metrics.csv", newline="") as f:
