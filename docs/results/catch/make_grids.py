@@ -50,7 +50,8 @@ def main() -> None:
         "description": (
             "The fast-weights core's own choices, one at a time from the defaults (layer norm "
             "on h^0, lambda 0.95, eta 0.5, S = 1, W = 0.05 I, 128 hidden units), at 24 x 24 "
-            "with 5 visible frames and the previous action fed, 3 seeds."
+            "with 5 visible frames and the previous action fed, 3 seeds, 3 M frames (the "
+            "budget that fits one session's 2 cores; the main study's 24 x 24 runs had 5 M)."
         ),
         "flags": [
             *COMMON,
@@ -59,7 +60,7 @@ def main() -> None:
             "--visible-steps",
             "5",
             "--total-frames",
-            "5000000",
+            "3000000",
             "--core",
             "fastweights",
             "--lr",
@@ -72,9 +73,9 @@ def main() -> None:
         "description": (
             "Beyond the paper: longer blind periods, where memory matters more (24 x 24 with 2 "
             "visible observations, 32 x 32 with 3), fast weights against the LSTM, each at its "
-            "tuned learning rate, the previous action fed, 3 seeds, 8 M frames."
+            "tuned learning rate, the previous action fed, 3 seeds, 4 M frames."
         ),
-        "flags": [*COMMON, "--total-frames", "8000000"],
+        "flags": [*COMMON, "--total-frames", "4000000"],
         "axes": {
             "setting": {
                 "24x24-M2": ["--size", "24", "--visible-steps", "2"],
