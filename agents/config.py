@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from dataclasses import asdict, dataclass, fields
@@ -98,6 +99,19 @@ class A3CConfig:
     resume: str = option(
         "", "continue the run in this directory from its checkpoint", role="invocation"
     )
+    backend: str = option(
+        "processes",
+        "where the workers run: processes (shared memory, this machine) or ray (actors, "
+        "on a local Ray or a cluster; pip install 'fw-rl[ray]')",
+        choices=["processes", "ray"],
+        role="invocation",
+    )
+    ray_address: str = option(
+        "",
+        "with --backend ray: the cluster to join ('auto' or host:port); "
+        "default: a local Ray started and shut down with the run",
+        role="invocation",
+    )
     start_method: str = option(
         "spawn", "how worker processes start", choices=["spawn", "forkserver", "fork"]
     )
@@ -171,6 +185,18 @@ class A3CConfig:
             "--checkpoint-interval and --log-interval must be > 0 seconds",
         )
         need(
+            self.backend in ("processes", "ray"),
+            f"--backend must be processes or ray, got {self.backend!r}",
+        )
+        need(
+            not self.ray_address or self.backend == "ray",
+            "--ray-address needs --backend ray",
+        )
+        need(
+            self.backend != "ray" or importlib.util.find_spec("ray") is not None,
+            "--backend ray needs Ray, which is not installed: pip install 'fw-rl[ray]'",
+        )
+        need(
             self.optimiser in ("rmsprop", "adam"),
             f"--optimiser must be rmsprop or adam, got {self.optimiser!r}",
         )
@@ -182,6 +208,8 @@ class A3CConfig:
 
     @property
     def num_workers(self) -> int:
+        """Workers of the run: ``workers``, or one per CPU core (of this machine; on Ray,
+        :class:`~fw_rl.agents.ray_backend.RayWorkerPool` counts the cluster's CPUs)."""
         return self.workers or os.cpu_count() or 1
 
     @property

@@ -67,7 +67,10 @@ def worker_process(
 
 
 class WorkerPool:
-    """Starts, watches and stops the worker processes."""
+    """Starts, watches and stops the worker processes. (The Ray backend's
+    :class:`~fw_rl.agents.ray_backend.RayWorkerPool` has the same interface.)"""
+
+    lost_server = False  # the shared model lives in this process: it cannot be lost
 
     def __init__(self, config: A3CConfig, shared_model, optimiser, start_frames: int) -> None:
         self.ctx = mp.get_context(config.start_method)
@@ -99,6 +102,9 @@ class WorkerPool:
     def all_exited(self) -> bool:
         return all(p.exitcode is not None for p in self.processes)
 
+    def sync(self) -> None:
+        """Nothing to do: the trainer's model is the shared one the workers write."""
+
     def stop(self, timeout: float = 20.0) -> None:
         """Ask the workers to stop after their current update; end any that hang."""
         self.stop_event.set()
@@ -109,3 +115,12 @@ class WorkerPool:
                 p.kill()
                 p.join()
         self.queue.cancel_join_thread()
+
+
+def make_worker_pool(config: A3CConfig, shared_model, optimiser, start_frames: int):
+    """The pool of ``config.backend``: worker processes, or Ray actors."""
+    if config.backend == "ray":
+        from fw_rl.agents.ray_backend import RayWorkerPool
+
+        return RayWorkerPool(config, shared_model, optimiser, start_frames)
+    return WorkerPool(config, shared_model, optimiser, start_frames)

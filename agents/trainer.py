@@ -27,7 +27,7 @@ import torch
 from fw_rl.agents.config import A3CConfig
 from fw_rl.agents.evaluate import evaluate
 from fw_rl.agents.model import build_model
-from fw_rl.agents.parallel import WorkerPool
+from fw_rl.agents.parallel import make_worker_pool
 from fw_rl.agents.shared_optim import make_shared_optimiser
 from fw_rl.agents.worker import UpdateReport
 from fw_rl.checkpoint import (
@@ -47,7 +47,7 @@ from fw_rl.run_dir import (
     write_config,
 )
 
-EXIT_OK, EXIT_WORKER_FAILED, EXIT_NONFINITE, EXIT_WRITE_FAILED = 0, 1, 3, 4
+EXIT_OK, EXIT_WORKER_FAILED, EXIT_USAGE, EXIT_NONFINITE, EXIT_WRITE_FAILED = 0, 1, 2, 3, 4
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 METRICS_FIELDS = [
     "frames",
@@ -84,7 +84,9 @@ def prepare_run(config: A3CConfig, payload: dict | None) -> tuple[A3CConfig, Pat
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         run_dir = Path("runs") / f"{config.core}-{stamp}"
     create_run_dir(run_dir, resuming=bool(config.resume))
-    return replace(config, workers=config.num_workers, run_dir=str(run_dir)), run_dir
+    # on a Ray cluster, 0 workers means one per CPU of the cluster: counted when it is joined
+    workers = config.workers if config.backend == "ray" else config.num_workers
+    return replace(config, workers=workers, run_dir=str(run_dir)), run_dir
 
 
 class A3CTrainer:
@@ -186,7 +188,14 @@ class A3CTrainer:
         self._warm_up()
         self._started = time.monotonic()
         start_frames = self.counters["frames"]
-        pool = WorkerPool(config, self.model, self.optimiser, start_frames)
+        try:
+            pool = make_worker_pool(config, self.model, self.optimiser, start_frames)
+        except RuntimeError as e:  # Ray could not be started or reached
+            self.say(f"error: {e}")
+            self.tensorboard.close()
+            return EXIT_USAGE
+        if config.backend == "ray":
+            self.say(f"ray: {pool.num_workers} worker actors and a parameter-server actor")
         previous = {s: signal.signal(s, self._on_signal) for s in EXIT_SIGNAL}
         bar = tqdm(
             total=config.total_frames,
@@ -211,9 +220,15 @@ class A3CTrainer:
                 if message is not None and message[0] == "update":
                     self._record(message[1])
                     bar.update(message[1].frames)
+                elif message is not None and message[0] == "note":
+                    self.say(f"\n{message[1]}")
                 elif message is not None and message[0] == "error":
                     _, worker, kind, trace = message
                     reported.add(worker)
+                    if kind == "server":
+                        exit_code, save_at_end = EXIT_WORKER_FAILED, False
+                        reason = f"{trace}; training stopped, the last checkpoint is kept"
+                        break
                     self.say(f"\nworker {worker} failed:\n{trace}")
                     if kind == "nonfinite":
                         exit_code, save_at_end = EXIT_NONFINITE, False
@@ -240,6 +255,7 @@ class A3CTrainer:
                     bar.set_postfix_str(self._postfix(fps), refresh=False)
                     last_log, frames_at_log = now, self.counters["frames"]
                 if self.counters["frames"] >= next_eval:
+                    pool.sync()  # the trainer's model is a copy on the Ray backend
                     result = self.run_evaluation()
                     next_eval += config.eval_interval
                     self.say(
@@ -253,6 +269,7 @@ class A3CTrainer:
                         reason = f"evaluation reached --stop-at-return {config.stop_at_return}"
                         break
                 if now - last_save >= config.checkpoint_interval:
+                    pool.sync()
                     self.save()
                     last_save = now
                 if self.counters["frames"] >= config.total_frames:
@@ -267,8 +284,17 @@ class A3CTrainer:
         except OSError as e:  # the run directory: a full disk, an I/O error
             exit_code = EXIT_WRITE_FAILED
             reason = f"cannot write to {self.run_dir}: {describe_os_error(e)}"
+        except RuntimeError as e:  # the Ray backend's parameter server was lost
+            if not pool.lost_server:
+                raise
+            exit_code, save_at_end = EXIT_WORKER_FAILED, False
+            reason = f"{e}; training stopped, the last checkpoint is kept"
         finally:
-            pool.stop()
+            pool.stop()  # on Ray: also copies the server's final state into self.model
+            if pool.lost_server and save_at_end:
+                exit_code, save_at_end = exit_code or EXIT_WORKER_FAILED, False
+                reason = reason or "the parameter server was lost"
+                reason += "; the last checkpoint is kept"
             while True:  # updates that arrived while stopping still count
                 try:
                     message = pool.queue.get_nowait()

@@ -19,7 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def measure(core: str, workers: int, envs: int, seconds: float) -> float:
+def measure(
+    core: str, workers: int, envs: int, seconds: float, extra: list[str] | None = None
+) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
         subprocess.run(
@@ -41,6 +43,7 @@ def measure(core: str, workers: int, envs: int, seconds: float) -> float:
                 "--run-dir",
                 str(run),
                 "--no-progress",
+                *(extra or []),
             ],
             check=True,
             capture_output=True,

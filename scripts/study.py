@@ -3,6 +3,7 @@
 
     python scripts/study.py run docs/results/catch/grids/tuning.json --out runs/study/tuning
     python scripts/study.py run GRID.json --out DIR --jobs 8 --pin 2   # 8 runs x 2 cores
+    python scripts/study.py run GRID.json --out DIR --ray-address auto   # across a cluster
     python scripts/study.py report DIR --compare core --threshold 0.9
     python scripts/study.py generalise DIR --visible-steps 1 2 3 4 5 6 7 8 --only setting=24x24
     python scripts/study.py attention DIR/runs/24x24-fed-fastweights-seed0
@@ -39,7 +40,9 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         grid = load_grid(args.grid)
-        runner = StudyRunner(grid, args.out, jobs=args.jobs, cores_per_job=args.pin)
+        runner = StudyRunner(
+            grid, args.out, jobs=args.jobs, cores_per_job=args.pin, ray_address=args.ray_address
+        )
     except (GridError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -60,7 +63,14 @@ def _run(args: argparse.Namespace) -> int:
             if only(spec):
                 print(runner.run_dir(spec), " ".join(spec.flags))
         return 0
-    results = runner.run(only)
+    try:
+        results = runner.run(only)
+    except ModuleNotFoundError as e:
+        print(f"error: --ray-address needs {e.name}: pip install 'fw-rl[ray]'", file=sys.stderr)
+        return 2
+    except ValueError as e:  # the cluster cannot be reached, or cannot hold a run
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if any(r.status == "interrupted" for r in results):
         print("interrupted: run the same command again to continue", file=sys.stderr)
         return 130
@@ -155,7 +165,15 @@ def main(argv=None) -> int:
     run = commands.add_parser("run", help="run (or continue) a grid", allow_abbrev=False)
     run.add_argument("grid", type=Path, help="the grid's JSON file")
     run.add_argument("--out", type=Path, required=True, help="the study's folder")
-    run.add_argument("--jobs", type=int, default=1, help="runs at once")
+    run.add_argument(
+        "--jobs", type=int, default=None, help="runs at once (default 1; on Ray: all, queued)"
+    )
+    run.add_argument(
+        "--ray-address",
+        default=None,
+        help="run each run as a Ray task on this cluster ('auto' or host:port); it asks for "
+        "the CPUs of its --workers, and its files come back to --out",
+    )
     run.add_argument(
         "--pin", type=int, default=0, help="pin each run to this many cores (taskset); 0: no"
     )

@@ -7,7 +7,9 @@ checkpoint but no ``done.json`` was interrupted and continues with ``--resume``.
 survives Ctrl-C, a crash or the end of a session: run the same command again.
 
 ``jobs`` runs go at once; with ``cores_per_job`` each is pinned to its own cores with
-``taskset -c`` (as on a 16-core machine: 8 jobs x 2 cores), so runs do not contend.
+``taskset -c`` (as on a 16-core machine: 8 jobs x 2 cores), so runs do not contend. With
+``ray_address`` each run is a Ray task on a cluster instead (:mod:`fw_rl.agents.study.on_ray`),
+and ``jobs`` bounds how many are sent at once (default: all; Ray queues them by CPUs).
 """
 
 from __future__ import annotations
@@ -59,34 +61,43 @@ class StudyRunner:
     Args:
         grid: the runs.
         out: the study's folder (``grid.json`` and ``runs/`` are written there).
-        jobs: runs at once.
+        jobs: runs at once (on Ray, None: all of them).
         cores_per_job: pin each job to this many cores with ``taskset`` (0: no pinning).
         say: where progress lines go.
+        ray_address: run each run as a task on this Ray cluster ('auto', 'host:port').
     """
 
     def __init__(
         self,
         grid: Grid,
         out: Path,
-        jobs: int = 1,
+        jobs: int | None = 1,
         cores_per_job: int = 0,
         say: Callable[[str], None] = print,
+        ray_address: str | None = None,
     ) -> None:
-        if jobs < 1:
+        if jobs is not None and jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {jobs}")
         if cores_per_job < 0:
             raise ValueError(f"cores_per_job must be >= 0, got {cores_per_job}")
+        if ray_address is not None and cores_per_job:
+            raise ValueError(
+                "--pin is for runs on this machine; on Ray each run asks for its --workers CPUs"
+            )
+        self.ray_address, self.launcher = ray_address, None
+        if ray_address is None:
+            jobs = jobs or 1
         if cores_per_job and shutil.which("taskset") is None:
             raise ValueError("pinning runs to cores needs taskset (util-linux): use --pin 0")
         cpus = os.cpu_count() or 1
-        if cores_per_job * jobs > cpus:
+        if cores_per_job * (jobs or 1) > cpus:
             raise ValueError(
                 f"{jobs} jobs x {cores_per_job} cores need {jobs * cores_per_job} cores; "
                 f"this machine has {cpus}"
             )
         self.grid, self.out, self.jobs = grid, Path(out), jobs
         self.cores_per_job, self.say = cores_per_job, say
-        self._free_slots = list(range(jobs))
+        self._free_slots = list(range(jobs or 0))
         self._lock = threading.Lock()
         self._processes: dict[int, subprocess.Popen] = {}
         self._stopping = False
@@ -103,9 +114,16 @@ class StudyRunner:
         self.say(
             f"study {self.out}: {len(specs)} runs, {len(results)} finished, {len(todo)} to run"
         )
+        if self.ray_address is not None and todo:
+            from fw_rl.agents.study.on_ray import RayLauncher
+
+            self.launcher = RayLauncher(self.ray_address)
+            self.launcher.check(todo)
+        jobs = self.jobs or max(1, len(todo))
+        self._free_slots = list(range(jobs))
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            with ThreadPoolExecutor(self.jobs) as pool:
+            with ThreadPoolExecutor(jobs) as pool:
                 futures = [pool.submit(self._run_one, s) for s in todo]
                 for done, future in enumerate(as_completed(futures), 1):
                     result = future.result()
@@ -125,6 +143,8 @@ class StudyRunner:
     def _on_signal(self, signum, _frame) -> None:
         """Ctrl-C / SIGTERM: stop starting runs, ask the running ones to save and stop."""
         self._stopping = True
+        if self.launcher is not None:
+            self.launcher.stop()
         with self._lock:
             for process in self._processes.values():
                 if process.poll() is None:
@@ -146,6 +166,30 @@ class StudyRunner:
             cores = ",".join(str(c) for c in range(first, first + self.cores_per_job))
             command = ["taskset", "-c", cores, *command]
         start = time.monotonic()
+        if self.launcher is not None:
+            from fw_rl.agents.study.on_ray import cpus_of
+
+            command = ["ray-task", f"num_cpus={cpus_of(spec)}", "fw_rl.scripts.a3c", *spec.flags]
+            try:
+                with open(run_dir / LOG_NAME, "a") as log:
+                    log.write("$ " + " ".join(command) + "\n")
+                    code = self.launcher.run(spec, run_dir, log)
+            finally:
+                with self._lock:
+                    self._free_slots.append(slot)
+        else:
+            code = self._run_here(spec, run_dir, slot, command)
+        seconds = time.monotonic() - start
+        if code == 0:
+            (run_dir / DONE_NAME).write_text(
+                json.dumps({"exit_code": 0, "seconds": seconds, "command": command})
+            )
+            return RunResult(spec.name, "done", 0, seconds)
+        status = "interrupted" if self._stopping else "failed"
+        return RunResult(spec.name, status, code, seconds)
+
+    def _run_here(self, spec: RunSpec, run_dir: Path, slot: int, command: list[str]) -> int:
+        """The run as a process on this machine; returns its exit code."""
         try:
             with open(run_dir / LOG_NAME, "a") as log:
                 log.write("$ " + " ".join(command) + "\n")
@@ -162,11 +206,4 @@ class StudyRunner:
             with self._lock:
                 self._processes.pop(slot, None)
                 self._free_slots.append(slot)
-        seconds = time.monotonic() - start
-        if code == 0:
-            (run_dir / DONE_NAME).write_text(
-                json.dumps({"exit_code": 0, "seconds": seconds, "command": command})
-            )
-            return RunResult(spec.name, "done", 0, seconds)
-        status = "interrupted" if self._stopping else "failed"
-        return RunResult(spec.name, status, code, seconds)
+        return code

@@ -231,3 +231,77 @@ def test_generalise_leaves_out_runs_kept_without_weights(tmp_path, capsys):
     assert [r.split(",")[0] for r in rows] == ["plain-irnn-seed0"]
     (out / "runs" / "plain-irnn-seed0" / "checkpoint.pt").unlink()
     assert study.main(argv) == 2
+
+
+def test_a_grid_runs_as_ray_tasks_across_the_cluster_and_resumes(ray_cluster, tmp_path, capsys):
+    pytest.importorskip("ray")
+    import threading
+
+    from fw_rl.agents.study.grid import load_grid
+    from fw_rl.agents.study.runner import StudyRunner
+
+    grid = write_grid(tmp_path / "g.json", seeds=(0, 1))
+    out = tmp_path / "study"
+    where = ["--ray-address", ray_cluster.address]
+    assert study.main(["run", str(grid), "--out", str(out), *where, "--only", "core=lstm"]) == 0
+    runs = sorted((out / "runs").iterdir())
+    assert [r.name for r in runs] == [
+        f"{s}-lstm-seed{n}" for s in ("blind", "plain") for n in (0, 1)
+    ]
+    for run in runs:  # the run's files came back from whichever node ran it
+        assert {"done.json", "metrics.csv", "eval.csv", "config.json", "checkpoint.pt"} <= {
+            p.name for p in run.iterdir()
+        }
+    nodes = {
+        line.split(":")[0]
+        for run in runs
+        for line in (run / "log.txt").read_text().splitlines()
+        if line.startswith("# on node")
+    }
+    assert len(nodes) == 2  # spread over both nodes of the cluster
+    capsys.readouterr()
+    assert study.main(["run", str(grid), "--out", str(out), *where, "--only", "core=lstm"]) == 0
+    assert "4 finished, 0 to run" in capsys.readouterr().out
+
+    # stopped mid-run, a run comes back with its checkpoint and resumes from it next time
+    long = load_grid(write_grid(tmp_path / "long.json", seeds=(0,), total_frames=10_000_000))
+    runner = StudyRunner(long, tmp_path / "long", ray_address=ray_cluster.address, say=lambda _: 0)
+
+    def stop_when_training():
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            evals = list(Path("/tmp").glob("fw_rl-run-*/run/eval.csv"))
+            if any(len(e.read_text().splitlines()) >= 2 for e in evals):
+                break
+            time.sleep(0.2)
+        runner._on_signal(signal.SIGINT, None)
+
+    stopper = threading.Thread(target=stop_when_training)
+    stopper.start()
+    results = runner.run(lambda s: s.labels == {"setting": "plain", "core": "irnn"})
+    stopper.join()
+    run = tmp_path / "long" / "runs" / "plain-irnn-seed0"
+    assert [r.status for r in results] == ["interrupted"]
+    assert (run / "checkpoint.pt").is_file() and not (run / "done.json").exists()
+    data = json.loads((tmp_path / "long.json").read_text())
+    data["flags"][data["flags"].index("--total-frames") + 1] = "3000"
+    (tmp_path / "long.json").write_text(json.dumps(data))
+    again = StudyRunner(
+        load_grid(tmp_path / "long.json"),
+        tmp_path / "long",
+        ray_address=ray_cluster.address,
+        say=lambda _: 0,
+    )
+    assert [r.status for r in again.run(lambda s: s.name == run.name)] == ["done"]
+    tasks = [line for line in (run / "log.txt").read_text().splitlines() if line[:9] == "# on node"]
+    assert len(tasks) == 2 and "--run-dir" in tasks[0] and "--resume" in tasks[1]
+
+
+def test_a_run_no_node_can_hold_is_refused(ray_cluster, tmp_path, capsys):
+    pytest.importorskip("ray")
+    grid = json.loads(write_grid(tmp_path / "g.json", seeds=(0,)).read_text())
+    grid["flags"][grid["flags"].index("--workers") + 1] = "8"
+    (tmp_path / "g.json").write_text(json.dumps(grid))
+    where = ["--ray-address", ray_cluster.address]
+    assert study.main(["run", str(tmp_path / "g.json"), "--out", str(tmp_path / "s"), *where]) == 2
+    assert "asks for 8 CPUs" in capsys.readouterr().err
