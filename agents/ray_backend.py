@@ -11,8 +11,9 @@ Who owns what:
 * Each worker actor (:class:`WorkerActor`, one CPU, spread over the nodes) runs the same
   :func:`~fw_rl.agents.worker.run_worker` loop as a worker process, with a :class:`RayServer`:
   it clips its gradients, sends them as one flat float32 buffer and receives the newest
-  weights as one buffer in the reply (one round trip per update; Ray moves NumPy buffers
-  through its object store without pickling them element by element).
+  weights as one buffer in the reply (one round trip per update). The buffers travel in
+  chunks of under 100 KiB, which Ray sends inside the call rather than through its object
+  store (``benchmarks/RESULTS.md``: half the time per round trip on 2 cores).
 * The trainer's model is a copy: :meth:`RayWorkerPool.sync` fetches the server's model and
   optimiser before each evaluation and checkpoint.
 
@@ -25,6 +26,7 @@ local Ray started for the run is shut down with it; on a cluster the run's actor
 from __future__ import annotations
 
 import logging
+import math
 import os
 import queue as queue_lib
 import signal
@@ -35,6 +37,7 @@ import uuid
 from collections import deque
 from dataclasses import replace
 
+import numpy as np
 import ray
 import torch
 from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
@@ -51,12 +54,25 @@ from fw_rl.agents.worker import FAULT_VARIABLE, NonFiniteLossError, UpdateReport
 from fw_rl.system import tune_malloc
 
 SERVER_TIMEOUT_S = 60.0  # a parameter server that does not answer for this long is lost
+POLL_INTERVAL_S = 0.1  # how often the trainer collects the reports
+# Ray sends objects under 100 KiB inside the call (max_direct_call_object_size); larger
+# ones go through the object store, which costs a 2-core machine about twice the time
+CHUNK_FLOATS = 24_000
 NAMESPACE = "fw_rl"
 RESTART_SEED_STRIDE = 7_919  # a restarted worker plays new episodes, not its first ones again
 
 
 class BackendError(RuntimeError):
     """Ray could not be started or reached (a usage error: exit code 2)."""
+
+
+def chunk_count(size: int) -> int:
+    return max(1, math.ceil(size / CHUNK_FLOATS))
+
+
+def split(flat: np.ndarray) -> list[np.ndarray]:
+    """A flat buffer in pieces small enough for Ray to send inside the call itself."""
+    return np.array_split(flat, chunk_count(flat.size))
 
 
 class ServerLost(RuntimeError):
@@ -101,14 +117,19 @@ class ParameterServerActor:
         self.server = FlatParameterServer(model, optimiser)
         self.reports: list[UpdateReport] = []
 
-    def pull(self):
-        return self.server.pull()
+    def pull(self) -> tuple:
+        """``(version, *weight chunks)``: call with ``num_returns=1 + chunks``."""
+        version, weights = self.server.pull()
+        return (version, *split(weights))
 
-    def push(self, gradients):
-        return self.server.push(gradients)
+    def push(self, reports: list[UpdateReport], *gradient_chunks) -> tuple:
+        """Apply the gradients (in chunks), keep the reports; returns the new ``pull()``."""
+        self.reports.extend(reports)
+        version, weights = self.server.push(np.concatenate(gradient_chunks))
+        return (version, *split(weights))
 
-    def record(self, report: UpdateReport) -> None:
-        self.reports.append(report)
+    def record(self, reports: list[UpdateReport]) -> None:
+        self.reports.extend(reports)
 
     def drain(self) -> list[UpdateReport]:
         reports, self.reports = self.reports, []
@@ -124,25 +145,56 @@ class ParameterServerActor:
 class RayServer:
     """A worker's end of the parameter server (the ``ParameterServer`` protocol of
     :mod:`fw_rl.agents.parameter_server`): ``push`` sends the clipped gradients and does
-    not wait; the reply, the newest weights, is read by the next ``pull``."""
+    not wait; the reply, the newest weights, is read by the next ``pull``. The worker's
+    reports (``report``) travel with the next push: one call per update, not two."""
 
-    def __init__(self, actor, max_grad_norm: float) -> None:
-        self.actor, self.max_grad_norm = actor, max_grad_norm
+    def __init__(self, actor, max_grad_norm: float, overlap: bool = False) -> None:
+        self.actor, self.max_grad_norm, self.overlap = actor, max_grad_norm, overlap
         self.version = -1
         self._reply = None
+        self._reports: list[UpdateReport] = []
+
+    def report(self, update: UpdateReport) -> None:
+        self._reports.append(update)
+
+    def flush(self) -> None:
+        """Send the reports not sent yet, and wait until the server has them."""
+        if self._reply is not None:
+            ray.get(self._reply)
+            self._reply = None
+        reports, self._reports = self._reports, []
+        ray.get(self.actor.record.remote(reports))
 
     def pull(self, local: torch.nn.Module) -> None:
-        reply, self._reply = self._reply, None
-        version, weights = ray.get(reply if reply is not None else self.actor.pull.remote())
-        if version != self.version:
-            load_flat_parameters(local, weights)
-            self.version = version
+        """The newest weights into ``local``. With ``overlap``, a reply still on its way is
+        not waited for: the rollout starts on the weights of the reply before it (one
+        update of this worker behind) while the server applies the push."""
+        if self._reply is None:
+            self._reply = self.actor.pull.options(num_returns=1 + self._chunks(local)).remote()
+        elif self.overlap and self.version >= 0 and not ray.wait(self._reply[:1], timeout=0)[0]:
+            return
+        self._load(local, self._reply)
+        self._reply = None
 
     def push(self, local: torch.nn.Module) -> float:
         norm = torch.nn.utils.clip_grad_norm_(local.parameters(), self.max_grad_norm)
-        self._reply = self.actor.push.remote(flat_gradients(local))
+        reports, self._reports = self._reports, []
+        chunks = split(flat_gradients(local))
+        previous = self._reply
+        self._reply = self.actor.push.options(num_returns=1 + len(chunks)).remote(reports, *chunks)
+        if previous is not None:  # one reply outstanding at most: take the one before
+            self._load(local, previous)
         local.zero_grad(set_to_none=False)
         return float(norm)
+
+    def _load(self, local: torch.nn.Module, reply) -> None:
+        version, *chunks = ray.get(reply)
+        if version > self.version:
+            load_flat_parameters(local, np.concatenate(chunks))
+            self.version = version
+
+    def _chunks(self, local: torch.nn.Module) -> int:
+        return chunk_count(sum(p.numel() for p in local.parameters()))
 
 
 # ---- the workers ----------------------------------------------------------------------------
@@ -165,18 +217,15 @@ class WorkerActor:
     def run(self, incarnation: int) -> int:
         """Train until ``stop()``; ``incarnation`` counts the restarts of this worker."""
         self._stop.clear()
+        # here, not only in __init__: run() has a thread of its own (max_concurrency=2), and
+        # OpenMP keeps the number of threads per calling thread
+        torch.set_num_threads(1)
         config = self.config
         if incarnation:
             config = replace(config, seed=config.seed + RESTART_SEED_STRIDE * incarnation)
-        server = RayServer(self.server, config.max_grad_norm)
-        run_worker(
-            self.worker,
-            config,
-            server,
-            self._stop.is_set,
-            lambda report: self.server.record.remote(report),
-        )
-        ray.get(self.server.ping.remote())  # the reports sent before this one have arrived
+        server = RayServer(self.server, config.max_grad_norm, overlap=True)
+        run_worker(self.worker, config, server, self._stop.is_set, server.report)
+        server.flush()
         return self.worker
 
     def stop(self) -> None:
@@ -226,6 +275,7 @@ class RayWorkerPool:
         self.exited: set[int] = set()
         self.lost_server = False
         self.closed = False
+        self._last_poll = -math.inf
 
     # ---- WorkerPool's interface ---------------------------------------------------------
 
@@ -255,11 +305,20 @@ class RayWorkerPool:
     def all_exited(self) -> bool:
         return len(self.exited) == self.num_workers
 
-    def poll(self, timeout: float) -> None:
+    def poll(self, timeout: float, force: bool = False) -> None:
         """Turn what the actors did since the last poll into messages: finished or failed
         runs first noted, then the reports (which were sent before), then the ends."""
         if self.closed or self.lost_server or self.server is None:
             return
+        wait = POLL_INTERVAL_S - (time.monotonic() - self._last_poll)
+        if (
+            wait > 0 and not force
+        ):  # the server's one thread also applies the pushes: do not crowd it
+            if wait > timeout:
+                time.sleep(timeout)
+                return
+            time.sleep(wait)
+        self._last_poll = time.monotonic()
         ended = (
             ray.wait(list(self.runs), num_returns=len(self.runs), timeout=0)[0] if self.runs else []
         )
@@ -271,8 +330,6 @@ class RayWorkerPool:
         self.queue.buffer.extend(("update", r) for r in reports)
         for ref in ended:
             self._ended(ref)
-        if not reports and not ended and timeout > 0:
-            time.sleep(min(timeout, 0.05))
 
     def sync(self) -> None:
         """Copy the server's model and optimiser into the trainer's (before evaluating or
@@ -301,7 +358,7 @@ class RayWorkerPool:
                     actor.stop.remote()
                 if self.runs:
                     ray.wait(list(self.runs), num_returns=len(self.runs), timeout=timeout)
-                self.poll(0.0)
+                self.poll(0.0, force=True)
                 if not self.lost_server:
                     try:
                         self.sync()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import statistics
 import sys
 import time
@@ -44,7 +45,7 @@ def server_capacity(calls: int) -> dict[str, float]:
     from fw_rl.agents.config import A3CConfig
     from fw_rl.agents.model import build_model
     from fw_rl.agents.parameter_server import flat_parameters
-    from fw_rl.agents.ray_backend import ParameterServerActor
+    from fw_rl.agents.ray_backend import ParameterServerActor, split
     from fw_rl.agents.shared_optim import make_shared_optimiser
 
     ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
@@ -56,21 +57,26 @@ def server_capacity(calls: int) -> dict[str, float]:
             config.to_dict(), model.state_dict(), optimiser.state_dict()
         )
         n = flat_parameters(model).size
-        gradients = np.random.default_rng(0).normal(0, 1e-3, n).astype(np.float32)
-        ray.get(server.push.remote(gradients))  # warm
+        chunks = split(np.random.default_rng(0).normal(0, 1e-3, n).astype(np.float32))
+        returns = 1 + len(chunks)  # as RayServer calls it: chunks sent inside the call
+
+        def push():
+            return server.push.options(num_returns=returns).remote([], *chunks)
+
+        ray.get(push())  # warm
 
         start = time.perf_counter()
         for _ in range(calls):
-            ray.get(server.push.remote(gradients))
+            ray.get(push())
         round_trip = (time.perf_counter() - start) / calls
 
         start = time.perf_counter()
         for _ in range(calls):
-            ray.get(server.pull.remote())
+            ray.get(server.pull.options(num_returns=returns).remote())
         pull = (time.perf_counter() - start) / calls
 
         start = time.perf_counter()
-        ray.get([server.push.remote(gradients) for _ in range(calls)])
+        ray.get([ref for _ in range(calls) for ref in push()])
         throughput = calls / (time.perf_counter() - start)
         return {
             "parameters": n,
@@ -88,7 +94,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=40.0)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--calls", type=int, default=300)
-    parser.add_argument("--cores", nargs="+", default=["fastweights", "lstm"])
+    parser.add_argument("--cores", nargs="*", default=["fastweights", "lstm"])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "ray.md")
     args = parser.parse_args()
 
@@ -108,8 +114,9 @@ def main() -> None:
             f"| {r:,.0f} ({spread}) | {r / p:.2f}x |"
         )
         print(lines[-1], flush=True)
+        args.out.write_text("\n".join(lines) + "\n")  # kept if the rest fails
     c = server_capacity(args.calls)
-    slowest = min(per_worker_updates)
+    slowest = min(per_worker_updates, default=math.nan)
     lines += [
         "",
         "| parameter server | value |",

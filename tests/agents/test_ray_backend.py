@@ -106,6 +106,25 @@ def test_parameter_server_update_equals_the_shared_memory_one(ray_cluster):
     ray.kill(actor)
 
 
+def test_an_overlapping_worker_is_at_most_one_of_its_updates_behind(ray_cluster):
+    config = A3CConfig(core="lstm", **SMALL)
+    model = build_model(config)
+    actor = ray_backend.ParameterServerActor.remote(config.to_dict(), model.state_dict(), None)
+    server = ray_backend.RayServer(actor, max_grad_norm=1.0, overlap=True)
+    local = copy.deepcopy(model)
+    server.pull(local)
+    assert server.version == 0  # the first pull waits: there is nothing to act on yet
+    for step in range(1, 8):
+        for p in local.parameters():
+            p.grad = torch.ones_like(p)
+        server.push(local)
+        server.pull(local)
+        assert step - 1 <= server.version <= step
+    server.flush()
+    assert ray.get(actor.ping.remote()) == 7  # every push applied, none twice
+    ray.kill(actor)
+
+
 def test_workers_are_placed_on_both_nodes_and_a_killed_one_is_restarted(ray_cluster):
     config = A3CConfig(backend="ray", core="lstm", workers=2, **SMALL)
     model = build_model(config)
