@@ -48,7 +48,7 @@ def server_capacity(calls: int) -> dict[str, float]:
     from fw_rl.agents.ray_backend import ParameterServerActor, split
     from fw_rl.agents.shared_optim import make_shared_optimiser
 
-    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
     try:
         config = A3CConfig()
         model = build_model(config)
