@@ -255,8 +255,11 @@ def draw_cell(
         (axes[1, 0], "train", "frames", 1e6, "frames (millions)", "training episode return"),
         (axes[1, 1], "train", "seconds", 60.0, "training time (minutes)", ""),
     ]
+    # more than 10 values (an ablation grid): tab20 keeps every colour distinct
+    palette = [f"C{i}" for i in range(10)] if len(groups) <= 10 else plt.cm.tab20.colors
     for i, value in enumerate(sorted(groups)):
         runs = groups[value]
+        color = palette[i % len(palette)]
         for ax, which, axis, scale, _, _ in panels:
             xs = [getattr(r, f"{which}_{axis}") for r in runs]
             ys = [getattr(r, f"{which}_return") for r in runs]
@@ -267,8 +270,8 @@ def draw_cell(
             end = min(x[-1] for x in xs)
             grid = np.linspace(max(x[0] for x in xs), end, 60)
             mid, low, high = _iqm_band(xs, ys, grid, min(reps, 200))
-            ax.plot(grid / scale, mid, color=f"C{i}", linewidth=2, label=f"{value} ({len(runs)})")
-            ax.fill_between(grid / scale, low, high, color=f"C{i}", alpha=0.2, linewidth=0)
+            ax.plot(grid / scale, mid, color=color, linewidth=2, label=f"{value} ({len(runs)})")
+            ax.fill_between(grid / scale, low, high, color=color, alpha=0.2, linewidth=0)
     for ax, _, _, _, xlabel, ylabel in panels:
         ax.axhline(threshold, color="grey", linestyle=":", linewidth=1)
         ax.set_xlabel(xlabel)

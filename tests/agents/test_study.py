@@ -305,3 +305,10 @@ def test_a_run_no_node_can_hold_is_refused(ray_cluster, tmp_path, capsys):
     where = ["--ray-address", ray_cluster.address]
     assert study.main(["run", str(tmp_path / "g.json"), "--out", str(tmp_path / "s"), *where]) == 2
     assert "asks for 8 CPUs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "path", sorted((Path(__file__).parents[2] / "docs/results/catch/grids").glob("*.json"))
+)
+def test_the_committed_study_grids_load(path):
+    assert load_grid(path).runs()  # a bad label or flag would stop run_all.sh mid-way

@@ -78,8 +78,8 @@ def main() -> None:
         "flags": [*COMMON, "--total-frames", "4000000"],
         "axes": {
             "setting": {
-                "24x24-M2": ["--size", "24", "--visible-steps", "2"],
-                "32x32-M3": ["--size", "32", "--visible-steps", "3"],
+                "24x24_M2": ["--size", "24", "--visible-steps", "2"],
+                "32x32_M3": ["--size", "32", "--visible-steps", "3"],
             },
             "core": {c: ["--core", c, "--lr", lr[c]] for c in ("fastweights", "lstm")},
         },
