@@ -66,6 +66,10 @@ def worker_process(
         raise SystemExit(1) from None
 
 
+class BackendError(RuntimeError):
+    """The workers' backend could not be started or reached (a usage error: exit code 2)."""
+
+
 class WorkerPool:
     """Starts, watches and stops the worker processes. (The Ray backend's
     :class:`~fw_rl.agents.ray_backend.RayWorkerPool` has the same interface.)"""

@@ -44,6 +44,7 @@ from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskErro
 
 from fw_rl.agents.config import A3CConfig
 from fw_rl.agents.model import build_model
+from fw_rl.agents.parallel import BackendError
 from fw_rl.agents.parameter_server import (
     FlatParameterServer,
     flat_gradients,
@@ -60,10 +61,6 @@ POLL_INTERVAL_S = 0.1  # how often the trainer collects the reports
 CHUNK_FLOATS = 24_000
 NAMESPACE = "fw_rl"
 RESTART_SEED_STRIDE = 7_919  # a restarted worker plays new episodes, not its first ones again
-
-
-class BackendError(RuntimeError):
-    """Ray could not be started or reached (a usage error: exit code 2)."""
 
 
 def chunk_count(size: int) -> int:

@@ -27,7 +27,7 @@ import torch
 from fw_rl.agents.config import A3CConfig
 from fw_rl.agents.evaluate import evaluate
 from fw_rl.agents.model import build_model
-from fw_rl.agents.parallel import make_worker_pool
+from fw_rl.agents.parallel import BackendError, make_worker_pool
 from fw_rl.agents.shared_optim import make_shared_optimiser
 from fw_rl.agents.worker import UpdateReport
 from fw_rl.checkpoint import (
@@ -190,7 +190,7 @@ class A3CTrainer:
         start_frames = self.counters["frames"]
         try:
             pool = make_worker_pool(config, self.model, self.optimiser, start_frames)
-        except RuntimeError as e:  # Ray could not be started or reached
+        except BackendError as e:  # Ray could not be started or reached
             self.say(f"error: {e}")
             self.tensorboard.close()
             return EXIT_USAGE

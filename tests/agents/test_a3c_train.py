@@ -173,14 +173,13 @@ def wait_for_training(metrics, timeout=120):
     raise AssertionError(f"{metrics} never showed a trained frame")
 
 
-@pytest.mark.parametrize(
-    "sig, whole_group, code", [(signal.SIGINT, False, 130), (signal.SIGTERM, True, 143)]
-)
-def test_signal_saves_and_exits_cleanly(tmp_path, sig, whole_group, code):
-    run = tmp_path / "run"
+def stop_training_with(sig, whole_group, run, *args, timeout=60):
+    """Start scripts/a3c.py (its own session), send ``sig`` once it trains (to its whole
+    process group, as a terminal's Ctrl-C or `timeout` do, or to the trainer alone);
+    returns (exit code, stdout, stderr, the environment tag of its processes)."""
     env, tag = tagged_env()
     proc = subprocess.Popen(
-        a3c_command(*TINY, "--total-frames", "10000000", "--log-interval", "0.2", "--run-dir", run),
+        a3c_command(*args, "--total-frames", "10000000", "--log-interval", "0.2", "--run-dir", run),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -190,15 +189,24 @@ def test_signal_saves_and_exits_cleanly(tmp_path, sig, whole_group, code):
     )
     try:
         wait_for_training(run / "metrics.csv")
-        if whole_group:  # as `timeout` or a service manager does
+        if whole_group:
             os.killpg(proc.pid, sig)
         else:
             proc.send_signal(sig)
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=timeout)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == code, out + err
+    return proc.returncode, out, err, tag
+
+
+@pytest.mark.parametrize(
+    "sig, whole_group, code", [(signal.SIGINT, False, 130), (signal.SIGTERM, True, 143)]
+)
+def test_signal_saves_and_exits_cleanly(tmp_path, sig, whole_group, code):
+    run = tmp_path / "run"
+    returncode, out, err, tag = stop_training_with(sig, whole_group, run, *TINY)
+    assert returncode == code, out + err
     assert f"{signal.Signals(sig).name} received" in out and "Traceback" not in out + err
     assert load_checkpoint(run)["counters"]["frames"] > 0
     assert_no_orphans(tag)

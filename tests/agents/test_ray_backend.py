@@ -8,7 +8,6 @@ import copy
 import io
 import os
 import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -16,14 +15,11 @@ from pathlib import Path
 import pytest
 import torch
 from test_a3c_train import (
-    ROOT,
     TINY,
-    a3c_command,
     assert_no_orphans,
     read_csv,
     run_a3c,
-    tagged_env,
-    wait_for_training,
+    stop_training_with,
 )
 
 from fw_rl.agents.config import A3CConfig, ConfigError
@@ -193,7 +189,9 @@ def test_a_short_run_on_ray_learns_small_fully_observable_catch(ray_cluster, tmp
     assert payload["counters"]["best_eval_return"] > 0.8 and payload["optimiser"]["state"]
 
 
-def test_a_worker_killed_mid_run_is_restarted_and_the_run_goes_on(ray_cluster, tmp_path):
+def train_and_kill(tmp_path, kind, delay=0.0, **settings):
+    """Train here and SIGKILL one ``kind`` actor once the run has 8,000 frames; returns
+    (exit code, output, the pids killed)."""
     holder = {}
 
     class Watched(A3CTrainer):  # lets the killing thread see the frame count
@@ -205,54 +203,41 @@ def test_a_worker_killed_mid_run_is_restarted_and_the_run_goes_on(ray_cluster, t
         backend="ray",
         core="lstm",
         workers=2,
-        total_frames=40_000,
-        eval_interval=20_000,
         progress=False,
         run_dir=str(tmp_path / "run"),
         **SMALL,
+        **settings,
     )
     thread, killed = kill_when(
         lambda: holder["trainer"].counters["frames"] if "trainer" in holder else 0,
         8_000,
-        "WorkerActor",
+        kind,
+        delay,
     )
     out = io.StringIO()
     code = Watched(config, out=out).train()
     thread.join()
+    return code, out.getvalue(), killed
+
+
+def test_a_worker_killed_mid_run_is_restarted_and_the_run_goes_on(ray_cluster, tmp_path):
+    code, text, killed = train_and_kill(
+        tmp_path, "WorkerActor", total_frames=40_000, eval_interval=20_000
+    )
     assert killed, "no worker actor was found to kill"
-    assert code == 0, out.getvalue()
-    assert "was lost" in out.getvalue() and "restarted" in out.getvalue()
+    assert code == 0, text
+    assert "was lost" in text and "restarted" in text
     assert load_checkpoint(tmp_path / "run")["counters"]["frames"] >= 40_000
 
 
 def test_a_lost_parameter_server_stops_the_run_and_keeps_the_last_checkpoint(ray_cluster, tmp_path):
-    holder = {}
-
-    class Watched(A3CTrainer):
-        def __init__(self, *a, **k):
-            super().__init__(*a, **k)
-            holder["trainer"] = self
-
-    config = A3CConfig(
-        backend="ray",
-        core="lstm",
-        workers=2,
-        total_frames=10_000_000,
-        checkpoint_interval=0.3,
-        progress=False,
-        run_dir=str(tmp_path / "run"),
-        **SMALL,
-    )
-    thread, killed = kill_when(
-        lambda: holder["trainer"].counters["frames"] if "trainer" in holder else 0,
-        8_000,
+    code, text, killed = train_and_kill(
+        tmp_path,
         "ParameterServerActor",
         delay=1.0,  # a periodic checkpoint first
+        total_frames=10_000_000,
+        checkpoint_interval=0.3,
     )
-    out = io.StringIO()
-    code = Watched(config, out=out).train()
-    thread.join()
-    text = out.getvalue()
     assert killed and code == 1, text
     assert "the parameter server was lost" in text and "the last checkpoint is kept" in text
     assert "checkpoint saved" not in text  # nothing written after the loss
@@ -299,40 +284,10 @@ def test_ctrl_c_or_sigterm_saves_and_leaves_no_ray_processes(tmp_path, sig, whol
     """A run that started its own local Ray: Ctrl-C (SIGINT to the terminal's process
     group) and SIGTERM stop it with a checkpoint, and none of its Ray processes remain."""
     run = tmp_path / "run"
-    env, tag = tagged_env()
-    command = a3c_command(
-        *TINY,
-        "--core",
-        "lstm",
-        "--backend",
-        "ray",
-        "--total-frames",
-        "10000000",
-        "--log-interval",
-        "0.2",
-        "--run-dir",
-        run,
+    returncode, out, err, tag = stop_training_with(
+        sig, whole_group, run, *TINY, "--core", "lstm", "--backend", "ray", timeout=90
     )
-    proc = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-    )
-    try:
-        wait_for_training(run / "metrics.csv")
-        if whole_group:
-            os.killpg(proc.pid, sig)
-        else:
-            proc.send_signal(sig)
-        out, err = proc.communicate(timeout=90)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == code, out + err
+    assert returncode == code, out + err
     assert f"{signal.Signals(sig).name} received" in out and "Traceback" not in out
     assert load_checkpoint(run)["counters"]["frames"] > 0
     assert_no_orphans(tag)
