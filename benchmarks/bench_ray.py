@@ -1,11 +1,14 @@
 """The Ray backend against the processes backend, and the parameter server's capacity.
 
     python benchmarks/bench_ray.py [--seconds 40] [--repeats 2] [--out benchmarks/ray.md]
+    python benchmarks/bench_ray.py --workers 1 --out benchmarks/ray_1worker.md
+
 
 1. Frames per second of the same run (default Catch-v0, 2 workers x 16 boards, the
-   fast-weights and LSTM cores) with ``--backend processes`` and ``--backend ray`` (a local
-   Ray started by the run), alternating, ``--repeats`` times each; the rate comes from
-   metrics.csv after every worker has started, so start-up is not counted.
+   fast-weights and LSTM cores; ``--workers 1`` leaves the second core to the parameter
+   server and Ray, as a cluster with a core for them would) with ``--backend processes``
+   and ``--backend ray`` (a local Ray started by the run), alternating, ``--repeats`` times
+   each; the rate comes from metrics.csv after every worker has started, so start-up is not counted.
 2. The parameter-server actor alone (the default fast-weights agent's parameters): bytes per
    push and per pull, the round trip of one push + reply and of one pull from a driver, and
    the updates per second it applies when pushes arrive back to back (submitted without
@@ -31,11 +34,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_a3c import measure  # noqa: E402
 
 
-def backend_rates(core: str, seconds: float, repeats: int) -> dict[str, list[float]]:
+def backend_rates(
+    core: str, seconds: float, repeats: int, workers: int = 2
+) -> dict[str, list[float]]:
     rates: dict[str, list[float]] = {"processes": [], "ray": []}
     for _ in range(repeats):
         for backend in rates:
-            rates[backend].append(measure(core, 2, 16, seconds, extra=["--backend", backend]))
+            rates[backend].append(measure(core, workers, 16, seconds, extra=["--backend", backend]))
     return rates
 
 
@@ -95,19 +100,22 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--cores", nargs="*", default=["fastweights", "lstm"])
+    parser.add_argument("--workers", type=int, default=2, help="workers of 16 boards each")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "ray.md")
     args = parser.parse_args()
 
     lines = [
+        f"{args.workers} worker(s) x 16 boards:",
+        "",
         "| core | processes fps | ray fps | ray / processes |",
         "|---|---|---|---|",
     ]
     per_worker_updates = []
     frames_per_update = 16 * 23  # 16 boards x 23 rollout steps (24 x 24 board)
     for core in args.cores:
-        rates = backend_rates(core, args.seconds, args.repeats)
+        rates = backend_rates(core, args.seconds, args.repeats, args.workers)
         p, r = statistics.median(rates["processes"]), statistics.median(rates["ray"])
-        per_worker_updates.append(r / 2 / frames_per_update)
+        per_worker_updates.append(r / args.workers / frames_per_update)
         spread = " ".join(f"{x:,.0f}" for x in rates["ray"])
         lines.append(
             f"| {core} | {p:,.0f} ({' '.join(f'{x:,.0f}' for x in rates['processes'])}) "

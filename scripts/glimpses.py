@@ -91,7 +91,7 @@ def main(argv=None) -> int:
 
     def build_model():
         if config.core == "convnet":
-            return SmallConvNet()
+            return SmallConvNet(hidden=config.hidden)
         return SequenceClassifier(
             config.core,
             config.hidden,

@@ -17,6 +17,10 @@ gives one run per combination of one value of each axis and one seed, with the
 labels (letters, digits, ``. _ +``); the run's folder is their labels joined by ``-``,
 then ``seed<N>``, e.g. ``24x24-lstm-seed0``. Later flags win, so an axis can override the
 common ``flags``.
+
+An optional ``"script"`` names the trainer the runs use: ``"a3c"`` (the default), or one of
+the supervised tasks, ``"assoc_retrieval"`` and ``"glimpses"`` (``scripts/<script>.py``), so
+the supervised tables are grids too.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LABEL = re.compile(r"^[A-Za-z0-9._+]+$")
+SCRIPTS = ("a3c", "assoc_retrieval", "glimpses")  # trainers under fw_rl.scripts
 
 
 class GridError(ValueError):
@@ -41,6 +46,7 @@ class RunSpec:
     labels: dict[str, str]
     seed: int
     flags: tuple[str, ...]
+    script: str = "a3c"
 
     @property
     def name(self) -> str:
@@ -52,6 +58,7 @@ class Grid:
     flags: tuple[str, ...]
     axes: dict[str, dict[str, tuple[str, ...]]]
     seeds: tuple[int, ...]
+    script: str = "a3c"
 
     def runs(self) -> list[RunSpec]:
         """Every run, the seeds outermost: an interrupted study has every cell's first
@@ -65,11 +72,12 @@ class Grid:
                 flags = [*self.flags]
                 for _, value_flags in cell:
                     flags += value_flags
-                specs.append(RunSpec(labels, seed, (*flags, "--seed", str(seed))))
+                specs.append(RunSpec(labels, seed, (*flags, "--seed", str(seed)), self.script))
         return specs
 
     def to_dict(self) -> dict:
         return {
+            **({"script": self.script} if self.script != "a3c" else {}),
             "flags": list(self.flags),
             "axes": {a: {k: list(v) for k, v in vals.items()} for a, vals in self.axes.items()},
             "seeds": list(self.seeds),
@@ -86,11 +94,15 @@ def parse_grid(data: dict, source: str = "grid") -> Grid:
     """Check a grid's JSON object and build the :class:`Grid`."""
     if not isinstance(data, dict):
         raise GridError(f"{source}: a grid is a JSON object, got {type(data).__name__}")
-    unknown = set(data) - {"flags", "axes", "seeds", "description"}
+    unknown = set(data) - {"flags", "axes", "seeds", "description", "script"}
     if unknown:
         raise GridError(
-            f"{source}: unknown keys {sorted(unknown)}; allowed: flags, axes, seeds, description"
+            f"{source}: unknown keys {sorted(unknown)}; "
+            "allowed: flags, axes, seeds, script, description"
         )
+    script = data.get("script", "a3c")
+    if script not in SCRIPTS:
+        raise GridError(f"{source}: 'script' must be one of {', '.join(SCRIPTS)}, got {script!r}")
     flags = _flag_list(data.get("flags", []), f"{source}: 'flags'")
     if "--seed" in flags or "--run-dir" in flags or "--resume" in flags:
         raise GridError(f"{source}: 'flags' may not set --seed, --run-dir or --resume")
@@ -117,7 +129,7 @@ def parse_grid(data: dict, source: str = "grid") -> Grid:
         or len(set(seeds)) != len(seeds)
     ):
         raise GridError(f"{source}: 'seeds' must be a non-empty list of distinct ints >= 0")
-    return Grid(flags, axes, tuple(seeds))
+    return Grid(flags, axes, tuple(seeds), script)
 
 
 def load_grid(path: str | Path) -> Grid:

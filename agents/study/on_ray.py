@@ -30,10 +30,12 @@ NOT_SHIPPED = {"log.txt", "study.json", "done.json"}  # kept by the driver, not 
 
 
 def cpus_of(spec: RunSpec) -> int:
-    """The CPUs a run asks Ray for: its ``--workers`` (1 when the flag is absent)."""
+    """The CPUs a run asks Ray for: an A3C run's ``--workers``, a supervised run's
+    ``--threads`` (1 when the flag is absent)."""
     flags = list(spec.flags)
+    name = "--workers" if spec.script == "a3c" else "--threads"
     for i, flag in enumerate(flags[:-1]):
-        if flag == "--workers":
+        if flag == name:
             return max(1, int(flags[i + 1]))
     return 1
 
@@ -59,7 +61,9 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 
 @ray.remote(max_retries=0)
-def run_trainer_task(flags: list[str], files: dict[str, bytes], stop_flag) -> tuple:
+def run_trainer_task(
+    flags: list[str], files: dict[str, bytes], stop_flag, script: str = "a3c"
+) -> tuple:
     """One run on a cluster node: ``(exit code, the run's files, its output)``."""
     with tempfile.TemporaryDirectory(prefix="fw_rl-run-") as tmp:
         run_dir = Path(tmp) / "run"
@@ -69,7 +73,8 @@ def run_trainer_task(flags: list[str], files: dict[str, bytes], stop_flag) -> tu
         where = (
             ["--resume", str(run_dir)] if "checkpoint.pt" in files else ["--run-dir", str(run_dir)]
         )
-        command = [sys.executable, "-m", "fw_rl.scripts.a3c", *flags, "--no-progress", *where]
+        module = f"fw_rl.scripts.{script}"
+        command = [sys.executable, "-m", module, *flags, "--no-progress", *where]
         log = Path(tmp) / "log.txt"
         with open(log, "w") as out:
             out.write(f"# on node {ray.get_runtime_context().get_node_id()}: {' '.join(command)}\n")
@@ -109,7 +114,8 @@ class RayLauncher:
         for spec in specs:
             if cpus_of(spec) > self.largest_node:
                 raise ValueError(
-                    f"run {spec.name} asks for {cpus_of(spec)} CPUs (--workers); the "
+                    f"run {spec.name} asks for {cpus_of(spec)} CPUs "
+                    f"({'--workers' if spec.script == 'a3c' else '--threads'}); the "
                     f"largest node of the cluster has {self.largest_node:g}"
                 )
         self.stop_flag = StopFlag.remote()
@@ -118,7 +124,7 @@ class RayLauncher:
         """Run ``spec`` on the cluster; its files land in ``run_dir``, its output in
         ``log``; returns the trainer's exit code."""
         ref = run_trainer_task.options(num_cpus=cpus_of(spec)).remote(
-            list(spec.flags), _files(run_dir), self.stop_flag
+            list(spec.flags), _files(run_dir), self.stop_flag, spec.script
         )
         code, files, output = ray.get(ref)
         for name, data in files.items():

@@ -1,10 +1,11 @@
 """Run a study's grid, resumably: finished runs are skipped, interrupted ones resumed.
 
-Each run is ``python -m fw_rl.scripts.a3c <flags> --run-dir <study>/runs/<name>`` in a
-process of its own (its log in ``log.txt`` beside its CSVs). A run is finished when its
-folder holds ``done.json``, written here once the trainer exits with 0; a folder with a
-checkpoint but no ``done.json`` was interrupted and continues with ``--resume``. So a study
-survives Ctrl-C, a crash or the end of a session: run the same command again.
+Each run is ``python -m fw_rl.scripts.<script> <flags> --run-dir <study>/runs/<name>``
+(``a3c`` unless the grid names a supervised task) in a process of its own (its log in
+``log.txt`` beside its CSVs). A run is finished when its folder holds ``done.json``,
+written here once the trainer exits with 0; a folder with a checkpoint but no
+``done.json`` was interrupted and continues with ``--resume``. So a study survives Ctrl-C,
+a crash or the end of a session: run the same command again.
 
 ``jobs`` runs go at once; with ``cores_per_job`` each is pinned to its own cores with
 ``taskset -c`` (as on a 16-core machine: 8 jobs x 2 cores), so runs do not contend. With
@@ -49,7 +50,7 @@ def is_finished(run_dir: Path) -> bool:
 
 def trainer_command(spec: RunSpec, run_dir: Path, python: str = sys.executable) -> list[str]:
     """The command that starts (or, after an interruption, continues) one run."""
-    command = [python, "-m", "fw_rl.scripts.a3c", *spec.flags, "--no-progress"]
+    command = [python, "-m", f"fw_rl.scripts.{spec.script}", *spec.flags, "--no-progress"]
     if (run_dir / CHECKPOINT_NAME).is_file():
         return [*command, "--resume", str(run_dir)]
     return [*command, "--run-dir", str(run_dir)]
@@ -169,7 +170,12 @@ class StudyRunner:
         if self.launcher is not None:
             from fw_rl.agents.study.on_ray import cpus_of
 
-            command = ["ray-task", f"num_cpus={cpus_of(spec)}", "fw_rl.scripts.a3c", *spec.flags]
+            command = [
+                "ray-task",
+                f"num_cpus={cpus_of(spec)}",
+                f"fw_rl.scripts.{spec.script}",
+                *spec.flags,
+            ]
             try:
                 with open(run_dir / LOG_NAME, "a") as log:
                     log.write("$ " + " ".join(command) + "\n")

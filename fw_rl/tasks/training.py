@@ -9,6 +9,7 @@ Ctrl-C saves the latest state before exiting.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -261,6 +262,13 @@ def run_training(
     run_dir = Path(config.resume or config.run_dir or default_run_dir)
     torch.manual_seed(config.seed)
     model = build_model()
+    received = []
+
+    def on_sigterm(signum, _frame):  # as Ctrl-C: save the checkpoint, then stop
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         results = train_classifier(
             model, splits, config, run_dir, payload=payload, extra_tests=extra_tests
@@ -269,6 +277,8 @@ def run_training(
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        return 130
+        return 143 if received else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(json.dumps(results, indent=2))
     return 0

@@ -57,6 +57,21 @@ def test_grid_expands_axes_and_seeds_with_later_flags_winning(tmp_path):
     assert [flags[i + 1] for i in where] == ["-1", "2"]
 
 
+def test_a_grid_names_its_trainer(tmp_path):
+    from fw_rl.agents.study.runner import trainer_command
+
+    data = {"axes": {"core": {"lstm": ["--core", "lstm"]}}, "seeds": [0]}
+    (a3c_run,) = parse_grid(data).runs()
+    (supervised,) = parse_grid({**data, "script": "glimpses", "flags": ["--threads", "2"]}).runs()
+    assert trainer_command(a3c_run, tmp_path)[1:3] == ["-m", "fw_rl.scripts.a3c"]
+    assert trainer_command(supervised, tmp_path)[1:3] == ["-m", "fw_rl.scripts.glimpses"]
+    assert parse_grid({**data, "script": "glimpses"}).to_dict()["script"] == "glimpses"
+    pytest.importorskip("ray")
+    from fw_rl.agents.study.on_ray import cpus_of
+
+    assert cpus_of(supervised) == 2  # a supervised run asks Ray for its --threads
+
+
 @pytest.mark.parametrize(
     "data, message",
     [
@@ -66,6 +81,7 @@ def test_grid_expands_axes_and_seeds_with_later_flags_winning(tmp_path):
         ({"axes": {"core": {"a": "--core a"}}, "seeds": [0]}, "list of strings"),
         ({"flags": ["--seed", "1"], "axes": {"core": {"a": []}}, "seeds": [0]}, "--seed"),
         ({"axes": {"core": {"a": []}}, "seeds": [0], "sedes": 1}, "unknown keys"),
+        ({"axes": {"core": {"a": []}}, "seeds": [0], "script": "train"}, "'script' must be"),
     ],
 )
 def test_bad_grids_say_what_is_wrong(data, message):
@@ -308,7 +324,9 @@ def test_a_run_no_node_can_hold_is_refused(ray_cluster, tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    "path", sorted((Path(__file__).parents[2] / "docs/results/catch/grids").glob("*.json"))
+    "path",
+    sorted((Path(__file__).parents[2] / "docs/results").glob("*/grids/*.json")),
+    ids=lambda p: f"{p.parents[1].name}/{p.name}",
 )
 def test_the_committed_study_grids_load(path):
     assert load_grid(path).runs()  # a bad label or flag would stop run_all.sh mid-way

@@ -390,24 +390,117 @@ def test_training_stops_when_converged(tmp_path):
     assert json.loads((tmp_path / "c" / "results.json").read_text())["updates"] == 500
 
 
-def test_the_table_script_reports_seeds_beside_the_papers_figures(tmp_path):
-    from fw_rl.scripts import assoc_table
+TINY = ["--train-size", "300", "--validation-size", "100", "--test-size", "100"]
 
-    out = tmp_path / "table"
-    argv = ["--cores", "fastweights", "lstm", "--hidden", "8", "--seeds", "0", "1"]
-    argv += ["--out", str(out), "--", "--updates", "20", "--eval-interval", "10"]
-    argv += ["--train-size", "300", "--validation-size", "100", "--test-size", "100"]
-    assert assoc_table.main(argv) == 0
+
+def write_grid(path: Path, grid: dict) -> Path:
+    path.write_text(json.dumps(grid))
+    return path
+
+
+def test_a_supervised_grid_runs_resumably_and_reports_beside_the_paper(tmp_path, capsys):
+    """The tables' pipeline on tiny data: study.py runs a retrieval grid (the trainer named
+    by its "script"), supervised_report.py chooses learning rates and writes the table."""
+    from fw_rl.scripts import study, supervised_report
+
+    grid = write_grid(tmp_path / "grid.json", {
+        "script": "assoc_retrieval",
+        "flags": ["--hidden", "8", "--updates", "20", "--eval-interval", "10", *TINY,
+                  "--test-pairs", "2-3"],
+        "axes": {"core": {"fastweights": ["--core", "fastweights"], "lstm": ["--core", "lstm"]},
+                 "lr": {"lr1e.3": ["--lr", "1e-3"], "lr1e.2": ["--lr", "1e-2"]}},
+        "seeds": [0, 1],
+    })  # fmt: skip
+    out = tmp_path / "study"
+    assert study.main(["run", str(grid), "--out", str(out), "--jobs", "2"]) == 0
+    runs = sorted(p.name for p in (out / "runs").iterdir())
+    assert len(runs) == 8 and "fastweights-lr1e.2-seed1" in runs
+    config = json.loads((out / "runs" / "lstm-lr1e.3-seed1" / "config.json").read_text())
+    assert (config["core"], config["lr"], config["seed"], config["hidden"]) == ("lstm", 1e-3, 1, 8)
+    stamp = (out / "runs" / "lstm-lr1e.3-seed1" / "results.json").stat().st_mtime_ns
+    assert study.main(["run", str(grid), "--out", str(out)]) == 0  # finished: skipped
+    assert (out / "runs" / "lstm-lr1e.3-seed1" / "results.json").stat().st_mtime_ns == stamp
+    capsys.readouterr()
+
+    assert supervised_report.main(["tuning", str(out)]) == 0
+    best = json.loads((out / "best.json").read_text())
+    assert set(best) == {"fastweights", "lstm"} and set(best["lstm"]) == {"8"}
+    from fw_rl.tasks.report import read_runs
+
+    errors = {}
+    for run in read_runs(out):
+        if run.core == "lstm":
+            errors.setdefault(run.lr, []).append(run.results["best_validation_error"])
+    means = {lr: sum(v) / len(v) for lr, v in errors.items()}
+    assert float(best["lstm"]["8"]) == min(means, key=lambda lr: (means[lr], lr))
+    assert "**" in (out / "tuning.md").read_text()
+
+    assert supervised_report.main(["table", str(out), "--reps", "50"]) == 0
     table = (out / "table.md").read_text()
-    row = next(line for line in table.splitlines() if line.startswith("| fastweights"))
-    assert re.fullmatch(r"\| fastweights \| \d+\.\d \(\d+\.\d-\d+\.\d, 2\) \|", row)
-    assert sorted(p.name for p in (out / "runs").iterdir()) == [
-        "fastweights-R8", "fastweights-R8-seed1", "lstm-R8", "lstm-R8-seed1",
-    ]  # fmt: skip
-    assert (out / "curves.png").is_file()
-    stamp = (out / "runs" / "lstm-R8" / "results.json").stat().st_mtime_ns
-    assert assoc_table.main(argv) == 0  # finished runs are reused
-    assert (out / "runs" / "lstm-R8" / "results.json").stat().st_mtime_ns == stamp
-    from fw_rl.scripts.assoc_table import cell
+    row = next(line for line in table.splitlines() if line.startswith("| fastweights |"))
+    # R = 8 is not in the paper's table: ours with n = 4 seeds x rates, the paper's "-"
+    assert re.fullmatch(r"\| fastweights \| \d+\.\d\d ± \d+\.\d\d \(\S+\), n = 4 \| - \|", row)
+    assert "| lstm |" in table.split("P(fast weights")[1] and (out / "curves.png").is_file()
 
-    assert cell([0.0181, 0.02], 1.81) == "1.9 (1.8-2.0, 2) [1.81]"
+    assert supervised_report.main(["generalisation", str(out)]) == 0
+    text = (out / "generalisation.md").read_text()
+    assert "| fastweights | K = 4 |" in text and "K = 3" in text
+    assert (out / "generalisation.png").is_file()
+
+
+def test_spread_cell_and_the_papers_tables():
+    from fw_rl.tasks.report import PAPER_TABLE1, PAPER_TABLE2, spread_cell
+
+    assert spread_cell([0.0181]) == "1.81"
+    assert spread_cell([0.01, 0.02, 0.03]) == "2.00 ± 1.00 (1.00-3.00)"
+    assert PAPER_TABLE1["fastweights"][20] == 1.81 and PAPER_TABLE2["convnet"][200] == 0.90
+
+
+def test_reports_refuse_what_they_cannot_read(tmp_path, capsys):
+    from fw_rl.scripts import supervised_report
+
+    assert supervised_report.main(["table", str(tmp_path)]) == 2
+    assert "grid.json" in capsys.readouterr().err
+    (tmp_path / "grid.json").write_text(json.dumps({"flags": [], "axes": {}, "seeds": [0]}))
+    assert supervised_report.main(["table", str(tmp_path)]) == 2
+    assert "study of a3c" in capsys.readouterr().err
+    (tmp_path / "grid.json").write_text(json.dumps({"script": "glimpses"}))
+    (tmp_path / "runs").mkdir()
+    assert supervised_report.main(["table", str(tmp_path)]) == 2
+    assert "no finished runs" in capsys.readouterr().err
+
+
+def test_sigterm_saves_a_supervised_run_which_then_resumes(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "fw_rl.scripts.assoc_retrieval", "--hidden", "8",
+               "--updates", "100000", "--eval-interval", "10", *TINY, "--no-progress",
+               "--run-dir", str(run)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while not (run / "checkpoint.pt").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=60)[0].decode()
+    assert process.returncode == 143, output
+    assert "interrupted: saved" in output and not (run / "results.json").exists()
+    curve = (run / "curve.csv").read_text().splitlines()
+    done = int(curve[-1].split(",")[0])
+    assert done >= 10
+    argv = ["--resume", str(run), "--updates", str(done + 20), "--no-progress"]
+    assert assoc_retrieval.main(argv) == 0
+    assert json.loads((run / "results.json").read_text())["updates"] == done + 20
+
+
+def test_the_convnets_hidden_units_are_its_dense_layer():
+    from fw_rl.tasks.glimpses import SmallConvNet
+
+    net = SmallConvNet(hidden=50)
+    dense = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+    assert [m.out_features for m in dense] == [50, 10]
+    assert net(torch.zeros(3, 28, 28)).shape == (3, 10)

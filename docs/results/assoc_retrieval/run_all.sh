@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Table 1 of Ba et al. (2016) and the generalisation over K (issue #15), resumable: run it
+# again and it continues where it stopped (finished runs are skipped).
+#   bash docs/results/assoc_retrieval/run_all.sh      # JOBS=2 runs at once; PY=python3
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+PY=${PY:-.venv/bin/python}
+JOBS=${JOBS:-2}
+OUT=docs/results/assoc_retrieval
+study() { "$PY" -m fw_rl.scripts.study run "$@" --jobs "$JOBS"; }
+report() { "$PY" -m fw_rl.scripts.supervised_report "$@"; }
+
+# 1. the same tuning budget for every core: 4 learning rates at R = 20 and R = 50
+study "$OUT/grids/tuning.json" --out "$OUT/tuning"
+report tuning "$OUT/tuning"
+"$PY" "$OUT/make_grids.py"   # each core at its best learning rate
+
+# 2. Table 1: the headline column first, then the others (seeds outermost)
+study "$OUT/grids/table1_R20.json" --out "$OUT/table1_R20"
+study "$OUT/grids/table1_R50_R100.json" --out "$OUT/table1_R50_R100"
+report table "$OUT/table1_R20" "$OUT/table1_R50_R100" --out "$OUT"
+
+# 3. beyond the paper: K from 2 to 6 in training, 2 to 10 at test time
+study "$OUT/grids/pairs.json" --out "$OUT/pairs"
+report generalisation "$OUT/table1_R50_R100" "$OUT/pairs" --out "$OUT"

@@ -1,0 +1,357 @@
+"""Reports of the supervised studies: Table 1 (associative retrieval) and Table 2 (MNIST
+from glimpses) of Ba et al. (2016), their learning-rate tuning, and retrieval's
+generalisation over the number of pairs K.
+
+A supervised study is a grid run by ``scripts/study.py run`` with ``"script":
+"assoc_retrieval"`` or ``"glimpses"``; each finished run folder holds ``config.json``,
+``curve.csv`` and ``results.json`` (the test error of the weights best on validation).
+Seeds are aggregated as mean, standard deviation and range (the issue's "mean and spread")
+and, for the comparison of fast weights with each other model, as rliable's probability
+of improvement ``P(fast weights' error < the other's)`` with its 95 % stratified-bootstrap
+interval (Agarwal et al. 2021).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fw_rl.agents.study.report import ReportError, improvement_probability
+
+# Ba et al. (2016), test error in % (shared/PAPER.md)
+PAPER_TABLE1 = {  # associative retrieval, K = 4, by R
+    "fastweights": {20: 1.81, 50: 0.0, 100: 0.0},
+    "lstm": {20: 60.81, 50: 1.85, 100: 0.0},
+    "alstm": {20: 60.13, 50: 1.62, 100: 0.0},
+    "irnn": {20: 62.11, 50: 60.23, 100: 0.34},
+}
+PAPER_TABLE2 = {  # MNIST from glimpses, by hidden units
+    "fastweights": {50: 7.21, 100: 1.30, 200: 0.85},
+    "lstm": {50: 12.00, 100: 1.55, 200: 1.10},
+    "irnn": {50: 12.95, 100: 1.95, 200: 1.42},
+    "convnet": {50: 1.81, 100: 1.00, 200: 0.90},
+}
+PAPERS = {"assoc_retrieval": PAPER_TABLE1, "glimpses": PAPER_TABLE2}
+
+
+@dataclass
+class SupervisedRun:
+    """One finished run of a supervised study."""
+
+    name: str
+    run_dir: Path
+    config: dict
+    results: dict
+
+    @property
+    def core(self) -> str:
+        return self.config["core"]
+
+    @property
+    def hidden(self) -> int:
+        return int(self.config["hidden"])
+
+    @property
+    def lr(self) -> float:
+        return float(self.config["lr"])
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.core, self.hidden
+
+    def curve(self) -> tuple[list[int], list[float]]:
+        """Updates and validation errors (%) of the run's ``curve.csv``."""
+        with open(self.run_dir / "curve.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        return [int(r["update"]) for r in rows], [100 * float(r["validation_error"]) for r in rows]
+
+
+def read_runs(study: Path) -> list[SupervisedRun]:
+    """Every finished run (one with ``results.json``) under ``study/runs``."""
+    folder = Path(study) / "runs"
+    if not folder.is_dir():
+        raise ReportError(f"{study} has no runs/ folder: is it a study's --out folder?")
+    runs = []
+    for run_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+        if not (run_dir / "results.json").is_file():
+            continue
+        try:
+            config = json.loads((run_dir / "config.json").read_text())
+            results = json.loads((run_dir / "results.json").read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise ReportError(f"cannot read the run {run_dir}: {e}") from None
+        if "core" not in config or "test_error" not in results:
+            raise ReportError(f"{run_dir} is not a supervised run (no core / test_error)")
+        runs.append(SupervisedRun(run_dir.name, run_dir, config, results))
+    if not runs:
+        raise ReportError(f"{study} has no finished runs yet")
+    return runs
+
+
+def _group(runs: list[SupervisedRun]) -> dict[tuple[str, int], list[SupervisedRun]]:
+    groups: dict[tuple[str, int], list[SupervisedRun]] = {}
+    for run in runs:
+        groups.setdefault(run.key, []).append(run)
+    return groups
+
+
+def _order(cores: set[str], paper: dict) -> list[str]:
+    return [c for c in paper if c in cores] + sorted(cores - set(paper))
+
+
+def _lr_text(lr: float) -> str:
+    return f"{lr:g}"
+
+
+# ---- tuning ------------------------------------------------------------------------------
+
+
+def choose_learning_rates(runs: list[SupervisedRun]) -> dict[str, dict[str, str]]:
+    """``{core: {hidden: lr}}``: the learning rate with the lowest best validation error
+    (mean over seeds) for each core and hidden size; a tie goes to the smaller rate."""
+    best: dict[str, dict[str, str]] = {}
+    for (core, hidden), group in sorted(_group(runs).items()):
+        by_lr: dict[float, list[float]] = {}
+        for run in group:
+            by_lr.setdefault(run.lr, []).append(run.results["best_validation_error"])
+        lr = min(by_lr, key=lambda v: (statistics.mean(by_lr[v]), v))
+        best.setdefault(core, {})[str(hidden)] = _lr_text(lr)
+    return best
+
+
+def tuning_table(runs: list[SupervisedRun], paper: dict) -> str:
+    """Best validation error (%) by core and hidden size (rows) and learning rate
+    (columns); the chosen rate of each row in bold."""
+    lrs = sorted({r.lr for r in runs})
+    chosen = choose_learning_rates(runs)
+    groups = _group(runs)
+    lines = [
+        "| core | hidden | " + " | ".join(f"lr {_lr_text(v)}" for v in lrs) + " |",
+        "|---|---" + "|---" * len(lrs) + "|",
+    ]
+    for core in _order({r.core for r in runs}, paper):
+        for hidden in sorted({h for c, h in groups if c == core}):
+            cells = []
+            for lr in lrs:
+                errors = [
+                    r.results["best_validation_error"] for r in groups[core, hidden] if r.lr == lr
+                ]
+                if not errors:
+                    cells.append("")
+                    continue
+                text = f"{100 * statistics.mean(errors):.1f}"
+                cells.append(f"**{text}**" if _lr_text(lr) == chosen[core][str(hidden)] else text)
+            lines.append(f"| {core} | {hidden} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# ---- the tables ----------------------------------------------------------------------------
+
+
+def spread_cell(errors: list[float]) -> str:
+    """``mean ± sd (min-max)`` in %, or the one value."""
+    percent = [100 * e for e in errors]
+    if len(percent) == 1:
+        return f"{percent[0]:.2f}"
+    return (
+        f"{statistics.mean(percent):.2f} ± {statistics.stdev(percent):.2f} "
+        f"({min(percent):.2f}-{max(percent):.2f})"
+    )
+
+
+def results_table(runs: list[SupervisedRun], paper: dict) -> str:
+    """Test error (%) by core (rows) and hidden size: ours (mean ± sd (range) over seeds,
+    the number of seeds) beside the paper's."""
+    groups = _group(runs)
+    hiddens = sorted({h for _, h in groups})
+    head = "| core | " + " | ".join(f"R = {h}: ours | paper" for h in hiddens) + " |"
+    lines = [head, "|---" + "|---|---" * len(hiddens) + "|"]
+    for core in _order({r.core for r in runs}, paper):
+        cells = []
+        for hidden in hiddens:
+            group = groups.get((core, hidden), [])
+            ours = (
+                f"{spread_cell([r.results['test_error'] for r in group])}, n = {len(group)}"
+                if group
+                else "-"
+            )
+            theirs = paper.get(core, {}).get(hidden)
+            cells += [ours, "-" if theirs is None else f"{theirs:.2f}"]
+        lines.append(f"| {core} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def training_table(runs: list[SupervisedRun], paper: dict) -> str:
+    """How each cell trained: its learning rate, the updates its runs took (range) and why
+    they stopped."""
+    lines = [
+        "| core | hidden | lr | updates (min-max) | stopped because | train error at the end (%) |",
+        "|---|---|---|---|---|---|",
+    ]
+    groups = _group(runs)
+    for core in _order({r.core for r in runs}, paper):
+        for hidden in sorted({h for c, h in groups if c == core}):
+            group = groups[core, hidden]
+            updates = [r.results["updates"] for r in group]
+            reasons: dict[str, int] = {}
+            for r in group:
+                reason = _short_reason(r.results.get("stopped", ""))
+                reasons[reason] = reasons.get(reason, 0) + 1
+            final_train = []
+            for r in group:
+                with open(r.run_dir / "curve.csv", newline="") as f:
+                    rows = list(csv.DictReader(f))
+                if rows:
+                    final_train.append(100 * float(rows[-1]["train_error"]))
+            lrs = ", ".join(sorted({_lr_text(r.lr) for r in group}))
+            lines.append(
+                f"| {core} | {hidden} | {lrs} | {min(updates):,}-{max(updates):,} | "
+                + ", ".join(f"{k} x {v}" for k, v in reasons.items())
+                + f" | {statistics.mean(final_train):.1f} |"
+            )
+    return "\n".join(lines)
+
+
+def _short_reason(stopped: str) -> str:
+    if "stop-at-error" in stopped:
+        return "reached the target error"
+    if "no better" in stopped:
+        return "no better for --patience"
+    if "reached --updates" in stopped:
+        return "the cap"
+    return stopped or "?"
+
+
+def improvement_table(
+    runs: list[SupervisedRun], paper: dict, reference: str = "fastweights", reps: int = 2000
+) -> str:
+    """``P(reference's test error < other's)`` per hidden size, with its 95 % interval."""
+    groups = _group(runs)
+    hiddens = sorted({h for _, h in groups})
+    others = [c for c in _order({r.core for r in runs}, paper) if c != reference]
+    lines = [
+        "| against | " + " | ".join(f"R = {h}" for h in hiddens) + " |",
+        "|---" * (len(hiddens) + 1) + "|",
+    ]
+    for other in others:
+        cells = []
+        for hidden in hiddens:
+            mine = groups.get((reference, hidden), [])
+            theirs = groups.get((other, hidden), [])
+            if not mine or not theirs:
+                cells.append("-")
+                continue
+            # lower error is better: P(-mine > -theirs)
+            point, low, high = improvement_probability(
+                np.array([-r.results["test_error"] for r in mine]),
+                np.array([-r.results["test_error"] for r in theirs]),
+                reps,
+            )
+            cells.append(f"{point:.2f} [{low:.2f}, {high:.2f}]")
+        lines.append(f"| {other} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def draw_curves(runs: list[SupervisedRun], paper: dict, path: Path) -> None:
+    """Validation error against updates, a panel per hidden size, a colour per core, a line
+    per seed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = _group(runs)
+    hiddens = sorted({h for _, h in groups})
+    cores = _order({r.core for r in runs}, paper)
+    fig, axes = plt.subplots(
+        1, len(hiddens), figsize=(4 * len(hiddens), 3.5), sharey=True, squeeze=False
+    )
+    for ax, hidden in zip(axes[0], hiddens):
+        for i, core in enumerate(cores):
+            for j, run in enumerate(sorted(groups.get((core, hidden), []), key=lambda r: r.name)):
+                updates, errors = run.curve()
+                ax.plot(
+                    updates, errors, color=f"C{i}", alpha=0.8, lw=1,
+                    label=core if j == 0 else None,
+                )  # fmt: skip
+        ax.set_title(f"R = {hidden}")
+        ax.set_xlabel("updates")
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("validation error (%)")
+    axes[0, 0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ---- generalisation over K ---------------------------------------------------------------
+
+
+def generalisation_rows(runs: list[SupervisedRun]) -> dict[tuple[str, str], dict[int, list]]:
+    """``{(core, training K): {tested K: [test errors over seeds]}}`` of runs tested on
+    other K (``--test-pairs``)."""
+    rows: dict[tuple[str, str], dict[int, list]] = {}
+    for run in runs:
+        tested = run.results.get("test_errors") or {}
+        if not tested:
+            continue
+        low, high = run.config["num_pairs"], run.config.get("max_pairs") or 0
+        trained = f"K = {low}" if not high else f"K = {low}-{high}"
+        cell = rows.setdefault((run.core, trained), {})
+        for name, error in tested.items():
+            cell.setdefault(int(name.split("=")[1]), []).append(error)
+    if not rows:
+        raise ReportError("no run of this study was tested on other K (--test-pairs)")
+    return rows
+
+
+def generalisation_table(runs: list[SupervisedRun]) -> str:
+    rows = generalisation_rows(runs)
+    ks = sorted({k for cell in rows.values() for k in cell})
+    lines = [
+        "| core | trained on | " + " | ".join(f"K = {k}" for k in ks) + " |",
+        "|---|---" + "|---" * len(ks) + "|",
+    ]
+    for (core, trained), cell in sorted(rows.items()):
+        values = [
+            f"{100 * statistics.mean(cell[k]):.1f}" if k in cell else "-" for k in ks
+        ]  # fmt: skip
+        lines.append(f"| {core} | {trained} | " + " | ".join(values) + " |")
+    return "\n".join(lines)
+
+
+def draw_generalisation(runs: list[SupervisedRun], path: Path) -> None:
+    """Test error against the tested K: a line per (core, training K), mean over seeds with
+    each seed as a dot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = generalisation_rows(runs)
+    cores = sorted({core for core, _ in rows})
+    trainings = sorted({trained for _, trained in rows})
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for (core, trained), cell in sorted(rows.items()):
+        ks = sorted(cell)
+        colour = f"C{cores.index(core)}"
+        style = ["-", "--", ":", "-."][trainings.index(trained) % 4]
+        ax.plot(
+            ks, [100 * statistics.mean(cell[k]) for k in ks], style, color=colour,
+            marker="o", ms=3, label=f"{core}, trained on {trained}",
+        )  # fmt: skip
+        for k in ks:
+            ax.scatter([k] * len(cell[k]), [100 * e for e in cell[k]], color=colour, s=6, alpha=0.4)
+    ax.axhline(90, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("K pairs at test time")
+    ax.set_ylabel("test error (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

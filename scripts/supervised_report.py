@@ -1,0 +1,115 @@
+#!/usr/bin/env python
+"""Report a supervised study (a grid of scripts/assoc_retrieval.py or scripts/glimpses.py
+runs made by scripts/study.py run): the paper's tables with ours beside them.
+
+    python scripts/supervised_report.py tuning docs/results/assoc_retrieval/tuning
+    python scripts/supervised_report.py table docs/results/assoc_retrieval/table1_R20 \
+        docs/results/assoc_retrieval/table1_R50_R100 --out docs/results/assoc_retrieval
+    python scripts/supervised_report.py generalisation docs/results/assoc_retrieval/pairs
+
+``tuning`` writes ``tuning.md`` (best validation error by core, hidden size and learning
+rate) and ``best.json`` (``{core: {hidden: lr}}``, the rate each core is then trained
+with); ``table`` writes ``table.md`` (test error, ours beside the paper's; how each cell
+trained; the probability that fast weights beat each other model) and ``curves.png``;
+``generalisation`` writes ``generalisation.md`` and ``generalisation.png`` (test error by
+the number of pairs K at test time). Several study folders (of the same task) are
+reported together; the files go to ``--out`` (default: the first folder). Exit code 2 when
+a folder cannot be reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from fw_rl.agents.study.report import ReportError
+from fw_rl.tasks import report
+
+TASK_NAMES = {
+    "assoc_retrieval": "associative retrieval (Table 1), test error (%) on 20,000 sequences",
+    "glimpses": "MNIST from glimpses (Table 2), test error (%)",
+}
+
+
+def task_of(study: Path) -> str:
+    """The study's trainer, from the ``grid.json`` that ``study.py run`` wrote."""
+    try:
+        grid = json.loads((study / "grid.json").read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ReportError(
+            f"cannot read {study / 'grid.json'} (made by study.py run): {e}"
+        ) from None
+    script = grid.get("script", "a3c")
+    if script not in report.PAPERS:
+        raise ReportError(
+            f"{study} is a study of {script}; this report is for "
+            f"{' or '.join(report.PAPERS)} (use study.py report for A3C studies)"
+        )
+    return script
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
+    parser.add_argument("what", choices=["tuning", "table", "generalisation"])
+    parser.add_argument(
+        "studies", type=Path, nargs="+", help="the studies' folders (study.py run --out)"
+    )
+    parser.add_argument("--out", type=Path, default=None, help="where the report goes")
+    parser.add_argument("--reps", type=int, default=2000, help="bootstrap resamples")
+    args = parser.parse_args(argv)
+    out = args.out or args.studies[0]
+    command = (
+        f"python scripts/supervised_report.py {args.what} "
+        + " ".join(str(s) for s in args.studies)
+        + (f" --out {args.out}" if args.out else "")
+    )
+    try:
+        tasks = {task_of(study) for study in args.studies}
+        if len(tasks) > 1:
+            raise ReportError(f"the studies are of different tasks ({', '.join(sorted(tasks))})")
+        task = tasks.pop()
+        paper = report.PAPERS[task]
+        runs = [run for study in args.studies for run in report.read_runs(study)]
+        out.mkdir(parents=True, exist_ok=True)
+        if args.what == "tuning":
+            best = report.choose_learning_rates(runs)
+            text = (
+                f"Learning-rate tuning, {TASK_NAMES[task].split(',')[0]}: the best validation "
+                "error (%) each run reached; in bold the rate chosen for each core and hidden "
+                f"size.\n\n{report.tuning_table(runs, paper)}\n\nMade by: `{command}`\n"
+            )
+            (out / "best.json").write_text(json.dumps(best, indent=2) + "\n")
+            (out / "tuning.md").write_text(text)
+        elif args.what == "table":
+            text = (
+                f"{TASK_NAMES[task][0].upper()}{TASK_NAMES[task][1:]}: ours as mean ± standard "
+                "deviation (range) over seeds, n seeds; the paper's beside it.\n\n"
+                f"{report.results_table(runs, paper)}\n\n"
+                "How each cell trained:\n\n"
+                f"{report.training_table(runs, paper)}\n\n"
+                "P(fast weights' test error < the other model's), rliable's probability of "
+                f"improvement over seeds with its 95 % stratified-bootstrap interval ({args.reps} "
+                f"resamples):\n\n{report.improvement_table(runs, paper, reps=args.reps)}\n\n"
+                f"Made by: `{command}`\n"
+            )
+            report.draw_curves(runs, paper, out / "curves.png")
+            (out / "table.md").write_text(text)
+        else:
+            text = (
+                "Retrieval test error (%) by the number of pairs K at test time (20,000 "
+                "sequences each, none seen in training), mean over seeds; chance is 90 %.\n\n"
+                f"{report.generalisation_table(runs)}\n\nMade by: `{command}`\n"
+            )
+            report.draw_generalisation(runs, out / "generalisation.png")
+            (out / "generalisation.md").write_text(text)
+    except ReportError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
