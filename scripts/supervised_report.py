@@ -6,13 +6,16 @@ runs made by scripts/study.py run): the paper's tables with ours beside them.
     python scripts/supervised_report.py table docs/results/assoc_retrieval/table1_R20 \
         docs/results/assoc_retrieval/table1_R50_R100 --out docs/results/assoc_retrieval
     python scripts/supervised_report.py generalisation docs/results/assoc_retrieval/pairs
+    python scripts/supervised_report.py compare docs/results/assoc_retrieval/diagnosis \
+        --axis variant --baseline default
 
 ``tuning`` writes ``tuning.md`` (best validation error by core, hidden size and learning
 rate) and ``best.json`` (``{core: {hidden: lr}}``, the rate each core is then trained
 with); ``table`` writes ``table.md`` (test error, ours beside the paper's; how each cell
 trained; the probability that fast weights beat each other model) and ``curves.png``;
 ``generalisation`` writes ``generalisation.md`` and ``generalisation.png`` (test error by
-the number of pairs K at test time). Several study folders (of the same task) are
+the number of pairs K at test time); ``compare`` writes ``compare.md`` (one row per label of
+a grid's axis against a baseline label). Several study folders (of the same task) are
 reported together; the files go to ``--out`` (default: the first folder). Exit code 2 when
 a folder cannot be reported.
 """
@@ -52,12 +55,14 @@ def task_of(study: Path) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
-    parser.add_argument("what", choices=["tuning", "table", "generalisation"])
+    parser.add_argument("what", choices=["tuning", "table", "generalisation", "compare"])
     parser.add_argument(
         "studies", type=Path, nargs="+", help="the studies' folders (study.py run --out)"
     )
     parser.add_argument("--out", type=Path, default=None, help="where the report goes")
     parser.add_argument("--reps", type=int, default=2000, help="bootstrap resamples")
+    parser.add_argument("--axis", default="variant", help="compare: the grid's axis")
+    parser.add_argument("--baseline", default="default", help="compare: the label to beat")
     args = parser.parse_args(argv)
     out = args.out or args.studies[0]
     command = (
@@ -65,6 +70,8 @@ def main(argv=None) -> int:
         + " ".join(str(s) for s in args.studies)
         + (f" --out {args.out}" if args.out else "")
     )
+    if args.what == "compare":
+        command += f" --axis {args.axis} --baseline {args.baseline}"
     try:
         tasks = {task_of(study) for study in args.studies}
         if len(tasks) > 1:
@@ -96,6 +103,15 @@ def main(argv=None) -> int:
             )
             report.draw_curves(runs, paper, out / "curves.png")
             (out / "table.md").write_text(text)
+        elif args.what == "compare":
+            table = report.compare_table(runs, args.axis, args.baseline, args.reps)
+            text = (
+                f"{TASK_NAMES[task][0].upper()}{TASK_NAMES[task][1:]} by {args.axis}: mean ± "
+                "standard deviation (range) over seeds; P is rliable's probability of "
+                f"improvement over {args.baseline} with its 95 % stratified-bootstrap interval "
+                f"({args.reps} resamples).\n\n{table}\n\nMade by: `{command}`\n"
+            )
+            (out / "compare.md").write_text(text)
         else:
             text = (
                 "Retrieval test error (%) by the number of pairs K at test time (20,000 "

@@ -47,6 +47,7 @@ class SupervisedRun:
     run_dir: Path
     config: dict
     results: dict
+    labels: dict | None = None  # the grid's labels (study.json), when a study ran it
 
     @property
     def core(self) -> str:
@@ -87,7 +88,10 @@ def read_runs(study: Path) -> list[SupervisedRun]:
             raise ReportError(f"cannot read the run {run_dir}: {e}") from None
         if "core" not in config or "test_error" not in results:
             raise ReportError(f"{run_dir} is not a supervised run (no core / test_error)")
-        runs.append(SupervisedRun(run_dir.name, run_dir, config, results))
+        labels = None
+        if (run_dir / "study.json").is_file():
+            labels = json.loads((run_dir / "study.json").read_text()).get("labels")
+        runs.append(SupervisedRun(run_dir.name, run_dir, config, results, labels))
     if not runs:
         raise ReportError(f"{study} has no finished runs yet")
     return runs
@@ -254,6 +258,39 @@ def improvement_table(
             )
             cells.append(f"{point:.2f} [{low:.2f}, {high:.2f}]")
         lines.append(f"| {other} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def compare_table(runs: list[SupervisedRun], axis: str, baseline: str, reps: int = 2000) -> str:
+    """One row per label of a grid's ``axis``: test error (mean ± sd (range), n), the
+    updates taken, and ``P(label's error < baseline's)`` with its 95 % interval."""
+    by_label: dict[str, list[SupervisedRun]] = {}
+    for run in runs:
+        if not run.labels or axis not in run.labels:
+            raise ReportError(f"run {run.name} has no label on the axis {axis!r}")
+        by_label.setdefault(run.labels[axis], []).append(run)
+    if baseline not in by_label:
+        raise ReportError(
+            f"no finished run has {axis}={baseline}; labels: {', '.join(sorted(by_label))}"
+        )
+    base = np.array([-r.results["test_error"] for r in by_label[baseline]])
+    lines = [
+        f"| {axis} | test error (%) | updates (min-max) | P(error < {baseline}'s) |",
+        "|---|---|---|---|",
+    ]
+    for label in [baseline, *sorted(set(by_label) - {baseline})]:
+        group = by_label[label]
+        updates = [r.results["updates"] for r in group]
+        errors = [r.results["test_error"] for r in group]
+        if label == baseline:
+            improvement = "-"
+        else:
+            point, low, high = improvement_probability(np.array([-e for e in errors]), base, reps)
+            improvement = f"{point:.2f} [{low:.2f}, {high:.2f}]"
+        lines.append(
+            f"| {label} | {spread_cell(errors)}, n = {len(group)} | "
+            f"{min(updates):,}-{max(updates):,} | {improvement} |"
+        )
     return "\n".join(lines)
 
 

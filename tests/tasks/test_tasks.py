@@ -442,6 +442,16 @@ def test_a_supervised_grid_runs_resumably_and_reports_beside_the_paper(tmp_path,
     assert re.fullmatch(r"\| fastweights \| \d+\.\d\d ± \d+\.\d\d \(\S+\), n = 4 \| - \|", row)
     assert "| lstm |" in table.split("P(fast weights")[1] and (out / "curves.png").is_file()
 
+    compare = ["compare", str(out), "--axis", "lr", "--baseline", "lr1e.3", "--reps", "50"]
+    assert supervised_report.main(compare) == 0
+    rows = [line for line in (out / "compare.md").read_text().splitlines() if "n = 4" in line]
+    assert [row.split(" | ")[0] for row in rows] == ["| lr1e.3", "| lr1e.2"]
+    assert rows[0].endswith("| - |") and re.search(
+        r"\| \d\.\d\d \[\d\.\d\d, \d\.\d\d\] \|$", rows[1]
+    )
+    assert supervised_report.main([*compare[:-4], "--baseline", "lr5"]) == 2
+    assert "no finished run has lr=lr5" in capsys.readouterr().err
+
     assert supervised_report.main(["generalisation", str(out)]) == 0
     text = (out / "generalisation.md").read_text()
     assert "| fastweights | K = 4 |" in text and "K = 3" in text

@@ -20,6 +20,10 @@ study "$OUT/grids/table1_R20.json" --out "$OUT/table1_R20"
 study "$OUT/grids/table1_R50_R100.json" --out "$OUT/table1_R50_R100"
 report table "$OUT/table1_R20" "$OUT/table1_R50_R100" --out "$OUT"
 
-# 3. beyond the paper: K from 2 to 6 in training, 2 to 10 at test time
+# 3. why fast weights miss the paper's R = 20 figure: their choices one at a time
+study "$OUT/grids/diagnosis.json" --out "$OUT/diagnosis"
+report compare "$OUT/diagnosis" --axis variant --baseline default
+
+# 4. beyond the paper: K from 2 to 6 in training, 2 to 10 at test time
 study "$OUT/grids/pairs.json" --out "$OUT/pairs"
 report generalisation "$OUT/table1_R50_R100" "$OUT/pairs" --out "$OUT"
