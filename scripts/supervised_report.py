@@ -115,7 +115,10 @@ def main(argv=None) -> int:
         else:
             text = (
                 "Retrieval test error (%) by the number of pairs K at test time (20,000 "
-                "sequences each, none seen in training), mean over seeds; chance is 90 %.\n\n"
+                "sequences each, none seen in training), mean over seeds. Guessing one of the "
+                "sequence's values errs (K - 1) / K of the time, less when values repeat; "
+                "at K = 4 the models sit near 62 % before they learn the retrieval (the "
+                "paper's 60-62 %).\n\n"
                 f"{report.generalisation_table(runs)}\n\nMade by: `{command}`\n"
             )
             report.draw_generalisation(runs, out / "generalisation.png")

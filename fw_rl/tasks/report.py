@@ -384,7 +384,6 @@ def draw_generalisation(runs: list[SupervisedRun], path: Path) -> None:
         )  # fmt: skip
         for k in ks:
             ax.scatter([k] * len(cell[k]), [100 * e for e in cell[k]], color=colour, s=6, alpha=0.4)
-    ax.axhline(90, color="grey", lw=0.8, ls=":")
     ax.set_xlabel("K pairs at test time")
     ax.set_ylabel("test error (%)")
     ax.grid(alpha=0.3)

@@ -30,7 +30,7 @@ DIAGNOSIS = {  # one change each from the defaults; later flags win
     "W1.0": _core(slow_init_scale=1.0),
     "eta1.0": _core(fast_lr=1.0),
     "decay0.9": _core(decay=0.9),
-    "emb16": ["--embedding-size", "16"],
+    "emb100": ["--embedding-size", "100"],
     "lr1e.3": ["--lr", "1e-3"],
 }
 
