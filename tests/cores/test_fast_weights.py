@@ -48,6 +48,44 @@ def test_hand_computed_example(form):
     )
 
 
+def test_read_before_write_variant_by_hand():
+    # the order of some re-implementations: step t reads A_{t-1}, then writes h_{t-1}
+    # t=1: read A_0 = 0; z = [1, 2]; h_1 = [1, 2]; write h_0 = 0: A_1 = 0
+    # t=2: read A_1 = 0; z = W h_1 = [0.5, 1]; h_2 = [0.5, 1]; A_2 = h_1 h_1^T = [[1, 2], [2, 4]]
+    # t=3: z = W h_2 = [0.25, 0.5] = h^0; A_2 h^0 = [1.25, 2.5]; h_3 = [1.5, 3]
+    #      A_3 = 0.5 A_2 + h_2 h_2^T = [[0.75, 1.5], [1.5, 3]]
+    core = make("matrix", 1, 2, inner_steps=1, decay=0.5, fast_lr=1.0, layer_norm=False,
+                read_before_write=True)  # fmt: skip
+    core.load_state_dict(hand_core("matrix").state_dict())
+    x = torch.tensor([1.0, 0.0, 0.0], dtype=torch.double).view(3, 1, 1)
+    out, (h, memory) = core(x)
+    expected = torch.tensor([[1.0, 2.0], [0.5, 1.0], [1.5, 3.0]], dtype=torch.double)
+    torch.testing.assert_close(out[:, 0], expected)
+    torch.testing.assert_close(memory[0], torch.tensor([[0.75, 1.5], [1.5, 3.0]]).double())
+    assert core.choose_mode(3, 1) == "matrix" and not core.runs_compiled(3)
+
+
+def test_separate_norms_variant_gives_h0_a_layer_norm_of_its_own():
+    torch.manual_seed(0)
+    paper = make("matrix-pytorch", 3, 5, inner_steps=2)
+    variant = make("matrix-pytorch", 3, 5, inner_steps=2, separate_norms=True)
+    variant.load_state_dict({**paper.state_dict(), **{
+        f"norm0.{k}": v for k, v in paper.norm.state_dict().items()}})  # fmt: skip
+    x = torch.randn(6, 4, 3, dtype=torch.double)
+    torch.testing.assert_close(variant(x)[0], paper(x)[0])  # the same gains: the same
+    with torch.no_grad():
+        variant.norm0.weight.mul_(3.0)
+    assert not torch.allclose(variant(x)[0], paper(x)[0])
+    (variant(x)[0].sum()).backward()
+    assert variant.norm0.weight.grad is not None and variant.norm.weight.grad is not None
+    with pytest.raises(ValueError, match="matrix form only"):
+        FastWeightsRNN(3, 5, separate_norms=True, mode="attention")
+    with pytest.raises(ValueError, match="needs layer_norm"):
+        FastWeightsRNN(3, 5, separate_norms=True, norm_preliminary=False)
+    with pytest.raises(ValueError, match="not the variants"):
+        variant.forward_with_attention(x)
+
+
 def reference(core, x, reset=None):
     """A plain numpy loop over the equations, one example at a time."""
     p = {k: v.detach().numpy() for k, v in core.named_parameters()}

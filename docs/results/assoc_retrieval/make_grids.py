@@ -32,6 +32,9 @@ DIAGNOSIS = {  # one change each from the defaults; later flags win
     "decay0.9": _core(decay=0.9),
     "emb100": ["--embedding-size", "100"],
     "lr1e.3": ["--lr", "1e-3"],
+    # two orders of some public re-implementations (e.g. jxwufan/AssociativeRetrieval)
+    "sep_norms": _core(separate_norms=True),
+    "read_before_write": _core(read_before_write=True),
 }
 
 
@@ -81,7 +84,9 @@ def main() -> None:
                 "Why fast weights miss the paper's 1.81 % at R = 20: the core's and the "
                 "model's choices one at a time from the defaults (layer norm on h^0 and in the "
                 "inner loop, S = 1, W = 0.05 I, eta 0.5, lambda 0.95, a 64-wide symbol "
-                "embedding, the tuned learning rate), at R = 20, at most 20,000 updates (10 "
+                "embedding, the tuned learning rate; and two orders some re-implementations "
+                "use: a layer norm of its own for h^0, the memory read before h_{t-1} is "
+                "written), at R = 20, at most 20,000 updates (10 "
                 "evaluations without improvement stop a run), 2 seeds."
             ),
             "script": "assoc_retrieval",

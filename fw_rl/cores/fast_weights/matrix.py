@@ -25,11 +25,14 @@ def run_matrix(
     slow: nn.Module,
     norm: nn.Module,
     fused: bool = True,
+    norm0: nn.Module | None = None,
 ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
     """``drive`` ``[T, B, H]`` (``C x_t + b``), ``h`` ``[B, H]``, ``memory`` ``[B, H, H]``
     or None (zeros), ``reset`` ``[T, B]`` or None -> outputs ``[T, B, H]`` and the state
     ``(h_T, A_T)``. ``slow`` is ``W``, ``norm`` the layer norm (or ``nn.Identity``);
-    ``fused`` lets acting steps use the one-pass update of ``acting.py``."""
+    ``fused`` lets acting steps use the one-pass update of ``acting.py``. The diagnosis
+    variants: ``norm0``, a layer norm of its own for ``h^0``; ``spec.read_before_write``,
+    the inner loop reads ``A_{t-1}`` and ``h_{t-1}`` is written after it."""
     hidden = h.shape[-1]
     if memory is None:
         memory = h.new_zeros(h.shape[0], hidden, hidden)
@@ -40,7 +43,18 @@ def run_matrix(
             keep = (~reset[t]).to(h.dtype)
             h, memory = h * keep[:, None], memory * keep[:, None, None]
         z = drive[t] + slow(h)
-        query = F.relu(norm(z) if spec.norm_preliminary else z)  # h^0
+        first = norm if norm0 is None else norm0
+        query = F.relu(first(z) if spec.norm_preliminary else z)  # h^0
+        if spec.read_before_write:  # the variant: read A_{t-1}, write h_{t-1} after
+            fast, written = (matvec(memory, query) if spec.inner_steps else None), h
+            h = query
+            for s in range(spec.inner_steps):
+                if s > 0:
+                    fast = matvec(memory, h)
+                h = F.relu(norm(z + fast))
+            memory, _ = update_memory(memory, written, None, spec.decay, spec.fast_lr)
+            outs.append(h)
+            continue
         # eq. 1, A_t = lambda A_{t-1} + eta h_{t-1} h_{t-1}^T, and A_t h^0 with it
         memory, fast = update_memory(
             memory, h, query if spec.inner_steps else None, spec.decay, spec.fast_lr, fused=fused

@@ -51,6 +51,14 @@ class FastWeightsRNN(RecurrentCore):
             numba importable); False keeps to PyTorch's operations.
         slow_init_scale: ``W`` starts as this times the identity (Hinton's talk: 0.05).
         batch_first: ``x`` is ``[B, T, input]``.
+        separate_norms: ``h^0`` gets a layer norm of its own (gain and bias), not the inner
+            loop's (a diagnosis variant; several re-implementations do this).
+        read_before_write: step ``t``'s inner loop reads ``A_{t-1}``, and ``h_{t-1}`` is
+            written into the memory after it, so the newest state is left out of the read
+            (a diagnosis variant, not eq. 1-2: the order of e.g. jxwufan/AssociativeRetrieval).
+
+    The two variants run only in the PyTorch matrix form (``mode`` "auto" or "matrix"; not
+    compiled), for the associative-retrieval diagnosis; the defaults are the paper's.
     """
 
     def __init__(
@@ -66,6 +74,8 @@ class FastWeightsRNN(RecurrentCore):
         compiled: bool = True,
         slow_init_scale: float = 0.05,
         batch_first: bool = False,
+        separate_norms: bool = False,
+        read_before_write: bool = False,
     ) -> None:
         super().__init__(input_size, hidden_size, batch_first)
         if isinstance(inner_steps, bool) or not isinstance(inner_steps, int) or inner_steps < 0:
@@ -87,6 +97,16 @@ class FastWeightsRNN(RecurrentCore):
         self.slow = nn.Linear(hidden_size, hidden_size, bias=False)  # W
         self.inp = nn.Linear(input_size, hidden_size)  # C and b
         self.norm = nn.LayerNorm(hidden_size) if layer_norm else nn.Identity()
+        if separate_norms and not (layer_norm and norm_preliminary):
+            raise ValueError("separate_norms needs layer_norm and norm_preliminary")
+        self.norm0 = nn.LayerNorm(hidden_size) if separate_norms else None
+        self.read_before_write = bool(read_before_write)
+        self.variant = bool(separate_norms or read_before_write)
+        if self.variant and mode == "attention":
+            raise ValueError(
+                "separate_norms and read_before_write run in the matrix form only: "
+                "use mode 'auto' or 'matrix'"
+            )
         bound = 1.0 / math.sqrt(hidden_size)
         with torch.no_grad():
             self.slow.weight.copy_(slow_init_scale * torch.eye(hidden_size))
@@ -98,7 +118,7 @@ class FastWeightsRNN(RecurrentCore):
         """The constants every form reads (the layer norm's eps included)."""
         return FastWeightsSpec(
             self.decay, self.fast_lr, self.inner_steps, self.norm_preliminary,
-            norm_parameters(self.norm)[2],
+            norm_parameters(self.norm)[2], self.read_before_write,
         )  # fmt: skip
 
     def state_shapes(self, batch_size: int):
@@ -118,6 +138,7 @@ class FastWeightsRNN(RecurrentCore):
         like = self.slow.weight if like is None else like
         return (
             self.compiled
+            and not self.variant
             and steps > 1  # one acting step: PyTorch's matrix product and the one-pass update
             and kernel_available(like, self.slow.weight)
             and scratch_fits(steps, self.hidden_size, like.dtype)
@@ -128,6 +149,8 @@ class FastWeightsRNN(RecurrentCore):
         ``like``, default the parameters' device and dtype)."""
         if self.mode != "auto":
             return self.mode
+        if self.variant:
+            return "matrix"
         compiled = steps > 1 and self.runs_compiled(steps, like)
         return faster_form(steps, batch, self.hidden_size, compiled)
 
@@ -151,6 +174,10 @@ class FastWeightsRNN(RecurrentCore):
         (paper eq. 3); 0 for ``j >= t``. A fast memory carried in by ``state`` acts as well
         but is not attributed to steps.
         """
+        if self.variant:
+            raise ValueError(
+                "forward_with_attention is for the paper's equations, not the variants"
+            )
         x, state, reset = self._prepare(x, state, reset)
         out, state, attention = self._run(x, state, reset, "attention", True)
         if self.batch_first:
@@ -185,8 +212,9 @@ class FastWeightsRNN(RecurrentCore):
         self, drive: Tensor, h: Tensor, memory: Tensor | None, reset: Tensor | None
     ) -> tuple[Tensor, State]:
         return run_matrix(
-            self.spec, drive, h, memory, reset, self.slow, self.norm, fused=self.compiled
-        )
+            self.spec, drive, h, memory, reset, self.slow, self.norm,
+            fused=self.compiled and not self.variant, norm0=self.norm0,
+        )  # fmt: skip
 
     def _run_attention(
         self,

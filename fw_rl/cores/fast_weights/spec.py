@@ -18,6 +18,8 @@ class FastWeightsSpec:
         inner_steps: ``S``, iterations of the inner loop (eq. 2).
         norm_preliminary: the layer norm is applied to the preliminary vector ``h^0`` too.
         eps: the layer norm's epsilon.
+        read_before_write: step ``t`` reads ``A_{t-1}`` and writes ``h_{t-1}`` after its
+            inner loop (a variant, not the paper's eq. 1-2; see ``FastWeightsRNN``).
     """
 
     decay: float
@@ -25,6 +27,7 @@ class FastWeightsSpec:
     inner_steps: int
     norm_preliminary: bool
     eps: float = 1e-5
+    read_before_write: bool = False
 
 
 def norm_parameters(norm: nn.Module) -> tuple[Tensor | None, Tensor | None, float]:
