@@ -86,13 +86,13 @@ def main() -> None:
                 "inner loop, S = 1, W = 0.05 I, eta 0.5, lambda 0.95, a 64-wide symbol "
                 "embedding, the tuned learning rate; and two orders some re-implementations "
                 "use: a layer norm of its own for h^0, the memory read before h_{t-1} is "
-                "written), at R = 20, at most 20,000 updates (10 "
+                "written), at R = 20, at most 15,000 updates (10 "
                 "evaluations without improvement stop a run), 2 seeds."
             ),
             "script": "assoc_retrieval",
             "flags": [
                 *CONVERGE[CONVERGE.index("--eval-interval") : CONVERGE.index("--test-pairs")],
-                "--updates", "20000", "--core", "fastweights", "--hidden", "20",
+                "--updates", "15000", "--core", "fastweights", "--hidden", "20",
                 "--lr", lr["fastweights"]["20"],
             ],  # fmt: skip
             "axes": {"variant": DIAGNOSIS},
