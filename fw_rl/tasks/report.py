@@ -62,8 +62,18 @@ class SupervisedRun:
         return float(self.config["lr"])
 
     @property
+    def model(self) -> str:
+        """The core, with its ``--core-options`` when it has any:
+        ``fastweights (norm_preliminary=False)``."""
+        options = self.config.get("core_options") or "{}"
+        options = json.loads(options) if isinstance(options, str) else options
+        if not options:
+            return self.core
+        return f"{self.core} ({', '.join(f'{k}={v}' for k, v in sorted(options.items()))})"
+
+    @property
     def key(self) -> tuple[str, int]:
-        return self.core, self.hidden
+        return self.model, self.hidden
 
     def curve(self) -> tuple[list[int], list[float]]:
         """Updates and validation errors (%) of the run's ``curve.csv``."""
@@ -138,7 +148,7 @@ def tuning_table(runs: list[SupervisedRun], paper: dict) -> str:
         "| core | hidden | " + " | ".join(f"lr {_lr_text(v)}" for v in lrs) + " |",
         "|---|---" + "|---" * len(lrs) + "|",
     ]
-    for core in _order({r.core for r in runs}, paper):
+    for core in _order({r.model for r in runs}, paper):
         for hidden in sorted({h for c, h in groups if c == core}):
             cells = []
             for lr in lrs:
@@ -175,7 +185,7 @@ def results_table(runs: list[SupervisedRun], paper: dict) -> str:
     hiddens = sorted({h for _, h in groups})
     head = "| core | " + " | ".join(f"R = {h}: ours | paper" for h in hiddens) + " |"
     lines = [head, "|---" + "|---|---" * len(hiddens) + "|"]
-    for core in _order({r.core for r in runs}, paper):
+    for core in _order({r.model for r in runs}, paper):
         cells = []
         for hidden in hiddens:
             group = groups.get((core, hidden), [])
@@ -198,7 +208,7 @@ def training_table(runs: list[SupervisedRun], paper: dict) -> str:
         "|---|---|---|---|---|---|",
     ]
     groups = _group(runs)
-    for core in _order({r.core for r in runs}, paper):
+    for core in _order({r.model for r in runs}, paper):
         for hidden in sorted({h for c, h in groups if c == core}):
             group = groups[core, hidden]
             updates = [r.results["updates"] for r in group]
@@ -237,7 +247,7 @@ def improvement_table(
     """``P(reference's test error < other's)`` per hidden size, with its 95 % interval."""
     groups = _group(runs)
     hiddens = sorted({h for _, h in groups})
-    others = [c for c in _order({r.core for r in runs}, paper) if c != reference]
+    others = [c for c in _order({r.model for r in runs}, paper) if c != reference]
     lines = [
         "| against | " + " | ".join(f"R = {h}" for h in hiddens) + " |",
         "|---" * (len(hiddens) + 1) + "|",
@@ -304,7 +314,7 @@ def draw_curves(runs: list[SupervisedRun], paper: dict, path: Path) -> None:
 
     groups = _group(runs)
     hiddens = sorted({h for _, h in groups})
-    cores = _order({r.core for r in runs}, paper)
+    cores = _order({r.model for r in runs}, paper)
     fig, axes = plt.subplots(
         1, len(hiddens), figsize=(4 * len(hiddens), 3.5), sharey=True, squeeze=False
     )
@@ -339,7 +349,7 @@ def generalisation_rows(runs: list[SupervisedRun]) -> dict[tuple[str, str], dict
             continue
         low, high = run.config["num_pairs"], run.config.get("max_pairs") or 0
         trained = f"K = {low}" if not high else f"K = {low}-{high}"
-        cell = rows.setdefault((run.core, trained), {})
+        cell = rows.setdefault((run.model, trained), {})
         for name, error in tested.items():
             cell.setdefault(int(name.split("=")[1]), []).append(error)
     if not rows:

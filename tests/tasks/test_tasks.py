@@ -458,6 +458,17 @@ def test_a_supervised_grid_runs_resumably_and_reports_beside_the_paper(tmp_path,
     assert (out / "generalisation.png").is_file()
 
 
+def test_runs_with_core_options_are_a_model_of_their_own(tmp_path):
+    from fw_rl.tasks.report import SupervisedRun
+
+    plain = SupervisedRun("a", tmp_path, {"core": "fastweights", "hidden": 20, "lr": 1e-3,
+                                          "core_options": "{}"}, {})  # fmt: skip
+    variant = SupervisedRun("b", tmp_path, {**plain.config,
+                            "core_options": '{"norm_preliminary": false}'}, {})  # fmt: skip
+    assert plain.key == ("fastweights", 20)
+    assert variant.key == ("fastweights (norm_preliminary=False)", 20)
+
+
 def test_spread_cell_and_the_papers_tables():
     from fw_rl.tasks.report import PAPER_TABLE1, PAPER_TABLE2, spread_cell
 

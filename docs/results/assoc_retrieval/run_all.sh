@@ -24,6 +24,9 @@ report table "$OUT/table1_R20" "$OUT/table1_R50_R100" --out "$OUT"
 study "$OUT/grids/diagnosis.json" --out "$OUT/diagnosis"
 report compare "$OUT/diagnosis" --axis variant --baseline default
 
+study "$OUT/grids/table1_variant.json" --out "$OUT/table1_variant"   # what it found, in full
+report table "$OUT/table1_R20" "$OUT/table1_R50_R100" "$OUT/table1_variant" --out "$OUT"
+
 # 4. beyond the paper: K from 2 to 6 in training, 2 to 10 at test time
 study "$OUT/grids/pairs.json" --out "$OUT/pairs"
 report generalisation "$OUT/table1_R50_R100" "$OUT/pairs" --out "$OUT"
