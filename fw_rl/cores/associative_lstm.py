@@ -29,8 +29,11 @@ from fw_rl.cores.base import RecurrentCore, State
 
 
 def bound(re: Tensor, im: Tensor) -> tuple[Tensor, Tensor]:
-    """Each complex number ``re + i im`` divided by ``max(1, |z|)``."""
-    scale = torch.clamp(torch.sqrt(re * re + im * im), min=1.0)
+    """Each complex number ``re + i im`` divided by ``max(1, |z|)``.
+
+    Computed as ``sqrt(max(1, |z|^2))``: the modulus's own gradient is infinite at
+    ``z = 0``, and ``0 * inf`` there made a NaN that ended a training run."""
+    scale = torch.sqrt(torch.clamp(re * re + im * im, min=1.0))
     return re / scale, im / scale
 
 

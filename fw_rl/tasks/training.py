@@ -108,6 +108,10 @@ def error_rate(model: nn.Module, data: Dataset, batch_size: int = 1000) -> float
     return wrong / total
 
 
+class TrainingFailed(RuntimeError):
+    """A run that ended with no weights worth testing (it diverged before validating)."""
+
+
 CURVE_FIELDS = ["update", "elapsed_s", "train_loss", "train_error", "validation_error"]
 
 
@@ -179,6 +183,12 @@ def train_classifier(
                 x, y = next(batches)
             logits = model(x)
             loss = F.cross_entropy(logits, y)
+            if not torch.isfinite(loss):  # diverged: every later update would be NaN too
+                stopped = (
+                    f"the training loss became {loss.item()} at update {counters['update'] + 1}"
+                )
+                say(f"{stopped}: stopped; the best weights so far are tested")
+                break
             optimiser.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
@@ -231,6 +241,8 @@ def train_classifier(
         say(f"interrupted: saved {run_dir / CHECKPOINT_NAME}; continue with --resume {run_dir}")
         raise
     bar.close()
+    if not (run_dir / BEST_NAME).is_file():
+        raise TrainingFailed(f"{stopped}, before the first validation: no weights to test")
     best = load_checkpoint(run_dir / BEST_NAME, kind=KIND)
     model.load_state_dict(best["model"])
     results = {
@@ -276,6 +288,9 @@ def run_training(
     except (CheckpointError, RunDirError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except TrainingFailed as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 143 if received else 130
     finally:

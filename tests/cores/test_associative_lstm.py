@@ -69,3 +69,13 @@ def test_it_is_built_by_name_and_checks_its_options():
         AssociativeLSTM(2, 7)
     with pytest.raises(ValueError, match="copies"):
         AssociativeLSTM(2, 8, copies=0)
+
+
+def test_bound_has_a_finite_gradient_at_zero():
+    # |z| has an infinite derivative at 0; 0 * inf gave a NaN that ended a training run
+    re = torch.tensor([0.0, 3.0, 0.2], requires_grad=True)
+    im = torch.tensor([0.0, 4.0, 0.1], requires_grad=True)
+    out_re, out_im = bound(re, im)
+    (out_re.sum() + out_im.sum()).backward()
+    assert torch.isfinite(re.grad).all() and torch.isfinite(im.grad).all()
+    torch.testing.assert_close(re.grad[0], torch.tensor(1.0))  # below modulus 1: identity

@@ -525,3 +525,35 @@ def test_the_convnets_hidden_units_are_its_dense_layer():
     dense = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
     assert [m.out_features for m in dense] == [50, 10]
     assert net(torch.zeros(3, 28, 28)).shape == (3, 10)
+
+
+def test_a_run_whose_loss_turns_nan_stops_and_tests_its_best_weights(tmp_path):
+    from torch.utils.data import TensorDataset
+
+    from fw_rl.tasks.training import SupervisedConfig, TrainingFailed, train_classifier
+
+    class TurnsNaN(torch.nn.Module):
+        """A linear classifier whose outputs become NaN after ``after`` training calls."""
+
+        def __init__(self, after):
+            super().__init__()
+            self.linear, self.calls, self.after = torch.nn.Linear(4, 3), 0, after
+
+        def forward(self, x):
+            self.calls += self.training
+            logits = self.linear(x)
+            return logits * float("nan") if self.calls > self.after else logits
+
+    gen = torch.Generator().manual_seed(0)
+    data = TensorDataset(
+        torch.randn(256, 4, generator=gen), torch.randint(0, 3, (256,), generator=gen)
+    )
+    splits = {"train": data, "validation": data, "test": data}
+    config = SupervisedConfig(core="lstm", hidden=4, updates=1000, eval_interval=10,
+                              batch_size=32, progress=False)  # fmt: skip
+    said = []
+    results = train_classifier(TurnsNaN(25), splits, config, tmp_path / "a", say=said.append)
+    assert results["updates"] == 25 and "became nan at update 26" in results["stopped"]
+    assert 0 <= results["test_error"] <= 1 and said  # the weights best before it: a number
+    with pytest.raises(TrainingFailed, match="before the first validation"):
+        train_classifier(TurnsNaN(5), splits, config, tmp_path / "b", say=said.append)
