@@ -339,17 +339,19 @@ def draw_curves(runs: list[SupervisedRun], paper: dict, path: Path) -> None:
 # ---- generalisation over K ---------------------------------------------------------------
 
 
-def generalisation_rows(runs: list[SupervisedRun]) -> dict[tuple[str, str], dict[int, list]]:
-    """``{(core, training K): {tested K: [test errors over seeds]}}`` of runs tested on
-    other K (``--test-pairs``)."""
-    rows: dict[tuple[str, str], dict[int, list]] = {}
+def generalisation_rows(
+    runs: list[SupervisedRun],
+) -> dict[tuple[int, str, str], dict[int, list]]:
+    """``{(R, model, training K): {tested K: [test errors over seeds]}}`` of runs tested
+    on other K (``--test-pairs``)."""
+    rows: dict[tuple[int, str, str], dict[int, list]] = {}
     for run in runs:
         tested = run.results.get("test_errors") or {}
         if not tested:
             continue
         low, high = run.config["num_pairs"], run.config.get("max_pairs") or 0
         trained = f"K = {low}" if not high else f"K = {low}-{high}"
-        cell = rows.setdefault((run.model, trained), {})
+        cell = rows.setdefault((run.hidden, run.model, trained), {})
         for name, error in tested.items():
             cell.setdefault(int(name.split("=")[1]), []).append(error)
     if not rows:
@@ -361,43 +363,52 @@ def generalisation_table(runs: list[SupervisedRun]) -> str:
     rows = generalisation_rows(runs)
     ks = sorted({k for cell in rows.values() for k in cell})
     lines = [
-        "| core | trained on | " + " | ".join(f"K = {k}" for k in ks) + " |",
-        "|---|---" + "|---" * len(ks) + "|",
+        "| R | core | trained on | seeds | " + " | ".join(f"K = {k}" for k in ks) + " |",
+        "|---|---|---|---" + "|---" * len(ks) + "|",
     ]
-    for (core, trained), cell in sorted(rows.items()):
+    for (hidden, model, trained), cell in sorted(rows.items()):
         values = [
             f"{100 * statistics.mean(cell[k]):.1f}" if k in cell else "-" for k in ks
         ]  # fmt: skip
-        lines.append(f"| {core} | {trained} | " + " | ".join(values) + " |")
+        seeds = max(len(v) for v in cell.values())
+        lines.append(f"| {hidden} | {model} | {trained} | {seeds} | " + " | ".join(values) + " |")
     return "\n".join(lines)
 
 
 def draw_generalisation(runs: list[SupervisedRun], path: Path) -> None:
-    """Test error against the tested K: a line per (core, training K), mean over seeds with
-    each seed as a dot."""
+    """Test error against the tested K, a panel per R: a line per (model, training K),
+    the mean over seeds, each seed a dot."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rows = generalisation_rows(runs)
-    cores = sorted({core for core, _ in rows})
-    trainings = sorted({trained for _, trained in rows})
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for (core, trained), cell in sorted(rows.items()):
-        ks = sorted(cell)
-        colour = f"C{cores.index(core)}"
-        style = ["-", "--", ":", "-."][trainings.index(trained) % 4]
-        ax.plot(
-            ks, [100 * statistics.mean(cell[k]) for k in ks], style, color=colour,
-            marker="o", ms=3, label=f"{core}, trained on {trained}",
-        )  # fmt: skip
-        for k in ks:
-            ax.scatter([k] * len(cell[k]), [100 * e for e in cell[k]], color=colour, s=6, alpha=0.4)
-    ax.set_xlabel("K pairs at test time")
-    ax.set_ylabel("test error (%)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    hiddens = sorted({h for h, _, _ in rows})
+    models = sorted({m for _, m, _ in rows})
+    trainings = sorted({t for _, _, t in rows})
+    fig, axes = plt.subplots(
+        1, len(hiddens), figsize=(5.5 * len(hiddens), 4), sharey=True, squeeze=False
+    )
+    for ax, hidden in zip(axes[0], hiddens):
+        for (h, model, trained), cell in sorted(rows.items()):
+            if h != hidden:
+                continue
+            ks = sorted(cell)
+            colour = f"C{models.index(model)}"
+            style = ["-", "--", ":", "-."][trainings.index(trained) % 4]
+            ax.plot(
+                ks, [100 * statistics.mean(cell[k]) for k in ks], style, color=colour,
+                marker="o", ms=3, label=f"{model}, trained on {trained}",
+            )  # fmt: skip
+            for k in ks:
+                ax.scatter([k] * len(cell[k]), [100 * e for e in cell[k]], color=colour, s=6,
+                           alpha=0.4)  # fmt: skip
+        ax.set_title(f"R = {hidden}")
+        ax.set_xlabel("K pairs at test time")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0, 0].set_ylabel("test error (%)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

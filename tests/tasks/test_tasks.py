@@ -454,7 +454,7 @@ def test_a_supervised_grid_runs_resumably_and_reports_beside_the_paper(tmp_path,
 
     assert supervised_report.main(["generalisation", str(out)]) == 0
     text = (out / "generalisation.md").read_text()
-    assert "| fastweights | K = 4 |" in text and "K = 3" in text
+    assert "| 8 | fastweights | K = 4 | 4 |" in text and "K = 3" in text
     assert (out / "generalisation.png").is_file()
 
 
