@@ -118,6 +118,11 @@ def _order(cores: set[str], paper: dict) -> list[str]:
     return [c for c in paper if c in cores] + sorted(cores - set(paper))
 
 
+def _size_name(paper: dict) -> str:
+    """What the hidden size is called: the paper's R in Table 1, "hidden" in Table 2."""
+    return "R" if paper is PAPER_TABLE1 else "hidden"
+
+
 def _lr_text(lr: float) -> str:
     return f"{lr:g}"
 
@@ -183,7 +188,8 @@ def results_table(runs: list[SupervisedRun], paper: dict) -> str:
     the number of seeds) beside the paper's."""
     groups = _group(runs)
     hiddens = sorted({h for _, h in groups})
-    head = "| core | " + " | ".join(f"R = {h}: ours | paper" for h in hiddens) + " |"
+    size = _size_name(paper)
+    head = "| core | " + " | ".join(f"{size} = {h}: ours | paper" for h in hiddens) + " |"
     lines = [head, "|---" + "|---|---" * len(hiddens) + "|"]
     for core in _order({r.model for r in runs}, paper):
         cells = []
@@ -249,7 +255,7 @@ def improvement_table(
     hiddens = sorted({h for _, h in groups})
     others = [c for c in _order({r.model for r in runs}, paper) if c != reference]
     lines = [
-        "| against | " + " | ".join(f"R = {h}" for h in hiddens) + " |",
+        "| against | " + " | ".join(f"{_size_name(paper)} = {h}" for h in hiddens) + " |",
         "|---" * (len(hiddens) + 1) + "|",
     ]
     for other in others:
@@ -326,7 +332,7 @@ def draw_curves(runs: list[SupervisedRun], paper: dict, path: Path) -> None:
                     updates, errors, color=f"C{i}", alpha=0.8, lw=1,
                     label=core if j == 0 else None,
                 )  # fmt: skip
-        ax.set_title(f"R = {hidden}")
+        ax.set_title(f"{_size_name(paper)} = {hidden}")
         ax.set_xlabel("updates")
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("validation error (%)")
