@@ -29,4 +29,5 @@ report table "$OUT/table1_R20" "$OUT/table1_R50_R100" "$OUT/table1_variant" --ou
 
 # 4. beyond the paper: K from 2 to 6 in training, 2 to 10 at test time
 study "$OUT/grids/pairs.json" --out "$OUT/pairs"
-report generalisation "$OUT/table1_R20" "$OUT/table1_R50_R100" "$OUT/pairs" --out "$OUT"
+report generalisation "$OUT/table1_R20" "$OUT/table1_R50_R100" "$OUT/table1_variant" "$OUT/pairs" \
+  --out "$OUT"
