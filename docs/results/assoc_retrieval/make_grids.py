@@ -107,8 +107,14 @@ def main() -> None:
             "script": "assoc_retrieval",
             "flags": [
                 *CONVERGE[CONVERGE.index("--eval-interval") : CONVERGE.index("--test-pairs")],
-                "--updates", "15000", "--core", "fastweights", "--hidden", "20",
-                "--lr", lr["fastweights"]["20"],
+                "--updates",
+                "15000",
+                "--core",
+                "fastweights",
+                "--hidden",
+                "20",
+                "--lr",
+                lr["fastweights"]["20"],
             ],  # fmt: skip
             "axes": {"variant": DIAGNOSIS},
             "seeds": [0, 1],
