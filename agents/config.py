@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 from dataclasses import asdict, dataclass, fields
 
 from fw_rl.cli import check_finite, option
-from fw_rl.cores import CORES, parse_core_options
+from fw_rl.cores.config import CoreConfig
+from fw_rl.cores.identity import upgrade_legacy_config
 from fw_rl.envs.catch_rules import CatchRules
 
 
@@ -17,22 +17,11 @@ class ConfigError(ValueError):
 
 
 @dataclass
-class A3CConfig:
-    # ---- agent --------------------------------------------------------------------------
-    core: str = option(
-        "fastweights",
-        f"recurrent core: one of {', '.join(sorted(CORES))}",
-        choices=sorted(CORES),
-        role="identity",
-    )
+class A3CConfig(CoreConfig):
+    # ---- agent (the core's fields come from CoreConfig) ---------------------------------
     hidden_size: int = option(128, "hidden units of the core", role="identity")
     encoder_size: int = option(
         128, "width of the board encoder (the core's input)", role="identity"
-    )
-    core_options: str = option(
-        "{}",
-        'extra core options as JSON, e.g. \'{"decay": 0.9, "inner_steps": 1}\'',
-        role="identity",
     )
     previous_action: bool = option(
         True,
@@ -127,12 +116,8 @@ class A3CConfig:
         except ValueError as e:
             raise ConfigError(str(e)) from None
 
-        need(
-            self.core in CORES,
-            f"--core must be one of {', '.join(sorted(CORES))}, got {self.core!r}",
-        )
         try:
-            parse_core_options(self.core, self.core_options)
+            self._resolve_core()
         except ValueError as e:
             raise ConfigError(str(e)) from None
         for name in (
@@ -203,10 +188,6 @@ class A3CConfig:
 
     # ---- derived values -----------------------------------------------------------------
     @property
-    def core_kwargs(self) -> dict:
-        return json.loads(self.core_options)
-
-    @property
     def num_workers(self) -> int:
         """Workers of the run: ``workers``, or one per CPU core (of this machine; on Ray,
         :class:`~fw_rl.agents.ray_backend.RayWorkerPool` counts the cluster's CPUs)."""
@@ -230,5 +211,9 @@ class A3CConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> A3CConfig:
+        """The config of a saved run (``config.json`` or a checkpoint's), a run of format
+        ``fw_rl/1`` with the equations it was made with."""
+        values = dict(values)
+        upgrade_legacy_config(values)
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})

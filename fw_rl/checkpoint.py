@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import sys
 from pathlib import Path
 
 import torch
 
-FORMAT = "fw_rl/1"
+from fw_rl.cores.identity import LEGACY_VERSION, upgrade_legacy_config
+
+# fw_rl/2: the config holds the core's identity resolved (core_version, every option);
+# fw_rl/1 (read still): only the options typed, the core at version 1 of its equations
+FORMAT = "fw_rl/2"
+LEGACY_FORMATS = ("fw_rl/1",)
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
@@ -27,7 +34,8 @@ def save_checkpoint(
     """Write the checkpoint to a temporary file, then rename it over ``path``.
 
     A crash while saving leaves the previous checkpoint whole; a failed write (a full
-    disk) removes the partial temporary file and raises the ``OSError``.
+    disk) removes the partial temporary file and raises an ``OSError`` (also where torch's
+    zip writer turned the operating system's error into a ``RuntimeError``).
     """
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
@@ -45,10 +53,23 @@ def save_checkpoint(
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:  # a full disk, or Ctrl-C while writing: keep no partial file
+    except BaseException as e:  # a full disk, or Ctrl-C while writing: keep no partial file
         tmp.unlink(missing_ok=True)
+        if isinstance(e, RuntimeError):  # torch's writer wraps the OSError (ENOSPC) it met
+            raise _os_error_behind(e) from None
         raise
     return path
+
+
+def _os_error_behind(e: BaseException) -> OSError:
+    """The ``OSError`` in ``e``'s chain of causes, or an I/O error that names ``e``."""
+    seen = e
+    while seen is not None:
+        if isinstance(seen, OSError):
+            return OSError(seen.errno, seen.strerror or str(seen))
+        seen = seen.__cause__ or seen.__context__
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return OSError(errno.EIO, f"the checkpoint could not be written ({text})")
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
@@ -75,13 +96,21 @@ def load_checkpoint(path: str | Path, kind: str = "a3c") -> dict:
         raise CheckpointError(
             f"{path} is not a valid fw_rl checkpoint (corrupt, truncated or not written by fw_rl)"
         ) from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+    if not isinstance(payload, dict) or payload.get("format") not in (FORMAT, *LEGACY_FORMATS):
         raise CheckpointError(f"{path} is not an fw_rl checkpoint (format {FORMAT})")
     if payload.get("kind") != kind:
         raise CheckpointError(f"{path} is a {payload.get('kind')!r} checkpoint, not {kind!r}")
     for key in ("model", "counters", "config"):
         if key not in payload:
             raise CheckpointError(f"{path} is incomplete: it has no {key!r}")
+    if payload["format"] in LEGACY_FORMATS and upgrade_legacy_config(payload["config"]):
+        config = payload["config"]
+        print(
+            f"note: {path} is of format {payload['format']}: its {config['core']} core is "
+            f"rebuilt with version {LEGACY_VERSION} of its equations, as trained "
+            f"(options {config['core_options']})",
+            file=sys.stderr,
+        )
     return payload
 
 

@@ -102,6 +102,9 @@ def parse_config(cls, description: str, argv=None, saved=None):
     previous = saved(args) if saved else None
     if previous:
         given = given_flags(parser, argv)
+        if "core" in given and previous.get("core") != args.get("core"):
+            # the saved core's options and version belong to it, not to the core asked for
+            given |= {"core_options", "core_version", "core_compute"}
         restorable = set(fields_with_role(cls, "run")) | set(fields_with_role(cls, "identity"))
         args.update(
             {k: v for k, v in previous.items() if k in restorable and k in args and k not in given}

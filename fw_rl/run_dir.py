@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from fw_rl.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
+from fw_rl.cores.identity import upgrade_legacy_config
 
 BEST_NAME = "best.pt"
 CONFIG_NAME = "config.json"
@@ -92,7 +93,11 @@ def write_config(run_dir: Path, settings: dict) -> None:
 
 
 def read_config(run_dir: Path) -> dict:
-    return json.loads((Path(run_dir) / CONFIG_NAME).read_text())
+    """A run's ``config.json``; one written before checkpoint format ``fw_rl/2`` comes
+    with its core's identity resolved as it was trained (version 1)."""
+    config = json.loads((Path(run_dir) / CONFIG_NAME).read_text())
+    upgrade_legacy_config(config)
+    return config
 
 
 class CsvLog:

@@ -25,3 +25,37 @@ def ray_cluster():
     yield cluster
     ray.shutdown()
     cluster.shutdown()
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A real 1-MiB filesystem (tmpfs), so that writes meet the operating system's own
+    ENOSPC; ``None`` where this machine cannot mount one (the tests then write to
+    ``/dev/full``, which fails every write with ENOSPC)."""
+    import subprocess
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True
+    )
+    if made.returncode != 0:
+        yield None
+        return
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+@pytest.fixture
+def fill_filesystem():
+    """``fill(folder, leave)``: fill ``folder``'s filesystem with one file until only
+    ``leave`` bytes are free."""
+
+    def fill(folder, leave: int) -> None:
+        free = os.statvfs(folder).f_bavail * os.statvfs(folder).f_frsize
+        with open(os.path.join(folder, "filler"), "wb") as f:
+            f.write(b"\0" * max(0, free - leave))
+
+    return fill

@@ -38,9 +38,15 @@ def test_os_errors_in_words():
 
 
 def test_config_round_trip(tmp_path):
-    write_config(tmp_path, {"core": "lstm", "lr": 1e-3})
-    assert read_config(tmp_path) == {"core": "lstm", "lr": 1e-3}
+    config = {"core": "lstm", "lr": 1e-3, "core_version": 1, "core_options": "{}"}
+    write_config(tmp_path, config)
+    assert read_config(tmp_path) == config
     assert not list(tmp_path.glob("*.tmp"))
+    # a config of format 1 (no core_version) reads as version 1, every option resolved
+    write_config(tmp_path, {"core": "fastweights", "core_options": '{"decay": 0.9}'})
+    legacy = read_config(tmp_path)
+    assert legacy["core_version"] == 1 and '"norm_preliminary": true' in legacy["core_options"]
+    assert '"decay": 0.9' in legacy["core_options"]
 
 
 def test_csv_log_appends_and_on_resume_drops_rows_after_the_checkpoint(tmp_path):

@@ -68,8 +68,10 @@ def generalise(
     seed: int = 20_000,
     reps: int = 2000,
 ) -> list[Path]:
-    """Evaluate every finished run (matching ``only``), write ``generalisation.csv`` and a
-    figure per cell of the other axes; returns the paths."""
+    """Evaluate every finished run (matching ``only``) that has its weights here, write
+    ``generalisation.csv`` (rows of the runs not evaluated now are kept from an earlier
+    one), its table ``generalisation.md`` and a figure per cell of the other axes; returns
+    the paths."""
     runs_dir = Path(study) / "runs"
     if not runs_dir.is_dir():
         raise ReportError(f"{study} is not a study folder: it has no runs/")
@@ -90,18 +92,86 @@ def generalise(
             f"warning: {len(missing)} finished runs have no checkpoint here, left out: "
             f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
         )
+    out = Path(out)
+    table = out / "generalisation.csv"
+    kept = [r for r in read_rows(table) if r["run"] not in {row["run"] for row in rows}]
+    if kept:  # runs evaluated before whose weights are no longer kept, or not asked for now
+        print(f"{len(kept)} rows of runs not evaluated now are kept from {table}")
+    rows = kept + rows
     if not rows:
         raise ReportError(
             f"{study} has no finished runs with weights matching {only or 'the study'}"
         )
-    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    table = out / "generalisation.csv"
+    rows.sort(key=lambda r: (r["run"], r["visible_steps"]))
     with open(table, "w", newline="") as f:
         writer = csv.DictWriter(f, FIELDS)
         writer.writeheader()
         writer.writerows({**r, "mean_return": f"{r['mean_return']:.4f}"} for r in rows)
-    return [table, *draw(rows, compare, out, reps)]
+    markdown = out / "generalisation.md"
+    markdown.write_text(generalisation_table(rows, compare, reps))
+    return [table, markdown, *draw(rows, compare, out, reps)]
+
+
+def read_rows(path: Path) -> list[dict]:
+    """The rows of an earlier ``generalisation.csv`` (none if there is none)."""
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return [
+            {
+                **r,
+                "seed": int(r["seed"]),
+                "trained_visible_steps": int(r["trained_visible_steps"]),
+                "visible_steps": int(r["visible_steps"]),
+                "mean_return": float(r["mean_return"]),
+            }
+            for r in csv.DictReader(f)
+        ]
+
+
+def _by_cell(rows: list[dict], compare: str):
+    """``{cell: {compared value: {visible steps: [returns]}}}`` and each cell's trained M."""
+    cells: dict[str, dict[str, dict[int, list[float]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list))
+    )
+    trained = {}
+    for r in rows:
+        labels = json.loads(r["labels"])
+        if compare not in labels:
+            raise ReportError(f"--compare {compare!r} is not an axis of the runs ({r['run']})")
+        cell = "-".join(v for k, v in labels.items() if k != compare) or "all"
+        cells[cell][labels[compare]][r["visible_steps"]].append(r["mean_return"])
+        trained[cell] = r["trained_visible_steps"]
+    return cells, trained
+
+
+def generalisation_table(rows: list[dict], compare: str, reps: int) -> str:
+    """Markdown: per cell of the other axes, a row per compared value and a column per
+    number of visible observations, each the greedy return's IQM over seeds with its 95 %
+    stratified-bootstrap interval (as in the figures; the trained M in bold)."""
+    cells, trained = _by_cell(rows, compare)
+    lines = [
+        "Greedy return, IQM over seeds [95 % stratified-bootstrap CI]; written by "
+        "`study.py generalise` from `generalisation.csv`.",
+    ]
+    for cell, groups in sorted(cells.items()):
+        xs = sorted({x for by_visible in groups.values() for x in by_visible})
+        head = " | ".join(f"**M = {x}**" if x == trained[cell] else f"M = {x}" for x in xs)
+        lines += ["", f"### {cell}", "", f"| {compare} | seeds | {head} |"]
+        lines.append("|---|---" + "|---" * len(xs) + "|")
+        for value, by_visible in sorted(groups.items()):
+            estimates = interval_estimates({str(x): by_visible[x] for x in by_visible}, reps)
+            cells_text = []
+            for x in xs:
+                if x not in by_visible:
+                    cells_text.append("-")
+                    continue
+                mid, low, high = estimates[str(x)]
+                cells_text.append(f"{mid:+.2f} [{low:+.2f}, {high:+.2f}]")
+            seeds = len(next(iter(by_visible.values())))
+            lines.append(f"| {value} | {seeds} | " + " | ".join(cells_text) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def draw(rows: list[dict], compare: str, out: Path, reps: int) -> list[Path]:
@@ -110,15 +180,7 @@ def draw(rows: list[dict], compare: str, out: Path, reps: int) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cells: dict[str, dict[str, dict[int, list[float]]]] = defaultdict(
-        lambda: defaultdict(lambda: defaultdict(list))
-    )
-    trained = {}
-    for r in rows:
-        labels = json.loads(r["labels"])
-        cell = "-".join(v for k, v in labels.items() if k != compare) or "all"
-        cells[cell][labels[compare]][r["visible_steps"]].append(r["mean_return"])
-        trained[cell] = r["trained_visible_steps"]
+    cells, trained = _by_cell(rows, compare)
     paths = []
     for cell, groups in sorted(cells.items()):
         fig, ax = plt.subplots(figsize=(6.5, 4.2))

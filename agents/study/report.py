@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fw_rl.cores.identity import run_core_label
 from fw_rl.run_dir import read_config
 
 SCORES = ("auc", "train_auc", "frames_to", "final")
@@ -48,6 +49,7 @@ class RunCurves:
     train_frames: np.ndarray
     train_seconds: np.ndarray
     train_return: np.ndarray
+    core: str = ""  # the core as it ran: its label with the options resolved (identity.py)
 
     def scores(self, threshold: float) -> dict[str, float]:
         hits = np.flatnonzero(self.eval_return >= threshold)
@@ -89,6 +91,7 @@ def read_run(run_dir: Path) -> RunCurves | None:
         _column(train, "frames"),
         _column(train, "elapsed_s"),
         _column(train, "mean_return"),
+        run_core_label(config),
     )
 
 
@@ -170,6 +173,45 @@ def improvement_probability(
     return float(np.ravel(point["pair"])[0]), float(low), float(high)
 
 
+MIN_RUNS_FOR_P = 3  # no probability of improvement from fewer runs a side
+
+
+def exact_permutation_p(x, y) -> float:
+    """One-sided exact permutation p-value of ``mean(X) > mean(Y)``: the share of all
+    ``C(n + m, n)`` ways of splitting the pooled scores into groups of ``n`` and ``m`` whose
+    difference of means is at least the observed one. Where every run of X beats every run
+    of Y it is ``1 / C(n + m, n)`` (ties aside): 1/252 = 0.004 for 5 against 5."""
+    from itertools import combinations
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    pooled, n = np.concatenate([x, y]), len(x)
+    total = pooled.sum()
+    observed = x.mean() - y.mean()
+    count = splits = 0
+    for chosen in combinations(range(len(pooled)), n):
+        part = pooled[list(chosen)].sum()
+        splits += 1
+        count += part / n - (total - part) / len(y) >= observed - 1e-12
+    return count / splits
+
+
+def improvement_text(x, y, reps: int, seed: int = 0) -> str:
+    """``P(X > Y) [95 % CI]`` for a report's cell. Below :data:`MIN_RUNS_FOR_P` runs a side
+    no estimate is given; where every run of one side beats every run of the other the
+    bootstrap interval is ``[1, 1]`` (or ``[0, 0]``) by construction, so the runs a side and
+    the exact permutation p-value are given beside it."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if min(len(x), len(y)) < MIN_RUNS_FOR_P:
+        return f"- ({len(x)} v {len(y)} runs)"
+    point, low, high = improvement_probability(x, y, reps, seed)
+    text = f"{point:.2f} [{low:.2f}, {high:.2f}]"
+    if x.min() > y.max():
+        text += f"; all {len(x)} > all {len(y)}, p = {exact_permutation_p(x, y):.3f}"
+    elif x.max() < y.min():
+        text += f"; all {len(x)} < all {len(y)}, p = {exact_permutation_p(y, x):.3f}"
+    return text
+
+
 def group_runs(runs: list[RunCurves], compare: str) -> dict[tuple, dict[str, list[RunCurves]]]:
     """``{cell of the other axes: {compared value: runs}}``."""
     if any(compare not in r.labels for r in runs):
@@ -179,6 +221,15 @@ def group_runs(runs: list[RunCurves], compare: str) -> dict[tuple, dict[str, lis
     for r in runs:
         cell = tuple((a, v) for a, v in r.labels.items() if a != compare)
         cells[cell][r.labels[compare]].append(r)
+    for groups in cells.values():
+        for value, members in groups.items():
+            cores = sorted({r.core for r in members})
+            if len(cores) > 1:  # e.g. runs made before and after a change of default
+                names = ", ".join(f"{r.name}: {r.core}" for r in members)
+                raise ReportError(
+                    f"the runs under {compare}={value!r} did not run the same core ({names});"
+                    " give each core its own label (or folder) so they are not pooled"
+                )
     return cells
 
 
@@ -210,8 +261,7 @@ def cell_table(
         if v == baseline or baseline not in groups:
             return "-"
         ours, theirs = [s[kind] for s in scores[v]], [s[kind] for s in scores[baseline]]
-        p = improvement_probability(ours, theirs, reps)
-        return f"{p[0]:.2f} [{p[1]:.2f}, {p[2]:.2f}]"
+        return improvement_text(ours, theirs, reps)
 
     for v in values:
         reached = sum(s["reached"] for s in scores[v])

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fw_rl.agents.study.report import ReportError, improvement_probability
+from fw_rl.agents.study.report import ReportError, improvement_text
+from fw_rl.cores.identity import run_core_label
+from fw_rl.run_dir import read_config
 
 # Ba et al. (2016), test error in % (shared/PAPER.md)
 PAPER_TABLE1 = {  # associative retrieval, K = 4, by R
@@ -63,13 +65,10 @@ class SupervisedRun:
 
     @property
     def model(self) -> str:
-        """The core, with its ``--core-options`` when it has any:
-        ``fastweights (norm_preliminary=False)``."""
-        options = self.config.get("core_options") or "{}"
-        options = json.loads(options) if isinstance(options, str) else options
-        if not options:
-            return self.core
-        return f"{self.core} ({', '.join(f'{k}={v}' for k, v in sorted(options.items()))})"
+        """The core, with the options in which it differs from the core's newest defaults
+        (``fastweights (norm_preliminary=True)``): runs of the same equations share a row,
+        runs made under other defaults never do."""
+        return run_core_label(self.config)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -92,7 +91,7 @@ def read_runs(study: Path) -> list[SupervisedRun]:
         if not (run_dir / "results.json").is_file():
             continue
         try:
-            config = json.loads((run_dir / "config.json").read_text())
+            config = read_config(run_dir)
             results = json.loads((run_dir / "results.json").read_text())
         except (OSError, json.JSONDecodeError) as e:
             raise ReportError(f"cannot read the run {run_dir}: {e}") from None
@@ -267,12 +266,13 @@ def improvement_table(
                 cells.append("-")
                 continue
             # lower error is better: P(-mine > -theirs)
-            point, low, high = improvement_probability(
-                np.array([-r.results["test_error"] for r in mine]),
-                np.array([-r.results["test_error"] for r in theirs]),
-                reps,
+            cells.append(
+                improvement_text(
+                    [-r.results["test_error"] for r in mine],
+                    [-r.results["test_error"] for r in theirs],
+                    reps,
+                )
             )
-            cells.append(f"{point:.2f} [{low:.2f}, {high:.2f}]")
         lines.append(f"| {other} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -301,8 +301,7 @@ def compare_table(runs: list[SupervisedRun], axis: str, baseline: str, reps: int
         if label == baseline:
             improvement = "-"
         else:
-            point, low, high = improvement_probability(np.array([-e for e in errors]), base, reps)
-            improvement = f"{point:.2f} [{low:.2f}, {high:.2f}]"
+            improvement = improvement_text([-e for e in errors], base, reps)
         lines.append(
             f"| {label} | {spread_cell(errors)}, n = {len(group)} | "
             f"{min(updates):,}-{max(updates):,} | {improvement} |"

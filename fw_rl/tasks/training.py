@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -31,22 +30,22 @@ from fw_rl.checkpoint import (
     save_checkpoint,
 )
 from fw_rl.cli import check_finite, fields_with_role, option
-from fw_rl.cores import CORES, parse_core_options
-from fw_rl.run_dir import BEST_NAME, CsvLog, RunDirError, create_run_dir, write_config
+from fw_rl.cores.config import CoreConfig
+from fw_rl.run_dir import (
+    BEST_NAME,
+    CsvLog,
+    RunDirError,
+    create_run_dir,
+    describe_os_error,
+    write_config,
+)
 
 KIND = "supervised"
 
 
 @dataclass
-class SupervisedConfig:
-    core: str = option(
-        "fastweights",
-        f"recurrent core: one of {', '.join(sorted(CORES))}",
-        choices=sorted(CORES),
-        role="identity",
-    )
+class SupervisedConfig(CoreConfig):
     hidden: int = option(20, "hidden units of the core (the paper's R)", role="identity")
-    core_options: str = option("{}", "extra core options as JSON", role="identity")
     lr: float = option(1e-3, "Adam learning rate")
     batch_size: int = option(128, "examples per update")
     updates: int = option(20_000, "updates to train for at most (the cap)")
@@ -73,15 +72,9 @@ class SupervisedConfig:
     )  # fmt: skip
     progress: bool = option(True, "show a progress bar", role="invocation")
 
-    # models a task offers besides the registered cores (they take no core options)
-    other_models: ClassVar[tuple[str, ...]] = ()
-
     def __post_init__(self) -> None:
         check_finite(self)
-        models = sorted(CORES) + list(self.other_models)
-        if self.core not in models:
-            raise ValueError(f"--core must be one of {', '.join(models)}, got {self.core!r}")
-        parse_core_options(self.core if self.core in CORES else None, self.core_options)
+        self._resolve_core()
         if self.patience < 0:
             raise ValueError(f"--patience must be >= 0, got {self.patience}")
         for name in ("hidden", "batch_size", "updates", "eval_interval", "threads"):
@@ -91,10 +84,6 @@ class SupervisedConfig:
                 )
         if self.lr <= 0 or self.max_grad_norm <= 0:
             raise ValueError("--lr and --max-grad-norm must be > 0")
-
-    @property
-    def core_kwargs(self) -> dict:
-        return json.loads(self.core_options)
 
 
 @torch.no_grad()
@@ -288,6 +277,13 @@ def run_training(
     except (CheckpointError, RunDirError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a full disk while saving: the last good checkpoint is kept
+        print(
+            f"error: cannot write to {run_dir}: {describe_os_error(e)}; "
+            "the last good checkpoint is kept",
+            file=sys.stderr,
+        )
+        return 4
     except TrainingFailed as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -96,6 +96,7 @@ def test_every_identity_field_changes_the_model():
         "hidden_size": 17,
         "encoder_size": 13,
         "core_options": '{"decay": 0.5}',
+        "core_version": 1,  # with the options as typed: version 1's default h^0
         "previous_action": False,
         "size": 9,
     }
@@ -109,12 +110,17 @@ def test_every_identity_field_changes_the_model():
             core.input_size,
             model.encoder[0].in_features,
             getattr(core, "decay", None),
+            getattr(core, "norm_preliminary", None),
             tuple(p.shape for p in model.parameters()),
         )
 
     reference = describe(build_model(base))
     for name, value in changed.items():
-        assert describe(build_model(dataclasses.replace(base, **{name: value}))) != reference, name
+        typed = {"core_options": "{}"} if name in ("core", "core_version") else {}
+        if name == "core":  # another core: its own options and versions
+            typed["core_version"] = 0
+        other = dataclasses.replace(base, **{name: value, **typed})
+        assert describe(build_model(other)) != reference, name
 
 
 def test_non_discrete_action_space_is_refused():

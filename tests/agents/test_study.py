@@ -156,6 +156,31 @@ def _curves(returns, budget=1000):
     return RunCurves("r", {"core": "x"}, 0, budget, frames, frames / 100, r, frames, frames, r)
 
 
+def test_runs_of_different_cores_under_one_label_are_never_pooled():
+    from dataclasses import replace
+
+    from fw_rl.agents.study.report import group_runs
+
+    old = replace(_curves([0.0, 1.0]), name="a", core="fastweights (norm_preliminary=True)")
+    new = replace(_curves([0.0, 1.0]), name="b", core="fastweights")
+    assert len(group_runs([new, replace(new, name="c")], "core")[()]["x"]) == 2
+    with pytest.raises(ReportError, match="did not run the same core .*a: fastweights \\(norm"):
+        group_runs([old, new], "core")
+
+
+def test_improvement_needs_3_runs_a_side_and_a_complete_win_gets_its_exact_p():
+    from fw_rl.agents.study.report import exact_permutation_p, improvement_text
+
+    assert improvement_text([1.0, 2.0], [0.0, 0.5, 0.1], 100).startswith("- (2 v 3 runs)")
+    five, others = [5.0, 6, 7, 8, 9], [0.0, 1, 2, 3, 4]
+    assert exact_permutation_p(five, others) == pytest.approx(1 / 252)
+    assert improvement_text(five, others, 200).endswith("; all 5 > all 5, p = 0.004")
+    assert improvement_text(others, five, 200).endswith("; all 5 < all 5, p = 0.004")
+    mixed = improvement_text([1.0, 3, 5], [2.0, 4, 6], 200)
+    assert "p =" not in mixed and mixed.startswith("0.")
+    assert exact_permutation_p([1.0, 3, 5], [2.0, 4, 6]) == pytest.approx(16 / 20)  # sums >= 9
+
+
 def test_run_scores_by_hand():
     scores = _curves([-1.0, 0.0, 0.9, 1.0]).scores(threshold=0.9)
     assert scores["auc"] == pytest.approx((0 + 0.5 + 0.95 + 1.0) / 4)
@@ -202,6 +227,9 @@ def test_generalise_evaluates_trained_runs_with_other_visible_steps(tmp_path):
     assert len(rows) == 1 + 4 * 3  # 2 cores x 2 seeds, 3 conditions each
     assert all(",2," in r for r in rows[1:] if r.startswith("blind")) and "core" in rows[1]
     assert (out / "generalisation-blind.png").stat().st_size > 5_000
+    table = (out / "generalisation.md").read_text()
+    assert "### blind" in table and "| core | seeds | M = 0 | **M = 2** | M = 4 |" in table
+    assert table.count("| lstm | 2 | +") + table.count("| lstm | 2 | -") == 1
     # the same weights and episodes give the same returns
     first = (out / "generalisation.csv").read_text()
     assert study.main([*argv, "--reps", "100"]) == 0
@@ -246,6 +274,11 @@ def test_generalise_leaves_out_runs_kept_without_weights(tmp_path, capsys):
     rows = (out / "generalisation.csv").read_text().splitlines()[1:]
     assert [r.split(",")[0] for r in rows] == ["plain-irnn-seed0"]
     (out / "runs" / "plain-irnn-seed0" / "checkpoint.pt").unlink()
+    assert study.main(argv) == 0  # no weights left: the table and figure come from the CSV
+    assert "1 rows of runs not evaluated now are kept" in capsys.readouterr().out
+    table = (out / "generalisation.md").read_text()
+    assert "### plain" in table and table.count("| irnn | 1 | ") == 1
+    (out / "generalisation.csv").unlink()
     assert study.main(argv) == 2
 
 

@@ -67,8 +67,9 @@ def test_read_before_write_variant_by_hand():
 
 def test_separate_norms_variant_gives_h0_a_layer_norm_of_its_own():
     torch.manual_seed(0)
-    paper = make("matrix-pytorch", 3, 5, inner_steps=2)
-    variant = make("matrix-pytorch", 3, 5, inner_steps=2, separate_norms=True)
+    paper = make("matrix-pytorch", 3, 5, inner_steps=2, norm_preliminary=True)
+    variant = make("matrix-pytorch", 3, 5, inner_steps=2, norm_preliminary=True,
+                   separate_norms=True)  # fmt: skip
     variant.load_state_dict({**paper.state_dict(), **{
         f"norm0.{k}": v for k, v in paper.norm.state_dict().items()}})  # fmt: skip
     x = torch.randn(6, 4, 3, dtype=torch.double)
@@ -79,7 +80,7 @@ def test_separate_norms_variant_gives_h0_a_layer_norm_of_its_own():
     (variant(x)[0].sum()).backward()
     assert variant.norm0.weight.grad is not None and variant.norm.weight.grad is not None
     with pytest.raises(ValueError, match="matrix form only"):
-        FastWeightsRNN(3, 5, separate_norms=True, mode="attention")
+        FastWeightsRNN(3, 5, separate_norms=True, norm_preliminary=True, mode="attention")
     with pytest.raises(ValueError, match="needs layer_norm"):
         FastWeightsRNN(3, 5, separate_norms=True, norm_preliminary=False)
     with pytest.raises(ValueError, match="not the variants"):
@@ -302,7 +303,7 @@ def test_zero_fast_lr_is_a_layer_normalised_relu_rnn():
 
 @pytest.mark.parametrize("mode", ["matrix", "attention"])
 def test_attention_weights_reconstruct_the_fast_term(mode):
-    # with S=1 the step attends with h^0 = relu(LN(z)); the fast term A_t h^0 is
+    # with S=1 the step attends with h^0 = relu(z) (the paper's); the fast term A_t h^0 is
     # sum_j attention[t, j] * h_j, and h_t = relu(LN(z + fast term))
     torch.manual_seed(3)
     core = FastWeightsRNN(3, 4, mode=mode).double()
@@ -316,7 +317,7 @@ def test_attention_weights_reconstruct_the_fast_term(mode):
         fast = torch.einsum("bj,jbh->bh", attention[t, :, :t], out[:t])
         torch.testing.assert_close(out[t], torch.relu(core.norm(z + fast)))
     j, t = 1, 4
-    query = torch.relu(core.norm(core.slow(out[t - 1]) + core.inp(x[t])))
+    query = torch.relu(core.slow(out[t - 1]) + core.inp(x[t]))
     expected = core.fast_lr * core.decay ** (t - 1 - j) * (out[j] * query).sum(-1)
     torch.testing.assert_close(attention[t, :, j], expected)
 

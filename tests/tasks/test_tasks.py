@@ -465,8 +465,11 @@ def test_runs_with_core_options_are_a_model_of_their_own(tmp_path):
                                           "core_options": "{}"}, {})  # fmt: skip
     variant = SupervisedRun("b", tmp_path, {**plain.config,
                             "core_options": '{"norm_preliminary": false}'}, {})  # fmt: skip
-    assert plain.key == ("fastweights", 20)
-    assert variant.key == ("fastweights (norm_preliminary=False)", 20)
+    # configs of format 1 (no core_version): "{}" ran the old default, LN on h^0
+    assert plain.key == ("fastweights (norm_preliminary=True)", 20)
+    assert variant.key == ("fastweights", 20)  # the paper's h^0, today's default
+    today = SupervisedRun("c", tmp_path, {**plain.config, "core_version": 2}, {})
+    assert today.key == variant.key
 
 
 def test_spread_cell_and_the_papers_tables():

@@ -4,7 +4,7 @@ For each step (paper eqs. 1-2, with layer normalisation; ``f`` = ReLU)::
 
     A_t     = lambda * A_{t-1} + eta * h_{t-1} h_{t-1}^T          (eq. 1, A_0 = 0)
     z       = W h_{t-1} + C x_t + b                                 (slow weights)
-    h^0     = f(LN(z))            (or f(z) with norm_preliminary=False)
+    h^0     = f(z)                (the paper's; f(LN(z)) with norm_preliminary=True)
     h^{s+1} = f(LN(z + A_t h^s))  for s = 0 .. S-1                  (eq. 2)
     h_t     = h^S
 
@@ -30,9 +30,9 @@ To change an equation, change it in every form that computes it: ``matrix.py`` (
 written), ``kernel.py`` (``_forward_loop`` and its derivative ``_backward_loop``),
 ``attention.py`` (``forward`` and ``backward``) and ``acting.py`` (eq. 1 and the first
 read). These tests guard that they agree, outputs and every gradient, resets and carried
-memory included: ``tests/test_fast_weights.py`` (``test_forms_agree_*``, the ``gradcheck``
+memory included: ``tests/cores/test_fast_weights.py`` (``test_forms_agree_*``, the ``gradcheck``
 tests of the compiled and attention Functions, the hand-computed example that pins the
-equations) and ``tests/test_cuda.py`` on a GPU.
+equations) and ``tests/cores/test_cuda.py`` on a GPU.
 """
 
 from fw_rl.cores.fast_weights.cost_model import predicted_us

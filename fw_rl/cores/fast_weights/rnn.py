@@ -45,7 +45,9 @@ class FastWeightsRNN(RecurrentCore):
         decay: ``lambda``, decay of the fast memory per step (eq. 1).
         fast_lr: ``eta``, the fast learning rate (eq. 1). 0 gives a layer-normalised ReLU RNN.
         layer_norm: normalise over the hidden units (per example) with learned gain and bias.
-        norm_preliminary: also apply the layer norm to the preliminary vector ``h^0``.
+        norm_preliminary: also apply the layer norm to the preliminary vector ``h^0``
+            (False, the paper's ``h^0 = f(W h_{t-1} + C x_t)``, since version 2 of the core;
+            see :mod:`fw_rl.cores.identity`).
         mode: ``"matrix"``, ``"attention"`` or ``"auto"`` (see the module docstring).
         compiled: run the matrix form as one numba-compiled loop where it can (CPU, float,
             numba importable); False keeps to PyTorch's operations.
@@ -69,7 +71,7 @@ class FastWeightsRNN(RecurrentCore):
         decay: float = 0.95,
         fast_lr: float = 0.5,
         layer_norm: bool = True,
-        norm_preliminary: bool = True,
+        norm_preliminary: bool = False,
         mode: str = "auto",
         compiled: bool = True,
         slow_init_scale: float = 0.05,
@@ -94,6 +96,7 @@ class FastWeightsRNN(RecurrentCore):
         if not isinstance(compiled, bool):
             raise ValueError(f"compiled must be True or False, got {compiled!r}")
         self.compiled = compiled
+        self.slow_init_scale = float(slow_init_scale)
         self.slow = nn.Linear(hidden_size, hidden_size, bias=False)  # W
         self.inp = nn.Linear(input_size, hidden_size)  # C and b
         self.norm = nn.LayerNorm(hidden_size) if layer_norm else nn.Identity()
@@ -128,7 +131,12 @@ class FastWeightsRNN(RecurrentCore):
     def extra_repr(self) -> str:
         return (
             f"{super().extra_repr()}, inner_steps={self.inner_steps}, "
-            f"decay={self.decay}, fast_lr={self.fast_lr}, mode={self.mode!r}, "
+            f"decay={self.decay}, fast_lr={self.fast_lr}, "
+            f"layer_norm={isinstance(self.norm, nn.LayerNorm)}, "
+            f"norm_preliminary={self.norm_preliminary}, "
+            f"slow_init_scale={self.slow_init_scale}, "
+            f"separate_norms={self.norm0 is not None}, "
+            f"read_before_write={self.read_before_write}, mode={self.mode!r}, "
             f"compiled={self.compiled}"
         )
 

@@ -1,0 +1,84 @@
+"""The core's part of a run's settings, shared by every trainer's config (A3C and the
+supervised tasks): which core, its options, and the version of its equations.
+
+After ``__post_init__`` the settings hold the core's identity resolved
+(:mod:`fw_rl.cores.identity`): ``core_options`` is every model option as canonical JSON,
+``core_version`` the version used (never 0), ``core_compute`` the compute options. So a
+run's ``config.json`` and checkpoint say exactly which equations it ran, and two runs made
+under different defaults never compare equal.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import ClassVar
+
+from fw_rl.cli import option
+from fw_rl.cores.identity import CoreIdentity, CoreVersionError, core_label, resolve_core
+from fw_rl.cores.registry import CORES, parse_core_options
+
+
+@dataclass
+class CoreConfig:
+    core: str = option(
+        "fastweights",
+        f"recurrent core: one of {', '.join(sorted(CORES))}",
+        choices=sorted(CORES),
+        role="identity",
+    )
+    core_options: str = option(
+        "{}",
+        'extra core options as JSON, e.g. \'{"decay": 0.9, "inner_steps": 1}\'; recorded '
+        "with every option resolved",
+        role="identity",
+    )
+    core_version: int = option(
+        0,
+        "version of the core's equations (0 = the newest; fastweights 1 = the layer norm "
+        "on h^0 too, 2 = the paper's h^0); a resumed run keeps its own",
+        role="identity",
+    )
+    core_compute: str = option(
+        "{}",
+        "how the core computes (mode, compiled) as JSON; not part of the run's identity",
+    )
+
+    # models a trainer offers besides the registered cores (they take no core options)
+    other_models: ClassVar[tuple[str, ...]] = ()
+
+    def _resolve_core(self) -> None:
+        """Check the core's settings and store them resolved; raises ``ValueError``."""
+        models = sorted(CORES) + list(self.other_models)
+        if self.core not in models:
+            raise ValueError(f"--core must be one of {', '.join(models)}, got {self.core!r}")
+        typed = parse_core_options(self.core if self.core in CORES else None, self.core_options)
+        compute = parse_core_options(self.core if self.core in CORES else None, self.core_compute)
+        if self.core not in CORES:
+            return
+        try:
+            identity = resolve_core(self.core, {**typed, **compute}, self.core_version)
+        except CoreVersionError as e:
+            raise ValueError(f"--core-version: {e}") from None
+        self.core_version = identity.version
+        self.core_options = identity.options_json()
+        self.core_compute = json.dumps(identity.compute, sort_keys=True)
+
+    @property
+    def core_identity(self) -> CoreIdentity | None:
+        """The core's name, version and resolved options (None for another model)."""
+        if self.core not in CORES:
+            return None
+        options = {**json.loads(self.core_options), **json.loads(self.core_compute)}
+        return resolve_core(self.core, options, self.core_version)
+
+    @property
+    def core_kwargs(self) -> dict:
+        """Every option of the core, for ``make_core``."""
+        identity = self.core_identity
+        return json.loads(self.core_options) if identity is None else identity.kwargs()
+
+    @property
+    def core_label(self) -> str:
+        """The core with the options that differ from its newest defaults."""
+        return core_label(self.core, json.loads(self.core_options))
