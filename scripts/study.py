@@ -55,8 +55,14 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 2
 
+    if args.seeds and not set(args.seeds) <= set(grid.seeds):
+        print(f"error: --seeds must be among the grid's seeds {grid.seeds}, got {args.seeds}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+
     def only(spec) -> bool:
-        return all(spec.labels.get(a) == v for a, v in wanted.items())
+        cell = all(spec.labels.get(a) == v for a, v in wanted.items())
+        return cell and (not args.seeds or spec.seed in args.seeds)
 
     if args.dry_run:
         for spec in grid.runs():
@@ -179,6 +185,9 @@ def main(argv=None) -> int:
     )
     run.add_argument(
         "--only", nargs="+", metavar="AXIS=LABEL", help="run only these cells, e.g. core=lstm"
+    )
+    run.add_argument(
+        "--seeds", nargs="+", type=int, metavar="N", help="run only these of the grid's seeds"
     )
     run.add_argument("--dry-run", action="store_true", help="list the runs and their flags")
     report = commands.add_parser("report", help="tables and figures of a study")
