@@ -387,7 +387,7 @@ def write_report(
     text = (
         f"# Study {Path(study).name}: {compare} compared\n\n"
         f"Made by: `{command}`\n\n"
-        "Scores per run (see `fw_rl/agents/study/report.py`): eval AUC, the mean over "
+        "Scores per run (see `agents/study/report.py`): eval AUC, the mean over "
         "evaluations of (greedy return + 1) / 2 over the whole frame budget; training AUC, "
         f"the same for the training episodes' return; frames to {threshold}, censored at the "
         "budget for runs that never reach it; final, the mean of the last 5 evaluations. "

@@ -30,9 +30,10 @@ To change an equation, change it in every form that computes it: ``matrix.py`` (
 written), ``kernel.py`` (``_forward_loop`` and its derivative ``_backward_loop``),
 ``attention.py`` (``forward`` and ``backward``) and ``acting.py`` (eq. 1 and the first
 read). These tests guard that they agree, outputs and every gradient, resets and carried
-memory included: ``tests/cores/test_fast_weights.py`` (``test_forms_agree_*``, the ``gradcheck``
-tests of the compiled and attention Functions, the hand-computed example that pins the
-equations) and ``tests/cores/test_cuda.py`` on a GPU.
+memory included: ``tests/cores/test_fast_weights.py`` (``test_matrix_and_attention_agree_*``,
+``test_modes_agree_*``, the ``gradcheck`` tests of the compiled and attention Functions,
+the hand-computed example that pins the equations) and ``tests/cores/test_cuda.py`` on a
+GPU.
 """
 
 from fw_rl.cores.fast_weights.cost_model import predicted_us
