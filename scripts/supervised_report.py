@@ -96,9 +96,12 @@ def main(argv=None) -> int:
                 f"{report.results_table(runs, paper)}\n\n"
                 "How each cell trained:\n\n"
                 f"{report.training_table(runs, paper)}\n\n"
-                "P(fast weights' test error < the other model's), rliable's probability of "
-                f"improvement over seeds with its 95 % stratified-bootstrap interval ({args.reps} "
-                f"resamples):\n\n{report.improvement_table(runs, paper, reps=args.reps)}\n\n"
+                f"P(`{report.reference_model(runs)}`'s test error < the other model's), "
+                "rliable's probability of improvement over seeds with its 95 % "
+                f"stratified-bootstrap interval ({args.reps} resamples; none below 3 runs a "
+                "side; where every run of one side beats every run of the other, the runs a "
+                "side and the exact one-sided permutation p-value):\n\n"
+                f"{report.improvement_table(runs, paper, reps=args.reps)}\n\n"
                 f"Made by: `{command}`\n"
             )
             report.draw_curves(runs, paper, out / "curves.png")

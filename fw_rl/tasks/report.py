@@ -113,8 +113,25 @@ def _group(runs: list[SupervisedRun]) -> dict[tuple[str, int], list[SupervisedRu
     return groups
 
 
+def base_model(label: str) -> str:
+    """The core of a row's label: ``fastweights (norm_preliminary=True)`` -> ``fastweights``."""
+    return label.split(" (")[0]
+
+
 def _order(cores: set[str], paper: dict) -> list[str]:
-    return [c for c in paper if c in cores] + sorted(cores - set(paper))
+    """The paper's cores in its order, each followed by its variants; then the others."""
+    ordered = [c for name in paper for c in sorted(cores) if base_model(c) == name]
+    return ordered + sorted(cores - set(ordered))
+
+
+def reference_model(runs: list[SupervisedRun], core: str = "fastweights") -> str | None:
+    """The row the others are compared with: ``core`` with today's defaults if it ran, else
+    its only variant that did (e.g. runs of an older version)."""
+    models = sorted({r.model for r in runs})
+    if core in models:
+        return core
+    variants = [m for m in models if base_model(m) == core]
+    return variants[0] if len(variants) == 1 else None
 
 
 def _size_name(paper: dict) -> str:
@@ -199,18 +216,20 @@ def results_table(runs: list[SupervisedRun], paper: dict) -> str:
                 if group
                 else "-"
             )
-            theirs = paper.get(core, {}).get(hidden)
+            theirs = paper.get(base_model(core), {}).get(hidden)
             cells += [ours, "-" if theirs is None else f"{theirs:.2f}"]
         lines.append(f"| {core} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def training_table(runs: list[SupervisedRun], paper: dict) -> str:
-    """How each cell trained: its learning rate, the updates its runs took (range) and why
-    they stopped."""
+    """How each cell trained: its learning rate, the updates its runs took (range), why
+    they stopped and how many met the cap of ``--updates`` (by whatever rule they stopped:
+    a run whose patience ran out on the last allowed update met it too)."""
     lines = [
-        "| core | hidden | lr | updates (min-max) | stopped because | train error at the end (%) |",
-        "|---|---|---|---|---|---|",
+        "| core | hidden | lr | updates (min-max) | stopped because | at the cap "
+        "| train error at the end (%) |",
+        "|---|---|---|---|---|---|---|",
     ]
     groups = _group(runs)
     for core in _order({r.model for r in runs}, paper):
@@ -228,10 +247,12 @@ def training_table(runs: list[SupervisedRun], paper: dict) -> str:
                 if rows:
                     final_train.append(100 * float(rows[-1]["train_error"]))
             lrs = ", ".join(sorted({_lr_text(r.lr) for r in group}))
+            # a run that stopped by patience on its last allowed update met the cap too
+            capped = sum(r.results["updates"] >= int(r.config.get("updates", 0)) for r in group)
             lines.append(
                 f"| {core} | {hidden} | {lrs} | {min(updates):,}-{max(updates):,} | "
                 + ", ".join(f"{k} x {v}" for k, v in reasons.items())
-                + f" | {statistics.mean(final_train):.1f} |"
+                + f" | {capped} of {len(group)} | {statistics.mean(final_train):.1f} |"
             )
     return "\n".join(lines)
 
@@ -247,9 +268,13 @@ def _short_reason(stopped: str) -> str:
 
 
 def improvement_table(
-    runs: list[SupervisedRun], paper: dict, reference: str = "fastweights", reps: int = 2000
+    runs: list[SupervisedRun], paper: dict, reference: str | None = None, reps: int = 2000
 ) -> str:
-    """``P(reference's test error < other's)`` per hidden size, with its 95 % interval."""
+    """``P(reference's test error < other's)`` per hidden size, with its 95 % interval
+    (:func:`reference_model` by default)."""
+    reference = reference or reference_model(runs)
+    if reference is None:
+        return "(no single fast-weights row to compare with)"
     groups = _group(runs)
     hiddens = sorted({h for _, h in groups})
     others = [c for c in _order({r.model for r in runs}, paper) if c != reference]

@@ -440,14 +440,16 @@ def test_a_supervised_grid_runs_resumably_and_reports_beside_the_paper(tmp_path,
     row = next(line for line in table.splitlines() if line.startswith("| fastweights |"))
     # R = 8 is not in the paper's table: ours with n = 4 seeds x rates, the paper's "-"
     assert re.fullmatch(r"\| fastweights \| \d+\.\d\d ± \d+\.\d\d \(\S+\), n = 4 \| - \|", row)
-    assert "| lstm |" in table.split("P(fast weights")[1] and (out / "curves.png").is_file()
+    assert "| lstm |" in table.split("P(`fastweights`")[1] and (out / "curves.png").is_file()
+    trained = next(line for line in table.splitlines() if line.startswith("| fastweights | 8 |"))
+    assert "the cap x 4 | 4 of 4 |" in trained  # 20 updates: every run met the cap
 
     compare = ["compare", str(out), "--axis", "lr", "--baseline", "lr1e.3", "--reps", "50"]
     assert supervised_report.main(compare) == 0
     rows = [line for line in (out / "compare.md").read_text().splitlines() if "n = 4" in line]
     assert [row.split(" | ")[0] for row in rows] == ["| lr1e.3", "| lr1e.2"]
     assert rows[0].endswith("| - |") and re.search(
-        r"\| \d\.\d\d \[\d\.\d\d, \d\.\d\d\] \|$", rows[1]
+        r"\| \d\.\d\d \[\d\.\d\d, \d\.\d\d\](; all 4 [<>] all 4, p = 0\.\d+)? \|$", rows[1]
     )
     assert supervised_report.main([*compare[:-4], "--baseline", "lr5"]) == 2
     assert "no finished run has lr=lr5" in capsys.readouterr().err
