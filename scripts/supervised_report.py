@@ -79,6 +79,8 @@ def main(argv=None) -> int:
         task = tasks.pop()
         paper = report.PAPERS[task]
         runs = [run for study in args.studies for run in report.read_runs(study)]
+        if args.what in ("table", "generalisation"):
+            report.mark_protocols(runs)
         out.mkdir(parents=True, exist_ok=True)
         if args.what == "tuning":
             best = report.choose_learning_rates(runs)

@@ -50,6 +50,7 @@ class SupervisedRun:
     config: dict
     results: dict
     labels: dict | None = None  # the grid's labels (study.json), when a study ran it
+    protocol: str = ""  # set by mark_protocols where a table mixes training protocols
 
     @property
     def core(self) -> str:
@@ -68,7 +69,8 @@ class SupervisedRun:
         """The core, with the options in which it differs from the core's newest defaults
         (``fastweights (norm_preliminary=True)``): runs of the same equations share a row,
         runs made under other defaults never do."""
-        return run_core_label(self.config)
+        label = run_core_label(self.config)
+        return f"{label} [{self.protocol}]" if self.protocol else label
 
     @property
     def key(self) -> tuple[str, int]:
@@ -106,6 +108,20 @@ def read_runs(study: Path) -> list[SupervisedRun]:
     return runs
 
 
+def mark_protocols(runs: list[SupervisedRun]) -> None:
+    """Where the runs were trained under more than one protocol (cap of ``--updates``,
+    ``--patience``), name each run's protocol in its row label, so that runs trained for
+    different budgets never share a row."""
+
+    def protocol(r: SupervisedRun) -> str:
+        cap, patience = int(r.config.get("updates", 0)), int(r.config.get("patience", 0))
+        return f"cap {cap // 1000}k, patience {patience}" if patience else f"cap {cap // 1000}k"
+
+    if len({protocol(r) for r in runs}) > 1:
+        for r in runs:
+            r.protocol = protocol(r)
+
+
 def _group(runs: list[SupervisedRun]) -> dict[tuple[str, int], list[SupervisedRun]]:
     groups: dict[tuple[str, int], list[SupervisedRun]] = {}
     for run in runs:
@@ -115,7 +131,7 @@ def _group(runs: list[SupervisedRun]) -> dict[tuple[str, int], list[SupervisedRu
 
 def base_model(label: str) -> str:
     """The core of a row's label: ``fastweights (norm_preliminary=True)`` -> ``fastweights``."""
-    return label.split(" (")[0]
+    return label.split(" (")[0].split(" [")[0]
 
 
 def _order(cores: set[str], paper: dict) -> list[str]:
@@ -125,12 +141,13 @@ def _order(cores: set[str], paper: dict) -> list[str]:
 
 
 def reference_model(runs: list[SupervisedRun], core: str = "fastweights") -> str | None:
-    """The row the others are compared with: ``core`` with today's defaults if it ran, else
-    its only variant that did (e.g. runs of an older version)."""
-    models = sorted({r.model for r in runs})
-    if core in models:
-        return core
-    variants = [m for m in models if base_model(m) == core]
+    """The row the others are compared with: ``core`` with today's defaults (of the longest
+    protocol, where the table has several); else its only variant that ran (e.g. runs of an
+    older version)."""
+    today = [r for r in runs if run_core_label(r.config) == core]
+    if today:
+        return max(today, key=lambda r: int(r.config.get("updates", 0))).model
+    variants = sorted({r.model for r in runs if base_model(r.model) == core})
     return variants[0] if len(variants) == 1 else None
 
 

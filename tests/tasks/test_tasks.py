@@ -474,6 +474,27 @@ def test_runs_with_core_options_are_a_model_of_their_own(tmp_path):
     assert today.key == variant.key
 
 
+def test_runs_of_different_protocols_never_share_a_row(tmp_path):
+    from fw_rl.tasks.report import SupervisedRun, mark_protocols, reference_model
+
+    def run(name, core, updates, patience):
+        config = {"core": core, "hidden": 20, "lr": 1e-3, "core_version": 0, "core_options": "{}",
+                  "updates": updates, "patience": patience}  # fmt: skip
+        return SupervisedRun(name, tmp_path, config, {})
+
+    same = [run("a", "fastweights", 40_000, 10), run("b", "lstm", 40_000, 10)]
+    mark_protocols(same)
+    assert [r.model for r in same] == ["fastweights", "lstm"]  # one protocol: plain labels
+    mixed = [*same, run("c", "fastweights", 150_000, 30)]
+    mark_protocols(mixed)
+    assert [r.key for r in mixed] == [
+        ("fastweights [cap 40k, patience 10]", 20),
+        ("lstm [cap 40k, patience 10]", 20),
+        ("fastweights [cap 150k, patience 30]", 20),
+    ]
+    assert reference_model(mixed) == "fastweights [cap 150k, patience 30]"
+
+
 def test_spread_cell_and_the_papers_tables():
     from fw_rl.tasks.report import PAPER_TABLE1, PAPER_TABLE2, spread_cell
 
