@@ -110,6 +110,7 @@ def _report(args: argparse.Namespace) -> int:
             baseline=args.baseline,
             reps=args.reps,
             command="python scripts/study.py " + " ".join(args.argv),
+            others=tuple(args.also or ()),
         ),
         (ReportError,),
     )
@@ -197,6 +198,11 @@ def main(argv=None) -> int:
     report.add_argument("--baseline", default="lstm", help="the value others are compared with")
     report.add_argument("--threshold", type=float, default=0.9, help="the return to reach")
     report.add_argument("--reps", type=int, default=2000, help="bootstrap resamples")
+    report.add_argument(
+        "--with", dest="also", nargs="+", type=Path, metavar="DIR",
+        help="more study folders whose runs join the report (compared by core: each core as "
+        "it ran, its version's options in the label)",
+    )  # fmt: skip
     general = commands.add_parser(
         "generalise", help="evaluate trained runs with other numbers of visible observations"
     )

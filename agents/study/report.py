@@ -220,7 +220,9 @@ def group_runs(runs: list[RunCurves], compare: str) -> dict[tuple, dict[str, lis
     cells: dict[tuple, dict[str, list[RunCurves]]] = defaultdict(lambda: defaultdict(list))
     for r in runs:
         cell = tuple((a, v) for a, v in r.labels.items() if a != compare)
-        cells[cell][r.labels[compare]].append(r)
+        # compared by core: by the core as it ran, so other versions get rows of their own
+        value = r.core if compare == "core" and r.core else r.labels[compare]
+        cells[cell][value].append(r)
     for groups in cells.values():
         for value, members in groups.items():
             cores = sorted({r.core for r in members})
@@ -367,9 +369,15 @@ def write_report(
     baseline: str = "lstm",
     reps: int = 2000,
     command: str = "",
+    others: tuple = (),
 ) -> list[Path]:
-    """``report.md`` and one figure per cell of the other axes; returns the paths."""
+    """``report.md`` and one figure per cell of the other axes; returns the paths.
+    ``others``: more study folders whose runs join ``study``'s (e.g. the same grid run
+    under another version of a core)."""
     runs, warnings = read_study(Path(study))
+    for other in others:
+        more, notes = read_study(Path(other))
+        runs, warnings = runs + more, warnings + notes
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cells = group_runs(runs, compare)

@@ -123,6 +123,14 @@ def test_run_skips_finished_runs_and_reports(tmp_path, capsys):
     assert (out / "curves-plain.png").stat().st_size > 10_000
     scores = (out / "scores.csv").read_text().splitlines()
     assert scores[0].startswith("run,setting,core,seed,budget,auc") and len(scores) == 1 + 6
+    # --with: another study's runs join (here a copy of the same: 6 runs a core)
+    import shutil
+
+    shutil.copytree(out, tmp_path / "again")
+    both = ["report", str(out), "--with", str(tmp_path / "again"), "--out", str(tmp_path / "r")]
+    assert study.main([*both, "--reps", "200"]) == 0
+    text = (tmp_path / "r" / "report.md").read_text()
+    assert sum(line.startswith("| lstm | 6 |") for line in text.splitlines()) == 1
 
 
 def test_interrupted_study_resumes_the_stopped_run(tmp_path):
@@ -163,9 +171,13 @@ def test_runs_of_different_cores_under_one_label_are_never_pooled():
 
     old = replace(_curves([0.0, 1.0]), name="a", core="fastweights (norm_preliminary=True)")
     new = replace(_curves([0.0, 1.0]), name="b", core="fastweights")
-    assert len(group_runs([new, replace(new, name="c")], "core")[()]["x"]) == 2
+    assert len(group_runs([new, replace(new, name="c")], "core")[()]["fastweights"]) == 2
+    # compared by core: each core as it ran gets a row of its own
+    assert set(group_runs([old, new], "core")[()]) == {"fastweights", old.core}
+    # compared along another axis, one label must hold one core
+    old, new = (replace(r, labels={"core": "x", "variant": "v"}) for r in (old, new))
     with pytest.raises(ReportError, match="did not run the same core .*a: fastweights \\(norm"):
-        group_runs([old, new], "core")
+        group_runs([old, new], "variant")
 
 
 def test_improvement_needs_3_runs_a_side_and_a_complete_win_gets_its_exact_p():
