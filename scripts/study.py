@@ -20,6 +20,7 @@ Exit codes: 0 done, 1 a run failed, 2 bad arguments or grid, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -109,7 +110,7 @@ def _report(args: argparse.Namespace) -> int:
             threshold=args.threshold,
             baseline=args.baseline,
             reps=args.reps,
-            command="python scripts/study.py " + " ".join(args.argv),
+            command="python scripts/study.py " + shlex.join(args.argv),
             others=tuple(args.also or ()),
         ),
         (ReportError,),
