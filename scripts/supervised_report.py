@@ -114,7 +114,8 @@ def main(argv=None) -> int:
                 f"{TASK_NAMES[task][0].upper()}{TASK_NAMES[task][1:]} by {args.axis}: mean ± "
                 "standard deviation (range) over seeds; P is rliable's probability of "
                 f"improvement over {args.baseline} with its 95 % stratified-bootstrap interval "
-                f"({args.reps} resamples).\n\n{table}\n\nMade by: `{command}`\n"
+                f"({args.reps} resamples; none below 3 runs a side).\n\n{table}\n\n"
+                f"Made by: `{command}`\n"
             )
             (out / "compare.md").write_text(text)
         else:
