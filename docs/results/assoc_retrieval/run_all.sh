@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Table 1 of Ba et al. (2016) and the generalisation over K (issue #15), resumable: run it
+# Table 1 of Ba et al. (2016) and the generalisation over K (issues #15 and #20), resumable: run it
 # again and it continues where it stopped (finished runs are skipped).
 #   bash docs/results/assoc_retrieval/run_all.sh      # JOBS=2 runs at once; PY=python3
 set -euo pipefail
@@ -27,7 +27,20 @@ report compare "$OUT/diagnosis" --axis variant --baseline default
 study "$OUT/grids/table1_variant.json" --out "$OUT/table1_variant"   # what it found, in full
 report table "$OUT/table1_R20" "$OUT/table1_R50_R100" "$OUT/table1_variant" --out "$OUT"
 
-# 4. beyond the paper: K from 2 to 6 in training, 2 to 10 at test time
+# 4. the long protocol (issue #20): fast weights with the paper's h^0 and the LSTM at
+# R = 20, fast weights at R = 50 and 100; then the associative LSTM as the budget allows
+study "$OUT/grids/table1_long_R20.json" --out "$OUT/table1_long_R20" --only core=fastweights
+study "$OUT/grids/table1_long_R20.json" --out "$OUT/table1_long_R20" --only core=lstm --seeds 0 1 2
+study "$OUT/grids/table1_long_R50_R100.json" --out "$OUT/table1_long_R50_R100"
+LONG=("$OUT/table1_long_R20" "$OUT/table1_long_R50_R100")
+report table "$OUT/table1_R20" "$OUT/table1_R50_R100" "$OUT/table1_variant" "${LONG[@]}" --out "$OUT"
+# what else differs from the paper: two training choices on the seed furthest from it
+study "$OUT/grids/diagnosis_long.json" --out "$OUT/diagnosis_long" --seeds 0
+study "$OUT/grids/diagnosis_long.json" --out "$OUT/diagnosis_long" --seeds 2 --only variant=lr1e.3
+report compare "$OUT/diagnosis_long" --axis variant --baseline lr1e.3
+study "$OUT/grids/table1_long_R20.json" --out "$OUT/table1_long_R20" --only core=alstm --seeds 0 1 2
+
+# 5. beyond the paper: K from 2 to 6 in training, 2 to 10 at test time
 study "$OUT/grids/pairs.json" --out "$OUT/pairs"
 report generalisation "$OUT/table1_R20" "$OUT/table1_R50_R100" "$OUT/table1_variant" "$OUT/pairs" \
-  --out "$OUT"
+  "${LONG[@]}" --out "$OUT"
