@@ -110,8 +110,8 @@ def read_runs(study: Path) -> list[SupervisedRun]:
 
 def mark_protocols(runs: list[SupervisedRun]) -> None:
     """Where the runs were trained under more than one protocol (cap of ``--updates``,
-    ``--patience``), name each run's protocol in its row label, so that runs trained for
-    different budgets never share a row."""
+    ``--patience``), name each run's protocol in its row label, and a learning rate where
+    one row would hold several, so that runs trained differently never share a row."""
 
     def protocol(r: SupervisedRun) -> str:
         cap, patience = int(r.config.get("updates", 0)), int(r.config.get("patience", 0))
@@ -120,6 +120,13 @@ def mark_protocols(runs: list[SupervisedRun]) -> None:
     if len({protocol(r) for r in runs}) > 1:
         for r in runs:
             r.protocol = protocol(r)
+    # a learning rate other than the rest of its row's (a diagnosis beside a table)
+    rates: dict[tuple, set] = {}
+    for r in runs:
+        rates.setdefault((run_core_label(r.config), r.hidden, r.protocol), set()).add(r.lr)
+    for r in runs:
+        if len(rates[run_core_label(r.config), r.hidden, r.protocol]) > 1:
+            r.protocol = ", ".join(p for p in (r.protocol, f"lr {_lr_text(r.lr)}") if p)
 
 
 def _group(runs: list[SupervisedRun]) -> dict[tuple[str, int], list[SupervisedRun]]:
