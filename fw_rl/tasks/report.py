@@ -83,6 +83,18 @@ class SupervisedRun:
         return [int(r["update"]) for r in rows], [100 * float(r["validation_error"]) for r in rows]
 
 
+def _labels_from_name(study: Path, name: str) -> dict | None:
+    """The labels of run ``name`` (``<label>-<label>-seed<n>``) by the axes of the study's
+    ``grid.json``, for a run folder linked in from another study (whose own ``study.json``
+    names its own grid's labels)."""
+    try:
+        axes = list(json.loads((study / "grid.json").read_text())["axes"])
+    except (OSError, json.JSONDecodeError, KeyError):
+        return None
+    values = name.split("-")[:-1]
+    return dict(zip(axes, values)) if len(values) == len(axes) else None
+
+
 def read_runs(study: Path) -> list[SupervisedRun]:
     """Every finished run (one with ``results.json``) under ``study/runs``."""
     folder = Path(study) / "runs"
@@ -100,7 +112,9 @@ def read_runs(study: Path) -> list[SupervisedRun]:
         if "core" not in config or "test_error" not in results:
             raise ReportError(f"{run_dir} is not a supervised run (no core / test_error)")
         labels = None
-        if (run_dir / "study.json").is_file():
+        if run_dir.is_symlink():  # another study's run linked in: labelled by this grid
+            labels = _labels_from_name(Path(study), run_dir.name)
+        elif (run_dir / "study.json").is_file():
             labels = json.loads((run_dir / "study.json").read_text()).get("labels")
         runs.append(SupervisedRun(run_dir.name, run_dir, config, results, labels))
     if not runs:

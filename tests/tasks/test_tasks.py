@@ -506,6 +506,23 @@ def test_runs_of_different_protocols_never_share_a_row(tmp_path):
     assert [r.model for r in with_rates] == ["fastweights [lr 0.001]", "fastweights [lr 0.003]"]
 
 
+def test_a_run_linked_in_from_another_study_takes_this_grids_labels(tmp_path):
+    from fw_rl.tasks.report import read_runs
+
+    theirs = tmp_path / "theirs" / "runs" / "fastweights-seed0"
+    theirs.mkdir(parents=True)
+    (theirs / "config.json").write_text(json.dumps({"core": "lstm", "hidden": 20, "lr": 1e-3}))
+    (theirs / "results.json").write_text(json.dumps({"test_error": 0.1}))
+    (theirs / "study.json").write_text(json.dumps({"labels": {"core": "fastweights"}}))
+    ours = tmp_path / "ours"
+    (ours / "runs").mkdir(parents=True)
+    (ours / "grid.json").write_text(json.dumps({"axes": {"variant": {"default": []}}}))
+    (ours / "runs" / "default-seed0").symlink_to(theirs)
+    (run,) = read_runs(ours)
+    assert run.labels == {"variant": "default"}
+    assert read_runs(tmp_path / "theirs")[0].labels == {"core": "fastweights"}
+
+
 def test_spread_cell_and_the_papers_tables():
     from fw_rl.tasks.report import PAPER_TABLE1, PAPER_TABLE2, spread_cell
 

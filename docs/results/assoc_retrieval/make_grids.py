@@ -137,7 +137,8 @@ def main() -> None:
                 "paper's, one at a time, first on seeds 0 and 2 (the two furthest from it), "
                 "trained as table1_long_R20 (whose runs of the same seeds are the baseline): "
                 "a learning rate of 1e-3 instead of 3e-3, and a gradient-norm clip of 1000 "
-                "(in effect none) instead of 5; then the learning rate on every seed."
+                "(in effect none) instead of 5; then the learning rate on every seed. The "
+                "default's runs are table1_long_R20's (its run folders are linked here)."
             ),
             "script": "assoc_retrieval",
             "flags": [
@@ -151,7 +152,11 @@ def main() -> None:
                 lr["fastweights"]["20"],
             ],  # fmt: skip
             "axes": {
-                "variant": {"lr1e.3": ["--lr", "1e-3"], "clip1000": ["--max-grad-norm", "1000"]}
+                "variant": {
+                    "default": [],
+                    "lr1e.3": ["--lr", "1e-3"],
+                    "clip1000": ["--max-grad-norm", "1000"],
+                }
             },
             "seeds": [0, 1, 2, 3, 4],
         },

@@ -36,8 +36,8 @@ LONG=("$OUT/table1_long_R20" "$OUT/table1_long_R50_R100")
 report table "$OUT/table1_R20" "$OUT/table1_R50_R100" "$OUT/table1_variant" "${LONG[@]}" --out "$OUT"
 # what else differs from the paper: two training choices on the seed furthest from it
 study "$OUT/grids/diagnosis_long.json" --out "$OUT/diagnosis_long" --seeds 0
-study "$OUT/grids/diagnosis_long.json" --out "$OUT/diagnosis_long" --seeds 2 --only variant=lr1e.3
-report compare "$OUT/diagnosis_long" --axis variant --baseline lr1e.3
+study "$OUT/grids/diagnosis_long.json" --out "$OUT/diagnosis_long" --seeds 1 2 3 4 --only variant=lr1e.3
+report compare "$OUT/diagnosis_long" --axis variant --baseline default   # default: table1_long_R20's runs, linked
 study "$OUT/grids/table1_long_R20.json" --out "$OUT/table1_long_R20" --only core=alstm --seeds 0 1 2
 
 # 5. beyond the paper: K from 2 to 6 in training, 2 to 10 at test time
