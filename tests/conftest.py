@@ -36,10 +36,13 @@ def small_filesystem(tmp_path):
 
     mount = tmp_path / "small"
     mount.mkdir()
-    made = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True
-    )
-    if made.returncode != 0:
+    try:
+        made = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True
+        )
+    except OSError:  # no mount command here
+        made = None
+    if made is None or made.returncode != 0:
         yield None
         return
     try:
