@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from fw_rl.cli import option
-from fw_rl.cores.identity import CoreIdentity, CoreVersionError, core_label, resolve_core
+from fw_rl.cores.identity import CoreVersionError, resolve_core
 from fw_rl.cores.registry import CORES, parse_core_options
 
 
@@ -65,20 +65,6 @@ class CoreConfig:
         self.core_compute = json.dumps(identity.compute, sort_keys=True)
 
     @property
-    def core_identity(self) -> CoreIdentity | None:
-        """The core's name, version and resolved options (None for another model)."""
-        if self.core not in CORES:
-            return None
-        options = {**json.loads(self.core_options), **json.loads(self.core_compute)}
-        return resolve_core(self.core, options, self.core_version)
-
-    @property
     def core_kwargs(self) -> dict:
-        """Every option of the core, for ``make_core``."""
-        identity = self.core_identity
-        return json.loads(self.core_options) if identity is None else identity.kwargs()
-
-    @property
-    def core_label(self) -> str:
-        """The core with the options that differ from its newest defaults."""
-        return core_label(self.core, json.loads(self.core_options))
+        """Every option of the core, for ``make_core`` (resolved by ``_resolve_core``)."""
+        return {**json.loads(self.core_options), **json.loads(self.core_compute)}

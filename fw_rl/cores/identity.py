@@ -86,14 +86,6 @@ class CoreIdentity:
         """The model options as canonical JSON (sorted keys): equal runs, equal text."""
         return json.dumps(self.options, sort_keys=True)
 
-    def to_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "options": dict(self.options),
-            "compute": dict(self.compute),
-        }
-
 
 def check_version(name: str, version: int) -> int:
     """``version`` of core ``name``, 0 meaning the newest; raises for one that is unknown."""
