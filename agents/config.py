@@ -10,6 +10,18 @@ from fw_rl.cli import check_finite, option
 from fw_rl.cores.config import CoreConfig
 from fw_rl.cores.identity import upgrade_legacy_config
 from fw_rl.envs.catch_rules import CatchRules
+from fw_rl.envs.factory import (
+    CATCH_ID,
+    EnvError,
+    EnvInfo,
+    canonical_kwargs,
+    env_info,
+    is_catch,
+    parse_env_kwargs,
+)
+
+# Catch-v0's board flags: shorthands for its keyword arguments
+CATCH_FLAGS = ("size", "paddle_width", "ball_speed", "visible_steps")
 
 
 class ConfigError(ValueError):
@@ -30,6 +42,18 @@ class A3CConfig(CoreConfig):
         role="identity",
     )
     # ---- environment --------------------------------------------------------------------
+    env: str = option(
+        CATCH_ID,
+        "Gymnasium env id; module:EnvId imports the module that registers it first "
+        "(popgym:popgym-RepeatPreviousEasy-v0)",
+        role="identity",
+    )
+    env_kwargs: str = option(
+        "{}",
+        "the env's keyword arguments as JSON, gym.make(ID, **kwargs); for Catch-v0 the "
+        "board flags below are the shorthands",
+        role="identity",
+    )
     size: int = option(
         CatchRules.size,
         "Catch board size (episodes last size - 1 steps); the paper's other setting is "
@@ -48,7 +72,9 @@ class A3CConfig(CoreConfig):
     workers: int = option(0, "worker processes (0 = one per CPU core)")
     envs_per_worker: int = option(1, "boards each worker steps together (1 = classic A3C)")
     rollout_steps: int = option(
-        0, "steps per update, n of the n-step return (0 = one episode, size - 1)"
+        0,
+        "steps per update, n of the n-step return (0 = one episode where the env bounds it: "
+        "Catch size - 1, else the env's time limit, at most 128; 32 where it sets none)",
     )
     gamma: float = option(0.99, "discount factor")
     gae_lambda: float = option(1.0, "GAE lambda (1 = plain n-step returns as in A3C)")
@@ -80,6 +106,10 @@ class A3CConfig(CoreConfig):
     eval_interval: int = option(100_000, "frames between greedy evaluations")
     eval_episodes: int = option(200, "episodes per evaluation (fixed seeds)")
     eval_seed: int = option(10_000, "first seed of the evaluation episodes")
+    eval_max_steps: int = option(
+        0,
+        "steps after which an evaluation episode is cut (0 = the env's episode bound, else 10,000)",
+    )
     checkpoint_interval: float = option(60.0, "seconds between checkpoints")
     log_interval: float = option(2.0, "seconds between rows of metrics.csv")
     run_dir: str = option(
@@ -120,6 +150,7 @@ class A3CConfig(CoreConfig):
             self._resolve_core()
         except ValueError as e:
             raise ConfigError(str(e)) from None
+        self._check_env_flags()
         for name in (
             "hidden_size",
             "encoder_size",
@@ -137,6 +168,7 @@ class A3CConfig(CoreConfig):
         for name in (
             "workers",
             "rollout_steps",
+            "eval_max_steps",
             "ball_speed",
             "max_minutes",
             "entropy_cost",
@@ -185,6 +217,31 @@ class A3CConfig(CoreConfig):
             self.optimiser in ("rmsprop", "adam"),
             f"--optimiser must be rmsprop or adam, got {self.optimiser!r}",
         )
+        try:
+            env_info(self.env, self.env_options)  # an unknown id or a bad space fails here
+        except EnvError as e:
+            raise ConfigError(str(e)) from None
+
+    def _check_env_flags(self) -> None:
+        """``--env-kwargs`` canonical; Catch's board flags only for Catch, and not twice."""
+        try:
+            kwargs = parse_env_kwargs(self.env_kwargs)
+        except EnvError as e:
+            raise ConfigError(str(e)) from None
+        self.env_kwargs = canonical_kwargs(kwargs)
+        if is_catch(self.env):
+            twice = sorted(set(kwargs) & set(CATCH_FLAGS))
+            if twice:
+                flags = ", ".join(f"--{k.replace('_', '-')}" for k in twice)
+                raise ConfigError(f"set Catch's {', '.join(twice)} with {flags}, not --env-kwargs")
+            return
+        defaults = {f.name: f.default for f in fields(self)}
+        changed = [k for k in CATCH_FLAGS if getattr(self, k) != defaults[k]]
+        if changed:
+            flags = ", ".join(f"--{k.replace('_', '-')}" for k in changed)
+            raise ConfigError(
+                f"{flags} set Catch-v0's board, not {self.env}'s: give its options in --env-kwargs"
+            )
 
     # ---- derived values -----------------------------------------------------------------
     @property
@@ -195,16 +252,29 @@ class A3CConfig(CoreConfig):
 
     @property
     def steps_per_rollout(self) -> int:
-        return self.rollout_steps or self.size - 1
+        return self.rollout_steps or self.env_info.default_rollout
 
     @property
-    def env_kwargs(self) -> dict:
-        return {
-            "size": self.size,
-            "paddle_width": self.paddle_width,
-            "ball_speed": self.ball_speed,
-            "visible_steps": None if self.visible_steps < 0 else self.visible_steps,
-        }
+    def eval_step_cap(self) -> int:
+        return self.eval_max_steps or self.env_info.eval_step_cap
+
+    @property
+    def env_options(self) -> dict:
+        """The env's keyword arguments: ``--env-kwargs``, and for Catch its board flags."""
+        kwargs = parse_env_kwargs(self.env_kwargs)
+        if is_catch(self.env):
+            kwargs.update(
+                size=self.size,
+                paddle_width=self.paddle_width,
+                ball_speed=self.ball_speed,
+                visible_steps=None if self.visible_steps < 0 else self.visible_steps,
+            )
+        return kwargs
+
+    @property
+    def env_info(self) -> EnvInfo:
+        """The env's spaces and episode bound (made once per id and kwargs)."""
+        return env_info(self.env, self.env_options)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -213,7 +283,16 @@ class A3CConfig(CoreConfig):
     def from_dict(cls, values: dict) -> A3CConfig:
         """The config of a saved run (``config.json`` or a checkpoint's), a run of format
         ``fw_rl/1`` with the equations it was made with."""
-        values = dict(values)
-        upgrade_legacy_config(values)
+        values = upgrade_saved_config(values)
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def upgrade_saved_config(values: dict) -> dict:
+    """A saved run's settings in today's form: the core's (:func:`upgrade_legacy_config`),
+    and Catch-v0 as the env of runs made before ``--env`` existed."""
+    values = dict(values)
+    upgrade_legacy_config(values)
+    values.setdefault("env", CATCH_ID)
+    values.setdefault("env_kwargs", "{}")
+    return values

@@ -41,7 +41,8 @@ class ActorCritic(nn.Module):
     The previous action is part of the agent's state (:class:`AgentState`).
 
     Args:
-        observation_shape: shape of one observation (``(size, size)`` for Catch).
+        observation_shape: shape of one observation (``(size, size)`` for Catch; any
+            other space flattened, one-hot for its discrete parts).
         num_actions: size of the discrete action space.
         core: a registered core name (``fw_rl.cores.CORES``).
         hidden_size: the core's hidden size.
@@ -107,7 +108,7 @@ class ActorCritic(nn.Module):
     def core_input(self, obs: Tensor, prev_actions: Tensor) -> Tensor:
         """obs ``[T, B, ...]``, prev_actions ``[T, B]`` (-1: none) -> ``[T, B, input]``."""
         steps, batch = obs.shape[:2]
-        features = self.encoder(obs.reshape(steps, batch, -1))
+        features = self.encoder(obs.reshape(steps, batch, -1).float())
         if not self.previous_action:
             return features
         one_hot = F.one_hot(prev_actions.clamp(min=0), self.num_actions).to(features.dtype)
@@ -174,18 +175,16 @@ def build_model(
     """The one place an A3C config becomes a model: every agent field of ``config``
     (``core``, ``hidden_size``, ``encoder_size``, ``core_options``, ``previous_action``)
     is used here, and the input and output sizes come from the env's spaces (those of
-    ``CatchEnv(**config.env_kwargs)`` unless given)."""
-    if observation_space is None or action_space is None:
-        from fw_rl.envs import CatchEnv
+    ``config.env`` unless given; a space other than a ``Box`` is flattened as the vector
+    envs flatten it, :func:`fw_rl.envs.factory.model_observation_space`)."""
+    from fw_rl.envs.factory import check_spaces, model_observation_space
 
-        env = CatchEnv(**config.env_kwargs)
-        observation_space, action_space = env.observation_space, env.action_space
-    if not isinstance(action_space, spaces.Discrete):
-        raise TypeError(f"the actor-critic needs a Discrete action space, got {action_space}")
-    if not isinstance(observation_space, spaces.Box):
-        raise TypeError(f"the actor-critic needs a Box observation space, got {observation_space}")
+    if observation_space is None or action_space is None:
+        info = config.env_info
+        observation_space, action_space = info.observation_space, info.action_space
+    check_spaces(observation_space, action_space)
     return ActorCritic(
-        observation_space.shape,
+        model_observation_space(observation_space).shape,
         int(action_space.n),
         core=config.core,
         hidden_size=config.hidden_size,

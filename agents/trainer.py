@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from fw_rl.agents.config import A3CConfig
+from fw_rl.agents.config import A3CConfig, upgrade_saved_config
 from fw_rl.agents.evaluate import evaluate
 from fw_rl.agents.model import build_model
 from fw_rl.agents.parallel import BackendError, make_worker_pool
@@ -56,13 +56,24 @@ METRICS_FIELDS = [
     "elapsed_s",
     "fps",
     "mean_return",
-    "catch_rate",
+    "success_rate",
     "loss",
     "entropy",
     "value_loss",
     "grad_norm",
 ]
-EVAL_FIELDS = ["frames", "elapsed_s", "mean_return", "catch_rate"]
+EVAL_FIELDS = ["frames", "elapsed_s", "mean_return", "success_rate", "capped"]
+# runs logged before any env but Catch could be trained called the success rate so
+RENAMED_COLUMNS = {"catch_rate": "success_rate"}
+
+
+def _eval_text(result: dict) -> str:
+    text = f"mean return {result['mean_return']:.3f}"
+    if not math.isnan(result["success_rate"]):
+        text += f", success rate {result['success_rate']:.3f}"
+    if result["capped"]:
+        text += f" ({result['capped']:.0%} of the episodes cut at --eval-max-steps)"
+    return text
 
 
 def _tensorboard(run_dir: Path):
@@ -77,7 +88,8 @@ def prepare_run(config: A3CConfig, payload: dict | None) -> tuple[A3CConfig, Pat
     ``payload`` is the checkpoint of a resumed run (its model must be this one)."""
     if config.resume:
         run_dir = Path(config.resume)
-        check_same_run(payload, config.to_dict(), fields_with_role(A3CConfig, "identity"), run_dir)
+        saved = {**payload, "config": upgrade_saved_config(payload["config"])}
+        check_same_run(saved, config.to_dict(), fields_with_role(A3CConfig, "identity"), run_dir)
     elif config.run_dir:
         run_dir = Path(config.run_dir)
     else:
@@ -86,7 +98,14 @@ def prepare_run(config: A3CConfig, payload: dict | None) -> tuple[A3CConfig, Pat
     create_run_dir(run_dir, resuming=bool(config.resume))
     # on a Ray cluster, 0 workers means one per CPU of the cluster: counted when it is joined
     workers = config.workers if config.backend == "ray" else config.num_workers
-    return replace(config, workers=workers, run_dir=str(run_dir)), run_dir
+    resolved = replace(
+        config,
+        workers=workers,
+        run_dir=str(run_dir),
+        rollout_steps=config.steps_per_rollout,
+        eval_max_steps=config.eval_step_cap,
+    )
+    return resolved, run_dir
 
 
 class A3CTrainer:
@@ -117,14 +136,16 @@ class A3CTrainer:
         resumed_frames = self.counters["frames"] if payload is not None else None
         try:
             write_config(self.run_dir, config.to_dict())
-            self.metrics = CsvLog(self.run_dir / "metrics.csv", METRICS_FIELDS, resumed_frames)
-            self.evals = CsvLog(self.run_dir / "eval.csv", EVAL_FIELDS, resumed_frames)
+            logs = {"keep_up_to": resumed_frames, "renamed": RENAMED_COLUMNS}
+            self.metrics = CsvLog(self.run_dir / "metrics.csv", METRICS_FIELDS, **logs)
+            self.evals = CsvLog(self.run_dir / "eval.csv", EVAL_FIELDS, **logs)
             self.tensorboard = _tensorboard(self.run_dir)
         except OSError as e:
             raise RunDirError(
                 f"cannot write the run directory {self.run_dir}: {describe_os_error(e)}"
             ) from None
         self.returns: deque[float] = deque(maxlen=200)
+        self.successes: deque[bool] = deque(maxlen=200)
         self.last_update: UpdateReport | None = None
         self.signal_received: int | None = None
         self._started = time.monotonic()
@@ -149,8 +170,14 @@ class A3CTrainer:
         )
 
     def run_evaluation(self) -> dict:
+        config = self.config
         result = evaluate(
-            self.model, self.config.env_kwargs, self.config.eval_episodes, self.config.eval_seed
+            self.model,
+            config.env_options,
+            config.eval_episodes,
+            config.eval_seed,
+            env_id=config.env,
+            max_steps=config.eval_step_cap,
         )
         row = {"frames": self.counters["frames"], "elapsed_s": self.elapsed(), **result}
         self.evals.write(row)
@@ -164,7 +191,8 @@ class A3CTrainer:
                 config=self.config.to_dict(),
             )
         for k, v in result.items():
-            self.tensorboard.add_scalar(f"eval/{k}", v, self.counters["frames"])
+            if not math.isnan(v):
+                self.tensorboard.add_scalar(f"eval/{k}", v, self.counters["frames"])
         return result
 
     def _on_signal(self, signum, _frame) -> None:
@@ -258,10 +286,7 @@ class A3CTrainer:
                     pool.sync()  # the trainer's model is a copy on the Ray backend
                     result = self.run_evaluation()
                     next_eval += config.eval_interval
-                    self.say(
-                        f"\neval at {self.counters['frames']:,} frames: mean return "
-                        f"{result['mean_return']:.3f}, catch rate {result['catch_rate']:.3f}"
-                    )
+                    self.say(f"\neval at {self.counters['frames']:,} frames: {_eval_text(result)}")
                     if (
                         config.stop_at_return is not None
                         and result["mean_return"] >= config.stop_at_return
@@ -355,20 +380,23 @@ class A3CTrainer:
         self.counters["updates"] += 1
         self.counters["episodes"] += len(update.episode_returns)
         self.returns.extend(update.episode_returns)
+        self.successes.extend(update.episode_successes)
         self.last_update = update
 
     def _stats(self) -> tuple[float, float]:
-        if not self.returns:
-            return math.nan, math.nan
-        returns = list(self.returns)
-        return sum(returns) / len(returns), sum(r > 0 for r in returns) / len(returns)
+        """The mean return and success rate of the last 200 episodes (NaN: none yet, or
+        an env that reports no successes)."""
+        mean = sum(self.returns) / len(self.returns) if self.returns else math.nan
+        rate = sum(self.successes) / len(self.successes) if self.successes else math.nan
+        return mean, rate
 
     def _postfix(self, fps: float) -> str:
-        mean, catch = self._stats()
-        return f"fps {fps:,.0f} | return {mean:+.3f} | catch {catch:.3f}"
+        mean, rate = self._stats()
+        text = f"fps {fps:,.0f} | return {mean:+.3f}"
+        return text if math.isnan(rate) else f"{text} | success {rate:.3f}"
 
     def _log_metrics(self, fps: float) -> None:
-        mean, catch = self._stats()
+        mean, rate = self._stats()
         u = self.last_update
         row = {
             "frames": self.counters["frames"],
@@ -377,13 +405,13 @@ class A3CTrainer:
             "elapsed_s": self.elapsed(),
             "fps": fps,
             "mean_return": mean,
-            "catch_rate": catch,
+            "success_rate": rate,
             "loss": u.loss if u else math.nan,
             "entropy": u.entropy if u else math.nan,
             "value_loss": u.value_loss if u else math.nan,
             "grad_norm": u.grad_norm if u else math.nan,
         }
         self.metrics.write(row)
-        for k in ("fps", "mean_return", "catch_rate", "loss", "entropy"):
+        for k in ("fps", "mean_return", "success_rate", "loss", "entropy"):
             if not math.isnan(row[k]):
                 self.tensorboard.add_scalar(f"train/{k}", row[k], row["frames"])

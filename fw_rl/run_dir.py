@@ -105,7 +105,9 @@ class CsvLog:
 
     On resume (``keep_up_to`` given) the rows logged after the checkpoint was saved
     (their ``key`` column above ``keep_up_to``) are dropped, so the log continues from
-    the checkpoint's state; otherwise the file starts afresh.
+    the checkpoint's state; otherwise the file starts afresh. ``renamed`` maps a column's
+    old name to its new one, so a run logged before a rename continues under the new
+    header; a kept row's columns that the header no longer has are dropped.
     """
 
     def __init__(
@@ -114,12 +116,18 @@ class CsvLog:
         fieldnames: list[str],
         keep_up_to: int | None = None,
         key: str = "frames",
+        renamed: dict[str, str] | None = None,
     ) -> None:
         self.path, self.fieldnames = Path(path), list(fieldnames)
+        renamed = renamed or {}
         rows = []
         if keep_up_to is not None and self.path.exists():
             with open(self.path, newline="") as f:
                 rows = [r for r in csv.DictReader(f) if int(float(r[key])) <= keep_up_to]
+            rows = [
+                {renamed.get(k, k): v for k, v in r.items() if renamed.get(k, k) in fieldnames}
+                for r in rows
+            ]
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
             with open(tmp, "w", newline="") as f:

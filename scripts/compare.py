@@ -140,7 +140,7 @@ def draw(groups: dict[str, list[Run]], threshold: float, out: Path) -> list[Path
         ax.axhline(threshold, color="grey", linestyle=":", linewidth=1)
         ax.set_xlabel(label)
         ax.set_ylabel("greedy evaluation return")
-        ax.set_ylim(-1.05, 1.05)
+        ax.margins(y=0.05)  # the axes from the data: any env's return range
         ax.grid(alpha=0.3)
     axes[0].legend(loc="lower right")
     fig.suptitle(

@@ -1,11 +1,15 @@
 #!/usr/bin/env python
-"""Watch an agent play Catch-v0 in a pygame window, or record it to a video or GIF.
+"""Watch an agent play in a pygame window, or record it to a video or GIF.
 
     python scripts/watch.py runs/fastweights-20261125-101500     # a trained agent
     python scripts/watch.py runs/fastweights-20261125-101500/best.pt  # its best weights
     python scripts/watch.py                                        # a random agent
     python scripts/watch.py --human                                # play with the arrow keys
     python scripts/watch.py RUN_DIR --record agent.gif --episodes 3  # headless
+
+A run on Catch-v0 shows the true game beside what the agent sees; a run on any other env
+shows the env's rgb_array frames (the env must render them). Both have the agent's panel:
+policy, value and, for fast weights, the attention to past steps.
 
 Keys: space pauses, right arrow steps while paused, n starts the next episode, q or
 closing the window quits.
@@ -17,6 +21,8 @@ import argparse
 import os
 import sys
 from pathlib import Path
+
+import numpy as np
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
@@ -54,7 +60,7 @@ def parse_args(argv=None) -> argparse.Namespace:
             f"--{name}",
             type=kind,
             default=None,
-            help="env setting (default: the checkpoint's, else Catch-v0's; "
+            help="Catch setting (default: the checkpoint's, else Catch-v0's; "
             "--visible-steps -1 = always visible)",
         )
     args = parser.parse_args(argv)
@@ -96,6 +102,7 @@ def main(argv=None) -> int:
     from fw_rl.agents.model import build_model
     from fw_rl.checkpoint import CheckpointError, load_checkpoint
     from fw_rl.envs.catch_rules import CatchRules
+    from fw_rl.envs.factory import EnvError, is_catch
 
     names = ("size", "paddle_width", "ball_speed", "visible_steps")
     settings = {k: getattr(CatchRules, k) for k in names}  # the env's defaults
@@ -109,6 +116,19 @@ def main(argv=None) -> int:
         except (CheckpointError, RuntimeError, ValueError) as e:
             print(f"error: cannot load {args.checkpoint}: {e}", file=sys.stderr)
             return 2
+        if not is_catch(config.env):
+            if any(getattr(args, k) is not None for k in settings):
+                print(
+                    f"error: --size and the other board flags are Catch's; {args.checkpoint} "
+                    f"was trained on {config.env}",
+                    file=sys.stderr,
+                )
+                return 2
+            try:
+                return play_env(args, config, model)
+            except EnvError as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 2
         settings.update({k: getattr(config, k) for k in settings})
     for key in settings:
         value = getattr(args, key)
@@ -126,11 +146,9 @@ def main(argv=None) -> int:
 
 
 def play(args, settings: dict, model) -> int:
-    import pygame
 
-    from fw_rl.agents.watching import AgentPicture, HumanAgent, ModelAgent, RandomAgent, Scoreboard
+    from fw_rl.agents.watching import AgentPicture, HumanAgent, ModelAgent, RandomAgent
     from fw_rl.envs import CatchEnv
-    from fw_rl.envs.rendering import PygameWindow, surface_to_rgb
 
     env = CatchEnv(**settings)
     if args.human:
@@ -145,12 +163,77 @@ def play(args, settings: dict, model) -> int:
     else:
         agent = RandomAgent(args.seed)
     picture = AgentPicture(env.rules.size, env.rules.paddle_width)
+
+    def draw(obs, info, decision, score, step, paused):
+        return picture.draw(info, obs, decision, score, agent.name, step, paused)
+
+    score = run_episodes(args, env, agent, draw, picture, "Catch-v0", lambda r, _: r > 0)
+    print(f"catch rate {score.success_rate:.3f} over {score.finished} episodes")
+    return 0
+
+
+def play_env(args, config, model) -> int:
+    """Any env other than Catch: its rgb_array frames beside the agent's panel."""
+    import gymnasium as gym
+    import pygame
+
+    from fw_rl.agents.watching import EnvPicture, ModelAgent
+    from fw_rl.envs.factory import EnvError, make_env
+
+    probe = make_env(config.env, config.env_options)
+    modes = list(probe.metadata.get("render_modes", []))
+    probe.close()
+    if "rgb_array" not in modes:
+        raise EnvError(
+            f"{config.env} does not render rgb_array frames (its render modes: "
+            f"{modes or 'none'}), so it cannot be watched"
+        )
+    env = make_env(config.env, config.env_options, render_mode="rgb_array")
+    if not isinstance(env.observation_space, gym.spaces.Box):
+        env = gym.wrappers.FlattenObservation(env)  # as the agents see it
+    env.reset(seed=args.seed)
+    frame = env.render()
+    if not isinstance(frame, np.ndarray) or frame.ndim != 3:
+        raise EnvError(f"{config.env}'s render() gave no rgb_array frame, so it cannot be watched")
+    meanings = getattr(env.unwrapped, "get_action_meanings", None)
+    names = list(meanings()) if callable(meanings) else [str(a) for a in range(env.action_space.n)]
+    agent = ModelAgent(
+        model, greedy=not args.sample, seed=args.seed, name=f"{model.core.__class__.__name__} agent"
+    )
+    picture = EnvPicture(frame.shape, names)
+
+    def draw(obs, info, decision, score, step, paused):
+        return picture.draw(env.render(), decision, score, agent.name, step, paused)
+
+    def success(_reward, info):
+        for key in ("success", "is_success"):
+            if key in info:
+                return bool(info[key])
+        return None
+
+    pygame.display.init()
+    score = run_episodes(args, env, agent, draw, picture, config.env, success)
+    text = f"mean return {score.mean_return:.3f} over {score.finished} episodes"
+    if score.judged:
+        text += f", success rate {score.success_rate:.3f}"
+    print(text)
+    return 0
+
+
+def run_episodes(args, env, agent, draw, picture, title: str, success):
+    """Play episodes into a window or a recording; returns the scoreboard.
+    ``success(last_reward, info)`` judges an ended episode (None: the env does not say)."""
+    import pygame
+
+    from fw_rl.agents.watching import Scoreboard
+    from fw_rl.envs.rendering import PygameWindow, surface_to_rgb
+
     pygame.display.init()
     pygame.font.init()
     window = (
         None
         if args.record
-        else PygameWindow(picture.width, picture.height, "fw_rl: watch Catch-v0", args.fps)
+        else PygameWindow(picture.width, picture.height, f"fw_rl: watch {title}", args.fps)
     )
     frames = []
     score = Scoreboard()
@@ -159,10 +242,10 @@ def play(args, settings: dict, model) -> int:
     while not quit_requested and (not args.episodes or score.episode < args.episodes):
         obs, info = env.reset(seed=args.seed + score.episode)
         agent.reset()
-        score.episode_return, step, terminated = 0.0, 0, False
+        score.episode_return, step, ended = 0.0, 0, False
         decision = agent.decide(obs) if not args.human else None
         while True:
-            surface = picture.draw(info, obs, decision, score, agent.name, step, paused)
+            surface = draw(obs, info, decision, score, step, paused)
             if window is None:
                 frames.append(surface_to_rgb(surface))
             else:
@@ -176,23 +259,23 @@ def play(args, settings: dict, model) -> int:
                         elif event.key == pygame.K_RIGHT and paused:
                             step_once = True
                         elif event.key == pygame.K_n:
-                            terminated = True
+                            ended = True
                 if window.closed:
                     quit_requested = True
                 if quit_requested or (paused and not step_once):
                     if quit_requested:
                         break
                     continue
-            if terminated:
+            if ended:
                 break
             if args.human:
                 decision = agent.decide(obs)
-            obs, reward, terminated, _, info = env.step(decision.action)
+            obs, reward, terminated, truncated, info = env.step(decision.action)
             step += 1
             score.episode_return += reward
-            if terminated:
-                score.finished += 1
-                score.catches += reward > 0
+            ended = terminated or truncated
+            if ended:
+                score.episode_ended(success(reward, info))
             elif not args.human:
                 decision = agent.decide(obs)
         score.episode += 1
@@ -202,8 +285,7 @@ def play(args, settings: dict, model) -> int:
     if args.record:
         write_video(args.record, frames, args.fps)
         print(f"recorded {len(frames)} frames of {score.episode} episodes to {args.record}")
-    print(f"catch rate {score.catch_rate:.3f} over {score.finished} episodes")
-    return 0
+    return score
 
 
 def write_video(path: str, frames: list, fps: float) -> None:

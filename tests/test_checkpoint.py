@@ -36,14 +36,16 @@ def test_a3c_checkpoint_of_format_1_loads_into_the_equations_it_was_trained_with
     io = torch.load(FIXTURES / "a3c_format1_outputs.pt", weights_only=True)
     with torch.no_grad():
         logits, values, _ = model(io["obs"], None, io["reset"], io["actions"])
-    assert torch.equal(logits, io["logits"]) and torch.equal(values, io["values"])
+    # to rounding: the fixtures were computed on another machine, whose kernels may differ
+    torch.testing.assert_close(logits, io["logits"], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(values, io["values"], rtol=1e-5, atol=1e-6)
     # the test can fail: the same weights under today's default compute something else
     typed = {**payload["config"], "core_version": 0, "core_options": "{}"}  # as the user typed
     today = build_model(A3CConfig.from_dict(typed))
     today.load_state_dict(payload["model"])
     with torch.no_grad():
         other, _, _ = today(io["obs"], None, io["reset"], io["actions"])
-    assert not torch.equal(other, io["logits"])
+    assert (other - io["logits"]).abs().max() > 1e-3
 
 
 def test_supervised_checkpoint_of_format_1_loads_into_its_equations(capsys):
@@ -57,7 +59,7 @@ def test_supervised_checkpoint_of_format_1_loads_into_its_equations(capsys):
     model.load_state_dict(payload["model"])
     io = torch.load(FIXTURES / "supervised_format1_outputs.pt", weights_only=True)
     with torch.no_grad():
-        assert torch.equal(model(io["x"]), io["logits"])
+        torch.testing.assert_close(model(io["x"]), io["logits"], rtol=1e-5, atol=1e-6)
 
 
 def test_a_run_records_its_core_resolved_and_a_default_change_never_matches():

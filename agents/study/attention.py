@@ -24,7 +24,7 @@ import torch
 from fw_rl.agents.config import A3CConfig
 from fw_rl.agents.model import build_model
 from fw_rl.checkpoint import load_checkpoint, load_model_state
-from fw_rl.envs import CatchVectorEnv
+from fw_rl.envs.factory import is_catch, make_vector_env
 
 
 @torch.no_grad()
@@ -35,10 +35,15 @@ def attention_profile(run_dir: Path, episodes: int = 500, seed: int = 30_000) ->
     config = A3CConfig.from_dict(payload["config"])
     if config.core != "fastweights":
         raise ValueError(f"{run_dir} is a {config.core} agent: only fast weights attend")
+    if not is_catch(config.env):
+        raise ValueError(
+            f"{run_dir} was trained on {config.env}: the attention profile measures Catch's "
+            "visible steps"
+        )
     model = build_model(config)
     load_model_state(model, payload, run_dir)
     model.eval()
-    env = CatchVectorEnv(episodes, autoreset_mode="SameStep", **config.env_kwargs)
+    env = make_vector_env(config.env, config.env_options, episodes)
     obs, _ = env.reset(seed=seed)
     state = model.initial_state(episodes)
     observations, actions, total = [], [], np.zeros(episodes)

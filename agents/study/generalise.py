@@ -28,6 +28,7 @@ from fw_rl.checkpoint import (
     load_checkpoint,
     load_model_state,
 )
+from fw_rl.envs.factory import is_catch
 
 FIELDS = ["run", "labels", "seed", "trained_visible_steps", "visible_steps", "mean_return"]
 
@@ -36,6 +37,10 @@ def evaluate_run(run_dir: Path, visible_steps: list[int], episodes: int, seed: i
     """One row per ``visible_steps`` value for the run in ``run_dir``."""
     payload = load_checkpoint(run_dir)
     config = A3CConfig.from_dict(payload["config"])
+    if not is_catch(config.env):
+        raise ReportError(
+            f"{run_dir} was trained on {config.env}: generalisation varies Catch's visible steps"
+        )
     model = build_model(config)
     load_model_state(model, payload, run_dir)
     model.eval()
@@ -43,7 +48,7 @@ def evaluate_run(run_dir: Path, visible_steps: list[int], episodes: int, seed: i
     rows = []
     torch.set_num_threads(1)
     for visible in visible_steps:
-        env_kwargs = {**config.env_kwargs, "visible_steps": visible}
+        env_kwargs = {**config.env_options, "visible_steps": visible}
         result = evaluate(model, env_kwargs, episodes, seed)
         rows.append(
             {

@@ -329,7 +329,7 @@ def draw_cell(
         ax.set_xlabel(xlabel)
         if ylabel:
             ax.set_ylabel(ylabel)
-        ax.set_ylim(-1.05, 1.05)
+        ax.margins(y=0.05)  # the axes from the data: any env's return range
         ax.grid(alpha=0.3)
     axes[0, 0].legend(loc="lower right", title="IQM over seeds, 95 % CI")
     fig.suptitle(title)

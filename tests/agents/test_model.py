@@ -10,6 +10,8 @@ from fw_rl.agents.config import A3CConfig
 from fw_rl.agents.model import ActorCritic, build_model
 from fw_rl.cli import fields_with_role
 from fw_rl.cores import FastWeightsRNN, IRNNCore, LSTMCore
+from fw_rl.envs.catch_rules import CatchRules
+from fw_rl.envs.factory import EnvError
 
 
 def small(**changes) -> A3CConfig:
@@ -99,6 +101,8 @@ def test_every_identity_field_changes_the_model():
         "core_version": 1,  # with the options as typed: version 1's default h^0
         "previous_action": False,
         "size": 9,
+        "env": "FrozenLake-v1",  # Discrete(16), one-hot
+        "env_kwargs": '{"map_name": "8x8"}',  # of FrozenLake: Discrete(64)
     }
     assert set(changed) == set(fields_with_role(A3CConfig, "identity"))
 
@@ -119,10 +123,16 @@ def test_every_identity_field_changes_the_model():
         typed = {"core_options": "{}"} if name in ("core", "core_version") else {}
         if name == "core":  # another core: its own options and versions
             typed["core_version"] = 0
+        against = reference
+        if name in ("env", "env_kwargs"):  # the board flags belong to Catch alone
+            typed["size"] = CatchRules.size
+        if name == "env_kwargs":  # against FrozenLake's own default map
+            typed["env"] = "FrozenLake-v1"
+            against = describe(build_model(dataclasses.replace(base, **typed)))
         other = dataclasses.replace(base, **{name: value, **typed})
-        assert describe(build_model(other)) != reference, name
+        assert describe(build_model(other)) != against, name
 
 
 def test_non_discrete_action_space_is_refused():
-    with pytest.raises(TypeError, match="Discrete"):
+    with pytest.raises(EnvError, match="unsupported action space: Box .*Discrete"):
         build_model(small(), spaces.Box(0, 1, (8, 8)), spaces.Box(-1, 1, (2,)))

@@ -1,0 +1,242 @@
+"""Any Gymnasium environment for the agents: checked, described and vectorised.
+
+``Catch-v0`` keeps its native vector env (:class:`~fw_rl.envs.catch_vector.CatchVectorEnv`);
+every other id runs through Gymnasium's ``SyncVectorEnv`` with same-step autoreset, checked
+rather than assumed: the collectors read an episode's last observation from
+``info["final_obs"]`` at the step that ends it, so a vector env that resets otherwise is
+refused.
+
+Observations other than a ``Box`` (``Discrete``, ``MultiDiscrete``, ``MultiBinary``, and
+``Tuple`` / ``Dict`` of these and of ``Box``) are flattened by Gymnasium's own
+``FlattenObservation`` (one-hot for the discrete parts); a ``Box`` reaches the model as it
+is and is flattened there. Actions must be ``Discrete``.
+
+Ids may name the module that registers them, Gymnasium's ``module:EnvId`` form
+(``popgym:popgym-RepeatPreviousEasy-v0``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+
+CATCH_ID = "Catch-v0"
+# the rollout length of an env whose episodes have no known bound (``--rollout-steps 0``)
+DEFAULT_ROLLOUT = 32
+# an episode bound longer than this is cut to it for the default rollout length
+MAX_DEFAULT_ROLLOUT = 128
+# evaluation's step cap for an env whose episodes have no known bound
+DEFAULT_EVAL_STEP_CAP = 10_000
+
+
+class EnvError(ValueError):
+    """An env that cannot be made or used here, said in one line."""
+
+
+def is_catch(env_id: str) -> bool:
+    return env_id.rsplit(":", 1)[-1] == CATCH_ID
+
+
+def parse_env_kwargs(text: str) -> dict:
+    """``--env-kwargs`` JSON -> a dict, or :class:`EnvError` saying what is wrong."""
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError as e:
+        raise EnvError(f"--env-kwargs must be a JSON object, got {text!r} ({e.msg})") from None
+    if not isinstance(value, dict):
+        raise EnvError(f"--env-kwargs must be a JSON object, got {text!r}")
+    return value
+
+
+def canonical_kwargs(kwargs: dict) -> str:
+    """The one text of a kwargs dict (sorted keys), as a run records it."""
+    return json.dumps(kwargs, sort_keys=True)
+
+
+def describe_space(space: spaces.Space) -> str:
+    return str(space)
+
+
+def _check_observation_space(space: spaces.Space, where: str = "observation space") -> None:
+    if isinstance(space, (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)):
+        if isinstance(space, spaces.Box) and not np.issubdtype(space.dtype, np.number):
+            raise EnvError(f"unsupported {where}: {describe_space(space)} (not numeric)")
+        return
+    if isinstance(space, spaces.Tuple):
+        for i, part in enumerate(space.spaces):
+            _check_observation_space(part, f"{where}[{i}]")
+        return
+    if isinstance(space, spaces.Dict):
+        for key, part in space.spaces.items():
+            _check_observation_space(part, f"{where}[{key!r}]")
+        return
+    raise EnvError(
+        f"unsupported {where}: {describe_space(space)}; allowed: Box, Discrete, "
+        "MultiDiscrete, MultiBinary, and Tuple / Dict of these"
+    )
+
+
+def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
+    """Raise :class:`EnvError` for a space the agents cannot use."""
+    _check_observation_space(observation_space)
+    if not isinstance(action_space, spaces.Discrete):
+        raise EnvError(
+            f"unsupported action space: {describe_space(action_space)}; "
+            "the agents need a Discrete action space"
+        )
+    if int(action_space.start) != 0:
+        raise EnvError(
+            f"unsupported action space: {describe_space(action_space)}; "
+            "a Discrete action space must start at 0"
+        )
+
+
+def model_observation_space(space: spaces.Space) -> spaces.Box:
+    """The space the model sees: a ``Box`` as it is, anything else flattened."""
+    return space if isinstance(space, spaces.Box) else spaces.flatten_space(space)
+
+
+@dataclass(frozen=True)
+class EnvInfo:
+    """What the agents need to know of an env before running it."""
+
+    env_id: str
+    observation_space: spaces.Space  # the env's own
+    action_space: spaces.Discrete
+    episode_limit: int | None  # the most steps an episode can last, where the env says
+
+    @property
+    def model_space(self) -> spaces.Box:
+        return model_observation_space(self.observation_space)
+
+    @property
+    def default_rollout(self) -> int:
+        """``--rollout-steps 0``: one episode where the env bounds it (at most
+        ``MAX_DEFAULT_ROLLOUT``), else ``DEFAULT_ROLLOUT``."""
+        if self.episode_limit is None:
+            return DEFAULT_ROLLOUT
+        return min(self.episode_limit, MAX_DEFAULT_ROLLOUT)
+
+    @property
+    def eval_step_cap(self) -> int:
+        return self.episode_limit or DEFAULT_EVAL_STEP_CAP
+
+
+def _episode_limit(env: gym.Env) -> int | None:
+    """The env's bound on an episode's steps: its ``TimeLimit``, or the
+    ``max_episode_length`` attribute that POPGym's envs (and our bsuite adapter) carry."""
+    rules = getattr(env.unwrapped, "rules", None)
+    if env.spec is not None and is_catch(env.spec.id) and rules is not None:
+        return rules.size - 1  # every Catch episode lasts this long
+    if env.spec is not None and env.spec.max_episode_steps:
+        return int(env.spec.max_episode_steps)
+    limit = getattr(env.unwrapped, "max_episode_length", None)
+    if isinstance(limit, (int, np.integer)) and limit > 0:
+        return int(limit)
+    return None
+
+
+def make_env(env_id: str, kwargs: dict | None = None, **make_kwargs) -> gym.Env:
+    """``gym.make(env_id, **kwargs)``, every failure turned into one :class:`EnvError` line."""
+    import fw_rl.envs  # noqa: F401  registers Catch-v0
+
+    kwargs = dict(kwargs or {})
+    try:
+        return gym.make(env_id, **kwargs, **make_kwargs)
+    except ModuleNotFoundError as e:
+        module = env_id.split(":", 1)[0] if ":" in env_id else e.name
+        raise EnvError(
+            f"--env {env_id!r}: cannot import the module {module!r} "
+            f"(no module named {e.name!r}); is its package installed?"
+        ) from None
+    except gym.error.Error as e:  # unknown name, namespace or version, a bad render mode
+        raise EnvError(f"--env {env_id!r}: {str(e).splitlines()[0]}") from None
+    except TypeError as e:  # an unknown keyword argument
+        raise EnvError(f"--env-kwargs {canonical_kwargs(kwargs)} for {env_id}: {e}") from None
+    except (ValueError, AssertionError) as e:
+        raise EnvError(
+            f"--env {env_id!r} with --env-kwargs {canonical_kwargs(kwargs)}: {e}"
+        ) from None
+
+
+@lru_cache(maxsize=64)
+def _env_info(env_id: str, kwargs_text: str) -> EnvInfo:
+    env = make_env(env_id, json.loads(kwargs_text))
+    try:
+        check_spaces(env.observation_space, env.action_space)
+        return EnvInfo(env_id, env.observation_space, env.action_space, _episode_limit(env))
+    finally:
+        env.close()
+
+
+def env_info(env_id: str, kwargs: dict | None = None) -> EnvInfo:
+    """Make the env once (cached per id and kwargs), check its spaces and describe it."""
+    return _env_info(env_id, canonical_kwargs(kwargs or {}))
+
+
+def make_vector_env(env_id: str, kwargs: dict | None, num_envs: int) -> VectorEnv:
+    """``num_envs`` copies of the env, same-step autoreset, observations as the model
+    sees them (:func:`model_observation_space`)."""
+    kwargs = dict(kwargs or {})
+    if is_catch(env_id):
+        from fw_rl.envs.catch_vector import CatchVectorEnv
+
+        return CatchVectorEnv(num_envs, autoreset_mode="SameStep", copy=False, **kwargs)
+    info = env_info(env_id, kwargs)
+    wrappers = []
+    if not isinstance(info.observation_space, spaces.Box):
+        wrappers.append(gym.wrappers.FlattenObservation)
+    vec = gym.make_vec(
+        env_id,
+        num_envs=num_envs,
+        vectorization_mode="sync",
+        vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP, "copy": False},
+        wrappers=wrappers,
+        **kwargs,
+    )
+    check_same_step(vec)
+    return vec
+
+
+def check_same_step(vec: VectorEnv) -> None:
+    """Refuse a vector env that does not reset its sub-envs in the step that ends them."""
+    mode = vec.metadata.get("autoreset_mode")
+    if mode not in (AutoresetMode.SAME_STEP, "SameStep"):
+        vec.close()
+        raise EnvError(
+            f"the vector env resets with {mode!r}; the agents need same-step autoreset "
+            "(the last observation in info['final_obs'])"
+        )
+
+
+def final_observations(obs: np.ndarray, info: dict, ended: np.ndarray) -> np.ndarray:
+    """The observations that ended episodes (``ended``) read from ``info["final_obs"]``;
+    the other rows as ``obs``."""
+    final = np.array(obs, copy=True)
+    for i in np.flatnonzero(ended):
+        final[i] = info["final_obs"][i]
+    return final
+
+
+def episode_successes(
+    env_id: str, returns: np.ndarray, info: dict, ended: np.ndarray
+) -> np.ndarray | None:
+    """Whether each ended episode succeeded, where the env says: Catch's catches (a
+    positive return), else a ``success`` / ``is_success`` entry of the episode's final
+    info; ``None`` where the env reports none."""
+    if is_catch(env_id):
+        return returns[ended] > 0
+    final_info = info.get("final_info", {})
+    for key in ("success", "is_success"):
+        if key in final_info:
+            mask = final_info.get(f"_{key}", np.ones(len(ended), bool))
+            rows = ended & mask
+            if rows.any():
+                return np.asarray(final_info[key])[rows].astype(bool)
+    return None
