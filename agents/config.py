@@ -235,6 +235,11 @@ class A3CConfig(CoreConfig):
                 flags = ", ".join(f"--{k.replace('_', '-')}" for k in twice)
                 raise ConfigError(f"set Catch's {', '.join(twice)} with {flags}, not --env-kwargs")
             return
+        if "results_dir" in kwargs and (self.workers, self.envs_per_worker) != (1, 1):
+            raise ConfigError(
+                "--env-kwargs results_dir logs one stream of episodes (bsuite's protocol): "
+                "give it --workers 1 --envs-per-worker 1"
+            )
         defaults = {f.name: f.default for f in fields(self)}
         changed = [k for k in CATCH_FLAGS if getattr(self, k) != defaults[k]]
         if changed:

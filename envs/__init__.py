@@ -1,11 +1,13 @@
 """Catch-v0: partially observable Catch (Ba et al. 2016, section 4.4) for Gymnasium.
 
 Importing this package registers ``Catch-v0`` with its single-board ``CatchEnv`` and its
-natively vectorised ``CatchVectorEnv`` (used by ``gym.make_vec("Catch-v0", num_envs=N)``).
+natively vectorised ``CatchVectorEnv`` (used by ``gym.make_vec("Catch-v0", num_envs=N)``),
+and bsuite's experiments as ``bsuite/memory_len-v0`` and others (:mod:`fw_rl.envs.bsuite_adapter`).
 """
 
 from gymnasium.envs.registration import register, registry
 
+from fw_rl.envs.bsuite_adapter import register_bsuite_envs
 from fw_rl.envs.catch import CatchEnv, EpisodeFinishedError, InvalidActionError
 from fw_rl.envs.catch_rules import CatchConfigError, CatchRules
 from fw_rl.envs.catch_vector import CatchVectorEnv
@@ -18,6 +20,8 @@ __all__ = [
     "EpisodeFinishedError",
     "InvalidActionError",
 ]
+
+register_bsuite_envs()  # bsuite/memory_len-v0 and others; bsuite is imported when one is made
 
 if "Catch-v0" not in registry:
     register(

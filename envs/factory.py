@@ -35,6 +35,15 @@ MAX_DEFAULT_ROLLOUT = 128
 DEFAULT_EVAL_STEP_CAP = 10_000
 
 
+# keyword arguments that only the training stream's env gets (the workers'): bsuite's CSV
+# log, which an evaluation or a look at the env's spaces must not overwrite
+TRAINING_ONLY_KWARGS = ("results_dir",)
+
+
+def without_training_only(kwargs: dict) -> dict:
+    return {k: v for k, v in kwargs.items() if k not in TRAINING_ONLY_KWARGS}
+
+
 class EnvError(ValueError):
     """An env that cannot be made or used here, said in one line."""
 
@@ -159,6 +168,8 @@ def make_env(env_id: str, kwargs: dict | None = None, **make_kwargs) -> gym.Env:
         raise EnvError(f"--env {env_id!r}: {str(e).splitlines()[0]}") from None
     except TypeError as e:  # an unknown keyword argument
         raise EnvError(f"--env-kwargs {canonical_kwargs(kwargs)} for {env_id}: {e}") from None
+    except ImportError as e:  # a package the env needs (the bsuite envs: bsuite)
+        raise EnvError(f"--env {env_id!r}: {e}") from None
     except (ValueError, AssertionError) as e:
         raise EnvError(
             f"--env {env_id!r} with --env-kwargs {canonical_kwargs(kwargs)}: {e}"
@@ -176,14 +187,18 @@ def _env_info(env_id: str, kwargs_text: str) -> EnvInfo:
 
 
 def env_info(env_id: str, kwargs: dict | None = None) -> EnvInfo:
-    """Make the env once (cached per id and kwargs), check its spaces and describe it."""
-    return _env_info(env_id, canonical_kwargs(kwargs or {}))
+    """Make the env once (cached per id and kwargs, without ``TRAINING_ONLY_KWARGS``),
+    check its spaces and describe it."""
+    return _env_info(env_id, canonical_kwargs(without_training_only(kwargs or {})))
 
 
-def make_vector_env(env_id: str, kwargs: dict | None, num_envs: int) -> VectorEnv:
+def make_vector_env(
+    env_id: str, kwargs: dict | None, num_envs: int, training: bool = False
+) -> VectorEnv:
     """``num_envs`` copies of the env, same-step autoreset, observations as the model
-    sees them (:func:`model_observation_space`)."""
-    kwargs = dict(kwargs or {})
+    sees them (:func:`model_observation_space`); ``TRAINING_ONLY_KWARGS`` reach the env
+    only when ``training``."""
+    kwargs = dict(kwargs or {}) if training else without_training_only(kwargs or {})
     if is_catch(env_id):
         from fw_rl.envs.catch_vector import CatchVectorEnv
 

@@ -178,9 +178,10 @@ def play_env(args, config, model) -> int:
     import pygame
 
     from fw_rl.agents.watching import EnvPicture, ModelAgent
-    from fw_rl.envs.factory import EnvError, make_env
+    from fw_rl.envs.factory import EnvError, make_env, without_training_only
 
-    probe = make_env(config.env, config.env_options)
+    options = without_training_only(config.env_options)  # not bsuite's training log
+    probe = make_env(config.env, options)
     modes = list(probe.metadata.get("render_modes", []))
     probe.close()
     if "rgb_array" not in modes:
@@ -188,7 +189,7 @@ def play_env(args, config, model) -> int:
             f"{config.env} does not render rgb_array frames (its render modes: "
             f"{modes or 'none'}), so it cannot be watched"
         )
-    env = make_env(config.env, config.env_options, render_mode="rgb_array")
+    env = make_env(config.env, options, render_mode="rgb_array")
     if not isinstance(env.observation_space, gym.spaces.Box):
         env = gym.wrappers.FlattenObservation(env)  # as the agents see it
     env.reset(seed=args.seed)

@@ -1,0 +1,200 @@
+#!/usr/bin/env python
+"""bsuite's memory experiments for a core, on bsuite's protocol, scored by bsuite's code.
+
+    python scripts/bsuite_memory.py run --core fastweights --experiment memory_len --out runs/bsuite
+    python scripts/bsuite_memory.py run --core lstm --experiment memory_len --settings 0 1 2 \\
+        --out runs/bsuite -- --hidden-size 64          # flags after -- go to scripts/a3c.py
+    python scripts/bsuite_memory.py score runs/bsuite         # every core and experiment found
+
+``run`` trains one A3C run per setting: one worker, one env (bsuite's one stream of
+episodes), for the number of episodes bsuite sets (10,000 for memory_len and memory_size),
+logging with bsuite's CSV logger into ``OUT/<core>/csv``; runs are in
+``OUT/<core>/runs/<setting>``. A setting whose run finished is skipped, so the command
+resumes a sweep; an unfinished one starts again (bsuite's log counts from episode 1).
+``score`` loads the logs with ``bsuite.logging.csv_load`` and scores them with
+``bsuite.experiments.<experiment>.analysis.score``, per experiment and per setting
+(1 = the setting passed bsuite's learning threshold), into ``OUT/scores.md`` and
+``OUT/scores.csv``. Needs the ``benchmarks`` extra.
+
+Exit codes: 0 done, 1 a run failed, 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from fw_rl.envs.bsuite_adapter import EXPERIMENTS
+
+ROOT = Path(__file__).resolve().parents[1]
+DONE_NAME = "done.json"
+
+
+def settings_of(experiment: str) -> list[str]:
+    from bsuite import sweep
+
+    return list(getattr(sweep, experiment.upper()))
+
+
+def run_flags(core: str, experiment: str, setting: int, out: Path) -> tuple[list[str], Path]:
+    """The scripts/a3c.py flags of one setting's run, and its run directory."""
+    from fw_rl.envs.bsuite_adapter import BsuiteEnv
+
+    env = BsuiteEnv(experiment, setting)
+    length = env.max_episode_length or 32
+    frames = env.bsuite_num_episodes * length
+    run_dir = out / core / "runs" / env.bsuite_id.replace("/", "-")
+    kwargs = {"setting": setting, "results_dir": str(out / core / "csv")}
+    flags = [
+        "--env",
+        f"bsuite/{experiment}-v0",
+        "--env-kwargs",
+        json.dumps(kwargs),
+        "--core",
+        core,
+        "--workers",
+        "1",
+        "--envs-per-worker",
+        "1",
+        # an update per 32 steps at least (bsuite's baseline: sequences of 32); several
+        # short episodes then go into one update, each with its reset
+        "--rollout-steps",
+        str(max(32, length)),
+        "--total-frames",
+        str(frames),
+        "--eval-interval",
+        str(frames),
+        "--eval-episodes",
+        "100",
+        "--run-dir",
+        str(run_dir),
+        "--no-progress",
+    ]
+    return flags, run_dir
+
+
+def run(args) -> int:
+    settings = (
+        args.settings if args.settings is not None else range(len(settings_of(args.experiment)))
+    )
+    for setting in settings:
+        flags, run_dir = run_flags(args.core, args.experiment, setting, args.out)
+        if (run_dir / DONE_NAME).is_file():
+            print(f"{run_dir.name}: finished, skipped")
+            continue
+        if run_dir.exists():  # unfinished: bsuite's log of it starts again
+            import shutil
+
+            shutil.rmtree(run_dir)
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, str(ROOT / "scripts" / "a3c.py"), *flags, *args.extra]
+        print(f"{run_dir.name}: training", flush=True)
+        code = subprocess.call(command, stdout=subprocess.DEVNULL)
+        if code != 0:
+            print(f"error: {run_dir.name} failed with exit code {code}", file=sys.stderr)
+            return 1
+        (run_dir / DONE_NAME).write_text(json.dumps({"flags": flags + args.extra}) + "\n")
+    return 0
+
+
+def score(out: Path) -> list[dict]:
+    """Rows ``core, experiment, setting (or "all"), score`` from bsuite's analysis."""
+    import importlib
+
+    from bsuite.logging import csv_load
+
+    rows = []
+    for core_dir in sorted(p for p in out.iterdir() if (p / "csv").is_dir()):
+        df, _ = csv_load.load_bsuite(str(core_dir / "csv"))
+        for experiment in EXPERIMENTS:
+            part = df[df.bsuite_env == experiment]
+            if part.empty:
+                continue
+            analysis = importlib.import_module(f"bsuite.experiments.{experiment}.analysis")
+            rows.append(
+                {
+                    "core": core_dir.name,
+                    "experiment": experiment,
+                    "setting": "all",
+                    "score": float(analysis.score(part)),
+                }
+            )
+            for bsuite_id, one in sorted(part.groupby("bsuite_id"), key=lambda kv: kv[0]):
+                rows.append(
+                    {
+                        "core": core_dir.name,
+                        "experiment": experiment,
+                        "setting": bsuite_id,
+                        "score": float(analysis.score(one)),
+                    }
+                )
+    return rows
+
+
+def write_scores(out: Path, rows: list[dict]) -> list[Path]:
+    with open(out / "scores.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, ["core", "experiment", "setting", "score"])
+        writer.writeheader()
+        writer.writerows(rows)
+    lines = ["| core | experiment | bsuite score | settings passed |", "|---|---|---|---|"]
+    for row in rows:
+        if row["setting"] != "all":
+            continue
+        passed = [
+            r["setting"].split("/")[1]
+            for r in rows
+            if r["core"] == row["core"]
+            and r["experiment"] == row["experiment"]
+            and r["setting"] != "all"
+            and r["score"] >= 1
+        ]
+        lines.append(
+            f"| {row['core']} | {row['experiment']} | {row['score']:.2f} | "
+            f"{', '.join(passed) or 'none'} |"
+        )
+    (out / "scores.md").write_text("\n".join(lines) + "\n")
+    return [out / "scores.csv", out / "scores.md"]
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
+    argv = argv[: argv.index("--")] if "--" in argv else argv
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    r = commands.add_parser("run", help="train a core on an experiment's settings")
+    r.add_argument("--core", required=True)
+    r.add_argument("--experiment", required=True, choices=EXPERIMENTS)
+    r.add_argument("--settings", type=int, nargs="+", default=None, help="default: all")
+    r.add_argument("--out", type=Path, required=True)
+    s = commands.add_parser("score", help="score the logs with bsuite's analysis")
+    s.add_argument("out", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        import bsuite  # noqa: F401
+    except ImportError:
+        parser.error("bsuite is not installed: pip install 'fw-rl[benchmarks]'")
+    if args.command == "run":
+        count = len(settings_of(args.experiment))
+        bad = [i for i in args.settings or [] if not 0 <= i < count]
+        if bad:
+            parser.error(f"--settings of {args.experiment} must be in 0 .. {count - 1}, got {bad}")
+        args.extra = extra
+        return run(args)
+    if not args.out.is_dir():
+        parser.error(f"{args.out} is not a folder of bsuite runs")
+    rows = score(args.out)
+    if not rows:
+        parser.error(f"{args.out} holds no bsuite logs (<core>/csv/)")
+    for path in write_scores(args.out, rows):
+        print(f"wrote {path}")
+    print((args.out / "scores.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""bsuite's envs through our Gymnasium adapter: step for step the same as bsuite's own,
+logged by bsuite's logger and scored by bsuite's analysis, and learnt by a recurrent core."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+bsuite = pytest.importorskip("bsuite")
+
+from fw_rl.envs.bsuite_adapter import BsuiteEnv  # noqa: E402
+from fw_rl.envs.factory import env_info, make_vector_env  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("bsuite_id", ["memory_len/0", "memory_len/3", "memory_size/2"])
+def test_the_adapter_steps_exactly_as_bsuites_own_env(bsuite_id):
+    experiment, setting = bsuite_id.split("/")
+    ours = BsuiteEnv(experiment, int(setting))
+    theirs = bsuite.load_from_id(bsuite_id)  # the same setting: the same seed
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        obs, info = ours.reset()
+        step = theirs.reset()
+        assert info["bsuite_id"] == bsuite_id
+        np.testing.assert_array_equal(obs, step.observation)
+        steps = 0
+        while True:
+            action = int(rng.integers(ours.action_space.n))
+            obs, reward, terminated, truncated, _ = ours.step(action)
+            step = theirs.step(action)
+            steps += 1
+            np.testing.assert_array_equal(obs, step.observation)
+            assert reward == step.reward
+            assert terminated == (step.last() and step.discount == 0)
+            assert not truncated
+            if step.last():
+                break
+        assert ours.max_episode_length in (None, steps)
+    assert ours.observation_space.shape == theirs.observation_spec().shape
+    assert ours.action_space.n == theirs.action_spec().num_values
+
+
+def test_the_episode_length_is_the_rollout_of_a_memory_setting():
+    info = env_info("bsuite/memory_len-v0", {"setting": 4})  # memory_length 5
+    assert info.episode_limit == 6 and info.default_rollout == 6
+
+
+def test_a_bad_setting_is_refused_in_one_line():
+    with pytest.raises(ValueError, match=r"setting must be an index of bsuite's memory_len"):
+        BsuiteEnv("memory_len", 23)
+
+
+def test_only_the_training_stream_writes_bsuites_log(tmp_path):
+    kwargs = {"setting": 0, "results_dir": str(tmp_path)}
+    env_info("bsuite/memory_len-v0", kwargs)  # a look at the spaces
+    make_vector_env("bsuite/memory_len-v0", kwargs, 2).close()  # an evaluation's envs
+    assert not list(tmp_path.iterdir())
+    vec = make_vector_env("bsuite/memory_len-v0", kwargs, 1, training=True)
+    vec.reset(seed=0)
+    for _ in range(4):
+        vec.step(np.zeros(1, np.int64))
+    assert [p.name for p in tmp_path.iterdir()] == ["bsuite_id_-_memory_len-0.csv"]
+
+
+def test_a_short_sweep_is_logged_and_scored_by_bsuites_analysis(tmp_path):
+    script = ROOT / "scripts" / "bsuite_memory.py"
+    run = [sys.executable, str(script), "run", "--core", "lstm", "--experiment", "memory_len"]
+    run += ["--settings", "0", "1", "--out", str(tmp_path)]
+    tiny = ["--", "--hidden-size", "8", "--encoder-size", "8", "--total-frames", "600"]
+    proc = subprocess.run(run + tiny, capture_output=True, text=True, timeout=240, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    again = subprocess.run(run + tiny, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert again.stdout.count("finished, skipped") == 2  # a sweep resumes
+    proc = subprocess.run(
+        [sys.executable, str(script), "score", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with open(tmp_path / "scores.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    settings = {r["setting"] for r in rows}
+    assert settings == {"all", "memory_len/0", "memory_len/1"}
+    assert all(0.0 <= float(r["score"]) <= 1.0 for r in rows)
+    # bsuite's logger counted the episodes of the 600 frames: 2 and 3 steps each
+    log = tmp_path / "lstm" / "csv" / "bsuite_id_-_memory_len-0.csv"
+    with open(log, newline="") as f:
+        assert int(list(csv.DictReader(f))[-1]["steps"]) == 600
+
+
+@pytest.mark.slow
+def test_a_recurrent_core_learns_a_cue_it_must_remember(tmp_path):
+    """bsuite's memory_len with memory_length 5: the cue is shown at the first step only
+    and asked for at the last, so a memoryless policy gets a mean return of 0."""
+    run = tmp_path / "run"
+    command = [sys.executable, str(ROOT / "scripts" / "a3c.py"), "--env", "bsuite/memory_len-v0"]
+    command += ["--env-kwargs", '{"setting": 4}', "--core", "lstm", "--hidden-size", "32"]
+    command += ["--workers", "2", "--envs-per-worker", "8", "--total-frames", "60000"]
+    command += ["--eval-interval", "20000", "--stop-at-return", "0.95", "--run-dir", str(run)]
+    command += ["--no-progress"]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=240, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with open(run / "eval.csv", newline="") as f:
+        best = max(float(r["mean_return"]) for r in csv.DictReader(f))
+    assert best >= 0.9
