@@ -113,7 +113,7 @@ def test_short_run_learns_small_fully_observable_catch(tmp_path):
     config = A3CConfig.from_dict(best["config"])
     model = build_model(config)
     model.load_state_dict(best["model"])
-    result = evaluate(model, config.env_kwargs, episodes=500, seed=123)  # unseen episodes
+    result = evaluate(model, config.env_options, episodes=500, seed=123)  # unseen episodes
     assert result["mean_return"] > 0.8, result
     assert_no_orphans(tag)
 
