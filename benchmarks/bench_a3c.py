@@ -1,8 +1,11 @@
 """A3C training throughput: frames per second by core, workers and boards per worker.
 
     python benchmarks/bench_a3c.py [--seconds 20] [--out benchmarks/a3c_fps.md]
+    python benchmarks/bench_a3c.py --env popgym:popgym-RepeatPreviousEasy-v0 --workers 2 --envs 16
+    python benchmarks/bench_a3c.py --env bsuite/memory_len-v0 --env-kwargs '{"setting": 22}' \
+        --workers 1 --envs 1 --rollout-steps 101        # bsuite's one stream
 
-Each configuration trains for ``--seconds`` on default Catch-v0 through scripts/a3c.py;
+Each configuration trains for ``--seconds`` on an env (default Catch-v0) through scripts/a3c.py;
 the rate is taken from metrics.csv between the first and last logged rows, so process
 start-up is not counted. Evaluation is switched off for the measurement.
 """
@@ -67,8 +70,13 @@ def main() -> None:
     parser.add_argument("--cores", nargs="+", default=["fastweights", "lstm", "irnn"])
     parser.add_argument("--workers", nargs="+", type=int, default=[1, 2, 16])
     parser.add_argument("--envs", nargs="+", type=int, default=[1, 8])
+    parser.add_argument("--env", default="Catch-v0")
+    parser.add_argument("--env-kwargs", default="{}")
+    parser.add_argument("--rollout-steps", type=int, default=0, help="0: the env's default")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
+    extra = ["--env", args.env, "--env-kwargs", args.env_kwargs]
+    extra += ["--rollout-steps", str(args.rollout_steps)]
     header = (
         "| core | "
         + " | ".join(f"{w} workers x {k} boards" for w in args.workers for k in args.envs)
@@ -79,11 +87,12 @@ def main() -> None:
         cells = []
         for w in args.workers:
             for k in args.envs:
-                fps = measure(core, w, k, args.seconds)
+                fps = measure(core, w, k, args.seconds, extra)
                 cells.append(f"{fps:,.0f}")
                 print(f"{core} workers={w} envs={k}: {fps:,.0f} frames/s", flush=True)
         lines.append(f"| {core} | " + " | ".join(cells) + " |")
-    text = "Frames per second (default Catch-v0, 2-core machine):\n\n" + "\n".join(lines)
+    setting = f"{args.env} {args.env_kwargs}" if args.env_kwargs != "{}" else args.env
+    text = f"Frames per second ({setting}, 2-core machine):\n\n" + "\n".join(lines)
     print(text)
     if args.out:
         Path(args.out).write_text(text + "\n")

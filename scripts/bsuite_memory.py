@@ -2,14 +2,14 @@
 """bsuite's memory experiments for a core, on bsuite's protocol, scored by bsuite's code.
 
     python scripts/bsuite_memory.py run --core fastweights --experiment memory_len --out runs/bsuite
-    python scripts/bsuite_memory.py run --core lstm --experiment memory_len --settings 0 1 2 \\
+    python scripts/bsuite_memory.py run --core lstm --name lstm64 --experiment memory_len \\
         --out runs/bsuite -- --hidden-size 64          # flags after -- go to scripts/a3c.py
     python scripts/bsuite_memory.py score runs/bsuite         # every core and experiment found
 
 ``run`` trains one A3C run per setting: one worker, one env (bsuite's one stream of
 episodes), for the number of episodes bsuite sets (10,000 for memory_len and memory_size),
-logging with bsuite's CSV logger into ``OUT/<core>/csv``; runs are in
-``OUT/<core>/runs/<setting>``. A setting whose run finished is skipped, so the command
+logging with bsuite's CSV logger into ``OUT/<name>/csv`` (``--name``, default the core's);
+runs are in ``OUT/<name>/runs/<setting>``. A setting whose run finished is skipped, so the command
 resumes a sweep; an unfinished one starts again (bsuite's log counts from episode 1).
 ``score`` loads the logs with ``bsuite.logging.csv_load`` and scores them with
 ``bsuite.experiments.<experiment>.analysis.score``, per experiment and per setting
@@ -40,15 +40,19 @@ def settings_of(experiment: str) -> list[str]:
     return list(getattr(sweep, experiment.upper()))
 
 
-def run_flags(core: str, experiment: str, setting: int, out: Path) -> tuple[list[str], Path]:
-    """The scripts/a3c.py flags of one setting's run, and its run directory."""
+def run_flags(
+    core: str, experiment: str, setting: int, out: Path, name: str | None = None
+) -> tuple[list[str], Path]:
+    """The scripts/a3c.py flags of one setting's run, and its run directory (under
+    ``out/name``, ``name`` defaulting to the core's)."""
+    name = name or core
     from fw_rl.envs.bsuite_adapter import BsuiteEnv
 
     env = BsuiteEnv(experiment, setting)
     length = env.max_episode_length or 32
     frames = env.bsuite_num_episodes * length
-    run_dir = out / core / "runs" / env.bsuite_id.replace("/", "-")
-    kwargs = {"setting": setting, "results_dir": str(out / core / "csv")}
+    run_dir = out / name / "runs" / env.bsuite_id.replace("/", "-")
+    kwargs = {"setting": setting, "results_dir": str(out / name / "csv")}
     flags = [
         "--env",
         f"bsuite/{experiment}-v0",
@@ -82,7 +86,7 @@ def run(args) -> int:
         args.settings if args.settings is not None else range(len(settings_of(args.experiment)))
     )
     for setting in settings:
-        flags, run_dir = run_flags(args.core, args.experiment, setting, args.out)
+        flags, run_dir = run_flags(args.core, args.experiment, setting, args.out, args.name)
         if (run_dir / DONE_NAME).is_file():
             print(f"{run_dir.name}: finished, skipped")
             continue
@@ -171,6 +175,9 @@ def main(argv=None) -> int:
     r.add_argument("--experiment", required=True, choices=EXPERIMENTS)
     r.add_argument("--settings", type=int, nargs="+", default=None, help="default: all")
     r.add_argument("--out", type=Path, required=True)
+    r.add_argument(
+        "--name", default=None, help="the agent's folder under --out (default: the core's)"
+    )
     s = commands.add_parser("score", help="score the logs with bsuite's analysis")
     s.add_argument("out", type=Path)
     args = parser.parse_args(argv)

@@ -91,11 +91,14 @@ def test_a_truncated_episode_is_bootstrapped_from_its_final_observation(env_id, 
         (["--env-kwargs", '{"size": 10}'], "set Catch's size with --size"),
     ],
 )
-def test_bad_env_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, message):
-    proc, _ = run_a3c(*args, "--run-dir", tmp_path / "run", timeout=60)
-    assert proc.returncode == 2, proc.stderr
-    error = proc.stderr.strip().splitlines()[-1]
-    assert message in error, proc.stderr
+def test_bad_env_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, args, message):
+    from fw_rl.scripts.a3c import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--run-dir", str(tmp_path / "run")])
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert message in error
     assert not (tmp_path / "run").exists()
 
 

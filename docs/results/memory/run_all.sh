@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The memory benchmarks, resumable: every command skips the settings (bsuite) whose run
+# finished, so running this again continues. Each core's sweep is one stream on one CPU
+# core; run two of these lines at once on a 2-core machine (taskset -c 0 / -c 1).
+#
+#   bash docs/results/memory/run_all.sh            # everything, one after another
+#   STAGE=pilot bash docs/results/memory/run_all.sh  # memory_size and memory_len 0-9 only
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+PY=${PY:-.venv/bin/python}
+OUT=docs/results/memory/bsuite
+LEN_SETTINGS=""
+if [ "${STAGE:-all}" = pilot ]; then LEN_SETTINGS="--settings 0 1 2 3 4 5 6 7 8 9"; fi
+
+for core in fastweights lstm irnn; do
+  $PY scripts/bsuite_memory.py run --core "$core" --experiment memory_size --out "$OUT"
+  # shellcheck disable=SC2086
+  $PY scripts/bsuite_memory.py run --core "$core" --experiment memory_len $LEN_SETTINGS --out "$OUT"
+done
+# the LSTM at bsuite's baseline size (actor_critic_rnn: LSTM(64)), as a check of terms
+# shellcheck disable=SC2086
+$PY scripts/bsuite_memory.py run --core lstm --name lstm64 --experiment memory_len $LEN_SETTINGS \
+  --out "$OUT" -- --hidden-size 64
+$PY scripts/bsuite_memory.py score "$OUT"
