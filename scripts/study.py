@@ -153,6 +153,18 @@ def _best(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mmer(args: argparse.Namespace) -> int:
+    from fw_rl.agents.study.mmer import write_mmer_report
+    from fw_rl.agents.study.report import ReportError
+
+    return _write(
+        lambda: write_mmer_report(
+            args.study, args.out, args.env_axis, args.compare, args.baseline, args.reps
+        ),
+        (ReportError,),
+    )
+
+
 def _attention(args: argparse.Namespace) -> int:
     from fw_rl.agents.study.attention import write_attention
     from fw_rl.checkpoint import CheckpointError
@@ -224,6 +236,15 @@ def main(argv=None) -> int:
     best.add_argument("--per", default="core", help="one choice for each value of this axis")
     best.add_argument("--score", default="auc", choices=["auc", "train_auc", "final"])
     best.add_argument("--threshold", type=float, default=0.9)
+    mmer = commands.add_parser(
+        "mmer", help="POPGym's score: normalised MMER per env and core, rliable across envs"
+    )
+    mmer.add_argument("study", type=Path, help="the study's folder (holding runs/)")
+    mmer.add_argument("--out", type=Path, help="where to write (default: the study's folder)")
+    mmer.add_argument("--env-axis", default="env", help="the grid's axis of the envs")
+    mmer.add_argument("--compare", default="core", help="the axis whose values are compared")
+    mmer.add_argument("--baseline", default="lstm", help="P(value > baseline) is given")
+    mmer.add_argument("--reps", type=int, default=2000, help="bootstrap resamples")
     attention = commands.add_parser(
         "attention", help="what a trained fast-weights agent attends to once the screen is blank"
     )
@@ -238,6 +259,7 @@ def main(argv=None) -> int:
         "generalise": _generalise,
         "best": _best,
         "attention": _attention,
+        "mmer": _mmer,
     }
     return commands_by_name[args.command](args)
 

@@ -1,0 +1,45 @@
+"""POPGym's MMER of a study's runs, by hand (fw_rl.agents.study.mmer)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("rliable")
+
+from fw_rl.agents.study.mmer import collect, write_mmer_report  # noqa: E402
+
+
+def fake_run(study: Path, env: str, core: str, seed: int, train_returns: list[float]) -> None:
+    run = study / "runs" / f"{env}-{core}-seed{seed}"
+    run.mkdir(parents=True)
+    spec = {"labels": {"env": env, "core": core}, "seed": seed}
+    (run / "study.json").write_text(json.dumps(spec))
+    (run / "config.json").write_text(json.dumps({"core": core, "total_frames": 100}))
+    (run / "done.json").write_text("{}")
+    with open(run / "eval.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["frames", "elapsed_s", "mean_return"], [100, 1.0, 0.0]])
+    with open(run / "metrics.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["frames", "elapsed_s", "mean_return"])
+        for i, r in enumerate(train_returns):
+            writer.writerow([10 * (i + 1), float(i), r])
+
+
+def test_mmer_is_the_best_mean_return_over_training_normalised(tmp_path):
+    for seed in range(3):
+        for env in ("A", "B"):
+            fake_run(tmp_path, env, "fastweights", seed, ["nan", -0.2, 0.6 + 0.1 * seed, 0.1])
+            fake_run(tmp_path, env, "lstm", seed, [-0.5, -0.4 + 0.1 * seed, -0.6])
+    scores = collect(tmp_path, "env", "core")
+    assert scores["fastweights"]["A"] == pytest.approx([0.8, 0.85, 0.9])  # 0.5 * max + 0.5
+    assert scores["lstm"]["B"] == pytest.approx([0.3, 0.35, 0.4])
+    paths = write_mmer_report(tmp_path, reps=200)
+    text = (tmp_path / "mmer.md").read_text()
+    assert [p.name for p in paths] == ["mmer.csv", "mmer.md"]
+    assert "Across 2 envs, 3 seeds each" in text
+    row = next(line for line in text.splitlines() if line.startswith("| fastweights | 0.8"))
+    assert "| 1.00 [1.00, 1.00] |" in row  # every fast-weights run beats every LSTM run
