@@ -12,6 +12,7 @@ from fw_rl.cores.identity import upgrade_legacy_config
 from fw_rl.envs.catch_rules import CatchRules
 from fw_rl.envs.factory import (
     CATCH_ID,
+    TRAINING_ONLY_KWARGS,
     EnvError,
     EnvInfo,
     canonical_kwargs,
@@ -235,10 +236,11 @@ class A3CConfig(CoreConfig):
                 flags = ", ".join(f"--{k.replace('_', '-')}" for k in twice)
                 raise ConfigError(f"set Catch's {', '.join(twice)} with {flags}, not --env-kwargs")
             return
-        if "results_dir" in kwargs and (self.workers, self.envs_per_worker) != (1, 1):
+        logs = sorted(set(kwargs) & set(TRAINING_ONLY_KWARGS))
+        if logs and (self.workers, self.envs_per_worker) != (1, 1):
             raise ConfigError(
-                "--env-kwargs results_dir logs one stream of episodes (bsuite's protocol): "
-                "give it --workers 1 --envs-per-worker 1"
+                f"--env-kwargs {', '.join(logs)} logs one stream of episodes (bsuite's "
+                "protocol): give it --workers 1 --envs-per-worker 1"
             )
         defaults = {f.name: f.default for f in fields(self)}
         changed = [k for k in CATCH_FLAGS if getattr(self, k) != defaults[k]]

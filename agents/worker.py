@@ -80,7 +80,6 @@ class Rollout:
     bootstrap: torch.Tensor  # [K] value of the observation after step T - 1
     finished_returns: list[float]
     finished_successes: list[bool] = field(default_factory=list)  # where the env says
-    values: torch.Tensor | None = None  # [T, K] the values while acting
 
 
 class RolloutCollector:
@@ -117,7 +116,6 @@ class RolloutCollector:
         obs_buf = torch.empty(steps, k, *env.single_observation_space.shape)
         actions = torch.empty(steps, k, dtype=torch.long)
         rewards = torch.empty(steps, k)
-        values = torch.empty(steps, k)
         dones = torch.empty(steps, k, dtype=torch.bool)
         resets = torch.empty(steps, k, dtype=torch.bool)
         logits_buf = torch.empty(steps, k, env.single_action_space.n)
@@ -126,7 +124,7 @@ class RolloutCollector:
         for t in range(steps):
             obs_buf[t].copy_(torch.from_numpy(obs))  # the env reuses its buffer
             resets[t] = starts
-            logits, values[t], state = model.act(obs_buf[t], state, starts)
+            logits, _, state = model.act(obs_buf[t], state, starts)
             logits_buf[t] = logits
             actions[t] = torch.multinomial(torch.softmax(logits, -1), 1)[:, 0]
             state = state.after(actions[t])
@@ -156,7 +154,6 @@ class RolloutCollector:
             bootstrap,
             finished,
             successes,
-            values,
         )
 
     def truncation_values(

@@ -121,10 +121,6 @@ class EnvInfo:
     episode_limit: int | None  # the most steps an episode can last, where the env says
 
     @property
-    def model_space(self) -> spaces.Box:
-        return model_observation_space(self.observation_space)
-
-    @property
     def default_rollout(self) -> int:
         """``--rollout-steps 0``: one episode where the env bounds it (at most
         ``MAX_DEFAULT_ROLLOUT``), else ``DEFAULT_ROLLOUT``."""

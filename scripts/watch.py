@@ -146,7 +146,6 @@ def main(argv=None) -> int:
 
 
 def play(args, settings: dict, model) -> int:
-
     from fw_rl.agents.watching import AgentPicture, HumanAgent, ModelAgent, RandomAgent
     from fw_rl.envs import CatchEnv
 
@@ -175,7 +174,6 @@ def play(args, settings: dict, model) -> int:
 def play_env(args, config, model) -> int:
     """Any env other than Catch: its rgb_array frames beside the agent's panel."""
     import gymnasium as gym
-    import pygame
 
     from fw_rl.agents.watching import EnvPicture, ModelAgent
     from fw_rl.envs.factory import EnvError, make_env, without_training_only
@@ -212,7 +210,6 @@ def play_env(args, config, model) -> int:
                 return bool(info[key])
         return None
 
-    pygame.display.init()
     score = run_episodes(args, env, agent, draw, picture, config.env, success)
     text = f"mean return {score.mean_return:.3f} over {score.finished} episodes"
     if score.judged:
