@@ -87,8 +87,15 @@ def ray_init(address: str, num_cpus: int) -> bool:
         if address:
             ray.init(address=address, **options)
             return False
-        # "local": a new instance even where RAY_ADDRESS names a running one
-        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **options)
+        # "local": a new instance even where RAY_ADDRESS names a running one. Its processes
+        # start with SIGTERM blocked (Ray itself blocks SIGINT in them), so that a SIGTERM to
+        # the whole process group (`timeout`, a batch scheduler) reaches only the trainer,
+        # which saves from the live parameter server and then shuts Ray down (SIGKILL).
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        try:
+            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **options)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     except (ConnectionError, RuntimeError, ValueError) as e:
         where = f"the Ray cluster at {address!r}" if address else "a local Ray instance"
         raise BackendError(f"cannot reach {where}: {_first_line(e)}") from None

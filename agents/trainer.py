@@ -198,6 +198,14 @@ class A3CTrainer:
     def _on_signal(self, signum, _frame) -> None:
         self.signal_received = signum
 
+    def _signal_first(self, exit_code: int, reason: str) -> tuple[int, str]:
+        """A parameter server lost just after a signal was lost to that signal (it reached
+        the Ray processes too, e.g. a cluster's): report the signal, as the stop it was."""
+        if self.signal_received is None:
+            return exit_code, reason
+        name = signal.Signals(self.signal_received).name
+        return EXIT_SIGNAL[self.signal_received], f"{name} received, and then {reason}"
+
     def _hyperparameters(self) -> str:
         rows = [f"| {k} | {v} |" for k, v in self.config.to_dict().items()]
         return "\n".join(["| setting | value |", "|---|---|", *rows])
@@ -256,6 +264,7 @@ class A3CTrainer:
                     if kind == "server":
                         exit_code, save_at_end = EXIT_WORKER_FAILED, False
                         reason = f"{trace}; training stopped, the last checkpoint is kept"
+                        exit_code, reason = self._signal_first(exit_code, reason)
                         break
                     self.say(f"\nworker {worker} failed:\n{trace}")
                     if kind == "nonfinite":
@@ -314,6 +323,7 @@ class A3CTrainer:
                 raise
             exit_code, save_at_end = EXIT_WORKER_FAILED, False
             reason = f"{e}; training stopped, the last checkpoint is kept"
+            exit_code, reason = self._signal_first(exit_code, reason)
         finally:
             pool.stop()  # on Ray: also copies the server's final state into self.model
             if pool.lost_server and save_at_end:

@@ -20,6 +20,7 @@ from test_a3c_train import (
     read_csv,
     run_a3c,
     stop_training_with,
+    tagged_env,
 )
 
 from fw_rl.agents.config import A3CConfig, ConfigError
@@ -274,6 +275,51 @@ def test_a_checkpoint_of_one_backend_resumes_on_the_other(ray_cluster, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     third = load_checkpoint(run)
     assert third["counters"]["frames"] >= 18_000 and step(third) > step(second)
+
+
+SIGTERM_BLOCKED_IN_RAY = """
+import os, signal
+from fw_rl.agents.ray_backend import ray_init
+import ray
+assert ray_init("", 1)
+bit = 1 << (signal.SIGTERM - 1)
+for pid in (int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()):
+    try:
+        if os.getpgid(pid) != os.getpgid(0):  # this process's own group: Ray's processes
+            continue
+        with open(f"/proc/{pid}/status") as f:
+            fields = dict(line.split(":", 1) for line in f)
+    except OSError:
+        continue
+    mask = int(fields["SigBlk"].strip(), 16)
+    print(fields["Name"].strip().replace(" ", "_"), "blocked" if mask & bit else "open")
+print("trainer", "blocked" if signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, []) else "open")
+ray.shutdown()
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+def test_a_local_ray_starts_its_processes_with_sigterm_blocked(tmp_path):
+    """So that a SIGTERM to the process group (`timeout`) reaches only the trainer, which
+    then saves from the live parameter server (the test below sends one)."""
+    import subprocess
+    import sys
+
+    env, _ = tagged_env()
+    proc = subprocess.run(
+        [sys.executable, "-c", SIGTERM_BLOCKED_IN_RAY],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    *ray_processes, trainer = [line.split(" ") for line in proc.stdout.splitlines()]
+    assert trainer == ["trainer", "open"]  # the trainer itself still receives it
+    assert {"gcs_server", "raylet"} <= {name for name, _ in ray_processes}, ray_processes
+    assert {state for _, state in ray_processes} == {"blocked"}, ray_processes
 
 
 @pytest.mark.parametrize(
