@@ -293,7 +293,8 @@ for pid in (int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != os.
         continue
     mask = int(fields["SigBlk"].strip(), 16)
     print(fields["Name"].strip().replace(" ", "_"), "blocked" if mask & bit else "open")
-print("trainer", "blocked" if signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, []) else "open")
+own = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+print("trainer", "blocked" if signal.SIGTERM in own else "open")
 ray.shutdown()
 """
 
