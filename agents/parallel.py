@@ -7,9 +7,9 @@ Who owns what:
 * Each worker process receives both in one pickle (so the optimiser holds the very
   parameter objects of the model it receives), builds its own local model and env, and
   writes only through :class:`~fw_rl.agents.parameter_server.SharedMemoryServer` (Hogwild).
-* Workers talk back through one queue: ``("update", UpdateReport)``, ``("error", worker,
-  kind, traceback)`` or ``("exit", worker)``. A shared frame counter and a stop event are
-  the only other shared objects.
+* Workers talk back through one queue with the messages of :mod:`fw_rl.agents.pool`
+  (:class:`Update`, :class:`WorkerFailed` with the traceback, :class:`WorkerExited`). A
+  shared frame counter and a stop event are the only other shared objects.
 
 Why one torch thread per worker: the workers already use every core; more threads per
 process would oversubscribe the CPU and slow everyone (Mnih et al. ran one thread each).
@@ -28,6 +28,7 @@ import torch.multiprocessing as mp
 
 from fw_rl.agents.config import A3CConfig
 from fw_rl.agents.parameter_server import SharedMemoryServer
+from fw_rl.agents.pool import Update, WorkerExited, WorkerFailed
 from fw_rl.agents.worker import NonFiniteLossError, UpdateReport, run_worker
 from fw_rl.system import tune_malloc
 
@@ -54,25 +55,21 @@ def worker_process(
         def report(update: UpdateReport) -> None:
             with frames.get_lock():
                 frames.value += update.frames
-            queue.put(("update", update))
+            queue.put(Update(update))
 
         run_worker(worker, config, server, should_stop, report)
-        queue.put(("exit", worker))
+        queue.put(WorkerExited(worker))
     except NonFiniteLossError:
-        queue.put(("error", worker, "nonfinite", traceback.format_exc()))
+        queue.put(WorkerFailed(worker, "nonfinite", traceback.format_exc()))
         raise SystemExit(3) from None
     except BaseException:
-        queue.put(("error", worker, "exception", traceback.format_exc()))
+        queue.put(WorkerFailed(worker, "exception", traceback.format_exc()))
         raise SystemExit(1) from None
 
 
-class BackendError(RuntimeError):
-    """The workers' backend could not be started or reached (a usage error: exit code 2)."""
-
-
-class WorkerPool:
-    """Starts, watches and stops the worker processes. (The Ray backend's
-    :class:`~fw_rl.agents.ray_backend.RayWorkerPool` has the same interface.)"""
+class ProcessWorkerPool:
+    """The :class:`~fw_rl.agents.pool.WorkerPool` of worker processes: starts, watches and
+    stops them."""
 
     lost_server = False  # the shared model lives in this process: it cannot be lost
 
@@ -81,6 +78,7 @@ class WorkerPool:
         self.frames = self.ctx.Value("q", start_frames)
         self.stop_event = self.ctx.Event()
         self.queue = self.ctx.Queue()
+        self.num_workers = config.num_workers
         self.processes = [
             self.ctx.Process(
                 target=worker_process,
@@ -119,12 +117,3 @@ class WorkerPool:
                 p.kill()
                 p.join()
         self.queue.cancel_join_thread()
-
-
-def make_worker_pool(config: A3CConfig, shared_model, optimiser, start_frames: int):
-    """The pool of ``config.backend``: worker processes, or Ray actors."""
-    if config.backend == "ray":
-        from fw_rl.agents.ray_backend import RayWorkerPool
-
-        return RayWorkerPool(config, shared_model, optimiser, start_frames)
-    return WorkerPool(config, shared_model, optimiser, start_frames)

@@ -1,5 +1,5 @@
 """A3C on Ray (``--backend ray``): worker actors and a parameter-server actor, on one
-machine or across a cluster, behind the interface of :class:`~fw_rl.agents.parallel.WorkerPool`
+machine or across a cluster, behind the interface of :class:`~fw_rl.agents.pool.WorkerPool`
 so that the trainer (progress, CSVs, TensorBoard, evaluations, checkpoints) is unchanged.
 
 Who owns what:
@@ -44,12 +44,12 @@ from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskErro
 
 from fw_rl.agents.config import A3CConfig
 from fw_rl.agents.model import build_model
-from fw_rl.agents.parallel import BackendError
 from fw_rl.agents.parameter_server import (
     FlatParameterServer,
     flat_gradients,
     load_flat_parameters,
 )
+from fw_rl.agents.pool import BackendError, Note, Update, WorkerExited, WorkerFailed
 from fw_rl.agents.shared_optim import make_shared_optimiser
 from fw_rl.agents.worker import FAULT_VARIABLE, NonFiniteLossError, UpdateReport, run_worker
 from fw_rl.system import tune_malloc
@@ -248,7 +248,7 @@ class _Messages:
 
     def __init__(self, pool: RayWorkerPool) -> None:
         self.pool = pool
-        self.buffer: deque[tuple] = deque()
+        self.buffer: deque = deque()
 
     def get(self, timeout: float = 0.0):
         if not self.buffer:
@@ -262,10 +262,9 @@ class _Messages:
 
 
 class RayWorkerPool:
-    """Starts, watches and stops the Ray actors; messages as :class:`WorkerPool`'s:
-    ``("update", UpdateReport)``, ``("error", worker, kind, text)`` with kind
-    ``nonfinite`` / ``exception`` / ``server`` (worker -1), ``("exit", worker)``, and
-    ``("note", text)`` for the log (a worker restarted)."""
+    """The :class:`~fw_rl.agents.pool.WorkerPool` of Ray actors: starts, watches and stops
+    them; a lost server is a ``WorkerFailed(-1, "server", ...)``, a restarted worker a
+    ``Note``."""
 
     def __init__(self, config: A3CConfig, model, optimiser, start_frames: int = 0) -> None:
         self.config, self.model, self.optimiser = config, model, optimiser
@@ -331,7 +330,7 @@ class RayWorkerPool:
         except (RayError, GetTimeoutError) as e:
             self._server_lost(e)
             return
-        self.queue.buffer.extend(("update", r) for r in reports)
+        self.queue.buffer.extend(Update(r) for r in reports)
         for ref in ended:
             self._ended(ref)
 
@@ -389,7 +388,7 @@ class RayWorkerPool:
         if not self.lost_server:
             self.lost_server = True
             self.queue.buffer.append(
-                ("error", -1, "server", f"the parameter server was lost: {_first_line(error)}")
+                WorkerFailed(-1, "server", f"the parameter server was lost: {_first_line(error)}")
             )
 
     def _ended(self, ref) -> None:
@@ -402,10 +401,9 @@ class RayWorkerPool:
             self.incarnations[w] += 1
             self.runs[self.actors[w].run.remote(self.incarnations[w])] = w
             self.queue.buffer.append(
-                (
-                    "note",
+                Note(
                     f"worker {w} was lost ({_first_line(e)}); restarted "
-                    f"({self.incarnations[w]} restart(s) so far)",
+                    f"({self.incarnations[w]} restart(s) so far)"
                 )
             )
             return
@@ -416,10 +414,10 @@ class RayWorkerPool:
                 return
             kind = "nonfinite" if isinstance(cause, NonFiniteLossError) else "exception"
             text = "".join(traceback.format_exception_only(type(cause), cause)).strip()
-            self.queue.buffer.append(("error", w, kind, text))
+            self.queue.buffer.append(WorkerFailed(w, kind, text))
             return
         self.exited.add(w)
-        self.queue.buffer.append(("exit", w))
+        self.queue.buffer.append(WorkerExited(w))
 
 
 def _first_line(error: BaseException) -> str:

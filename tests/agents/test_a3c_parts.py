@@ -163,7 +163,7 @@ def test_progress_bar_total_follows_the_limit_that_ends_the_run_first(tmp_path):
     trainer = A3CTrainer(config)
     trainer.counters["frames"] = 1_000_000
     trainer.counters["elapsed_s"] = 5 * 60.0  # 10 minutes left
-    trainer._started = time.monotonic()
+    trainer.session._started = time.monotonic()
     # at 10,000 frames/s the time limit ends the run at about 7 M frames, not 20 M
     assert abs(trainer._frames_at_end(10_000.0) - 7_000_000) < 20_000
     # at 100,000 frames/s the frame budget comes first

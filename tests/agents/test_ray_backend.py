@@ -26,6 +26,7 @@ from test_a3c_train import (
 from fw_rl.agents.config import A3CConfig, ConfigError
 from fw_rl.agents.model import build_model
 from fw_rl.agents.parameter_server import SharedMemoryServer
+from fw_rl.agents.pool import Note, Update
 from fw_rl.agents.shared_optim import make_shared_optimiser
 from fw_rl.agents.trainer import A3CTrainer
 from fw_rl.checkpoint import load_checkpoint
@@ -143,11 +144,11 @@ def test_workers_are_placed_on_both_nodes_and_a_killed_one_is_restarted(ray_clus
                     message = pool.queue.get(timeout=0.2)
                 except Exception:
                     continue
-                assert message[0] in ("update", "note"), message
-                if message[0] == "update":
-                    updates[message[1].worker] += 1
+                assert isinstance(message, (Update, Note)), message
+                if isinstance(message, Update):
+                    updates[message.report.worker] += 1
                 else:
-                    notes.append(message[1])
+                    notes.append(message.text)
             assert until(), (updates, notes)
 
         collect(lambda: min(updates.values()) >= 3)
