@@ -14,7 +14,9 @@ resumes a sweep; an unfinished one starts again (bsuite's log counts from episod
 ``score`` loads the logs with ``bsuite.logging.csv_load`` and scores them with
 ``bsuite.experiments.<experiment>.analysis.score``, per experiment and per setting
 (1 = the setting passed bsuite's learning threshold), into ``OUT/scores.md`` and
-``OUT/scores.csv``. Needs the ``benchmarks`` extra.
+``OUT/scores.csv``, and draws bsuite's own plots of each experiment (``plot_scale``,
+``plot_learning``, every agent found) into ``OUT/<experiment>-scale.png`` and
+``OUT/<experiment>-learning.png``. Needs the ``benchmarks`` extra.
 
 Exit codes: 0 done, 1 a run failed, 2 bad arguments.
 """
@@ -105,15 +107,28 @@ def run(args) -> int:
     return 0
 
 
+def setting_number(bsuite_id: str) -> int:
+    """``memory_len/12`` -> 12, to list settings in bsuite's order."""
+    return int(bsuite_id.split("/")[1])
+
+
+def load_logs(out: Path) -> dict:
+    """Each agent folder's bsuite log, ``{name: DataFrame}``, by bsuite's loader."""
+    from bsuite.logging import csv_load
+
+    return {
+        core_dir.name: csv_load.load_bsuite(str(core_dir / "csv"))[0]
+        for core_dir in sorted(p for p in out.iterdir() if (p / "csv").is_dir())
+    }
+
+
 def score(out: Path) -> list[dict]:
     """Rows ``core, experiment, setting (or "all"), score`` from bsuite's analysis."""
     import importlib
 
-    from bsuite.logging import csv_load
-
     rows = []
-    for core_dir in sorted(p for p in out.iterdir() if (p / "csv").is_dir()):
-        df, _ = csv_load.load_bsuite(str(core_dir / "csv"))
+    for name, df in load_logs(out).items():
+        core_dir = out / name
         for experiment in EXPERIMENTS:
             part = df[df.bsuite_env == experiment]
             if part.empty:
@@ -127,7 +142,8 @@ def score(out: Path) -> list[dict]:
                     "score": float(analysis.score(part)),
                 }
             )
-            for bsuite_id, one in sorted(part.groupby("bsuite_id"), key=lambda kv: kv[0]):
+            by_setting = sorted(part.groupby("bsuite_id"), key=lambda kv: setting_number(kv[0]))
+            for bsuite_id, one in by_setting:
                 rows.append(
                     {
                         "core": core_dir.name,
@@ -164,6 +180,77 @@ def write_scores(out: Path, rows: list[dict]) -> list[Path]:
     return [out / "scores.csv", out / "scores.md"]
 
 
+def write_plots(out: Path) -> list[Path]:
+    """bsuite's own figures of each experiment, every agent of ``out`` in one plot."""
+    import importlib
+
+    import pandas as pd
+
+    logs = load_logs(out)
+    frames = [df.assign(agent_name=name) for name, df in logs.items()]
+    if not frames:
+        return []
+    df = pd.concat(frames, ignore_index=True)
+    written = []
+    for experiment in EXPERIMENTS:
+        part = df[df.bsuite_env == experiment]
+        if part.empty or experiment == "catch":
+            continue
+        analysis = importlib.import_module(f"bsuite.experiments.{experiment}.analysis")
+        plot = analysis.plot_learning(part, sweep_vars=["agent_name"])
+        path = out / f"{experiment}-learning.png"
+        plot.save(str(path), width=8, height=4.5, dpi=110, verbose=False)
+        written.append(path)
+        written.append(plot_scale(out, experiment, part, analysis))
+    return written
+
+
+def plot_scale(out: Path, experiment: str, part, analysis) -> Path:
+    """bsuite's ``plot_scale`` figure: each setting's average regret after all its
+    episodes, computed by bsuite (``plotting._preprocess_ave_regret`` on
+    ``memory_preprocess``), drawn with matplotlib because bsuite's plotnine code fails on
+    today's plotnine (a log scale on a categorical axis)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from bsuite.experiments.memory_len import analysis as memory_len_analysis
+    from bsuite.utils import plotting
+
+    # memory_size's plot_scale is memory_len's with group_col "num_bits"
+    group_col = "num_bits" if experiment == "memory_size" else "memory_length"
+    df = plotting._preprocess_ave_regret(
+        memory_len_analysis.memory_preprocess(part),
+        group_col,
+        memory_len_analysis.NUM_EPISODES,
+        ["agent_name"],
+        "regret_ratio",
+    )
+    x_name = group_col.replace("_", " ")
+    agents = sorted(df.agent_name.unique())
+    fig, axes = plt.subplots(1, len(agents), figsize=(3.2 * len(agents), 3.2), sharey=True)
+    for ax, agent in zip(list(getattr(axes, "flat", [axes])), agents):
+        one = df[df.agent_name == agent]
+        x = one[x_name].astype(float)
+        passed = one.average_regret < memory_len_analysis.LEARNING_THRESH
+        ax.scatter(x[passed], one.average_regret[passed], c="#313695", label="passed")
+        ax.scatter(x[~passed], one.average_regret[~passed], c="#d73027", label="failed")
+        ax.axhline(memory_len_analysis.LEARNING_THRESH, color="grey", lw=0.8, ls="--")
+        ax.set_xscale("log")
+        ax.set_title(agent)
+        ax.set_xlabel(x_name)
+    axes_list = list(getattr(axes, "flat", [axes]))
+    episodes = memory_len_analysis.NUM_EPISODES
+    axes_list[0].set_ylabel(f"average regret ratio at {episodes} episodes")
+    axes_list[0].legend(fontsize=8)
+    fig.suptitle(f"bsuite {experiment}: below the dashed line a setting passes")
+    fig.tight_layout()
+    path = out / f"{experiment}-scale.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     extra = argv[argv.index("--") + 1 :] if "--" in argv else []
@@ -197,7 +284,12 @@ def main(argv=None) -> int:
     rows = score(args.out)
     if not rows:
         parser.error(f"{args.out} holds no bsuite logs (<core>/csv/)")
-    for path in write_scores(args.out, rows):
+    written = write_scores(args.out, rows)
+    try:
+        written += write_plots(args.out)
+    except ValueError as e:  # bsuite plots only sweeps that ran all their episodes
+        print(f"note: no bsuite plots ({e})")
+    for path in written:
         print(f"wrote {path}")
     print((args.out / "scores.md").read_text())
     return 0
