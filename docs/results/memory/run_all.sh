@@ -22,3 +22,6 @@ done
 $PY scripts/bsuite_memory.py run --core lstm --name lstm64 --experiment memory_len $LEN_SETTINGS \
   --out "$OUT" -- --hidden-size 64
 $PY scripts/bsuite_memory.py score "$OUT"
+# POPGym's grid (finished runs are skipped) and its MMER report
+$PY scripts/study.py run docs/results/memory/grids/popgym.json --out docs/results/memory/popgym
+$PY scripts/study.py mmer docs/results/memory/popgym
