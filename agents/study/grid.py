@@ -20,7 +20,7 @@ common ``flags``.
 
 An optional ``"script"`` names the trainer the runs use: ``"a3c"`` (the default), or one of
 the supervised tasks, ``"assoc_retrieval"`` and ``"glimpses"`` (``scripts/<script>.py``), so
-the supervised tables are grids too.
+the supervised tables are grids too, or ``"sb3_recurrent_ppo"``, the peer we measure against.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LABEL = re.compile(r"^[A-Za-z0-9._+]+$")
-SCRIPTS = ("a3c", "assoc_retrieval", "glimpses")  # trainers under fw_rl.scripts
+SCRIPTS = ("a3c", "assoc_retrieval", "glimpses", "sb3_recurrent_ppo")  # under fw_rl.scripts
 
 
 class GridError(ValueError):
