@@ -75,9 +75,13 @@ class RecurrentPPOConfig:
     eval_episodes: int = option(100, "episodes per evaluation")
     eval_seed: int = option(10_000, "seed of the evaluation envs")
     checkpoint_interval: float = option(60.0, "seconds between checkpoints")
-    run_dir: str = option("", "the run's folder (default: runs/sb3-<env>-<time>)", role="invocation")
+    run_dir: str = option(
+        "", "the run's folder (default: runs/sb3-<env>-<time>)", role="invocation"
+    )
     resume: str = option("", "continue the run in this folder", role="invocation")
-    progress: bool = option(False, "(accepted for the study runner; sb3 prints nothing)", role="invocation")
+    progress: bool = option(
+        False, "(accepted for the study runner; sb3 prints nothing)", role="invocation"
+    )
 
     def __post_init__(self) -> None:
         check_finite(self)
@@ -302,4 +306,3 @@ def _next_multiple(frames: int, interval: int) -> int:
 def _default_run_dir(config: RecurrentPPOConfig) -> str:
     name = config.env.rsplit(":", 1)[-1].replace("/", "_")
     return f"runs/sb3-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-
