@@ -1,10 +1,15 @@
-"""Settings of one A3C run: one dataclass, each field documented (the CLI's ``--help``)."""
+"""Settings of a run, composed of parts: the agent (:class:`AgentConfig`, with the core's
+:class:`~fw_rl.cores.config.CoreConfig`), the env (:class:`EnvConfig`) and the run
+(:class:`RunConfig`) make a :class:`TrainerConfig`; each algorithm adds its own fields
+(:class:`A3CConfig`, :class:`PPOConfig`). Each field is documented (the CLI's ``--help``)
+and checked by the part that owns it."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
 from dataclasses import asdict, dataclass, fields
+from typing import ClassVar
 
 from fw_rl.cli import check_finite, option
 from fw_rl.cores.config import CoreConfig
@@ -29,9 +34,21 @@ class ConfigError(ValueError):
     """A setting that is out of range, with what is allowed."""
 
 
+def _need(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def _need_at_least(config, minimum: float, names: tuple[str, ...]) -> None:
+    for name in names:
+        value = getattr(config, name)
+        _need(value >= minimum, f"--{name.replace('_', '-')} must be >= {minimum}, got {value}")
+
+
 @dataclass
-class A3CConfig(CoreConfig):
-    # ---- agent (the core's fields come from CoreConfig) ---------------------------------
+class AgentConfig(CoreConfig):
+    """The agent's network around its core (:func:`fw_rl.agents.model.build_model`)."""
+
     hidden_size: int = option(128, "hidden units of the core", role="identity")
     encoder_size: int = option(
         128, "width of the board encoder (the core's input)", role="identity"
@@ -42,7 +59,19 @@ class A3CConfig(CoreConfig):
         "only way to know where the paddle went)",
         role="identity",
     )
-    # ---- environment --------------------------------------------------------------------
+
+    def _check_agent(self) -> None:
+        try:
+            self._resolve_core()
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        _need_at_least(self, 1, ("hidden_size", "encoder_size"))
+
+
+@dataclass
+class EnvConfig:
+    """Which env the agent plays, and its options (:mod:`fw_rl.envs.factory`)."""
+
     env: str = option(
         CATCH_ID,
         "Gymnasium env id; module:EnvId imports the module that registers it first "
@@ -69,34 +98,90 @@ class A3CConfig(CoreConfig):
         CatchRules.visible_steps,
         "observations that show the board before it goes blank; -1 = always visible",
     )
-    # ---- A3C ----------------------------------------------------------------------------
-    workers: int = option(0, "worker processes (0 = one per CPU core)")
-    envs_per_worker: int = option(1, "boards each worker steps together (1 = classic A3C)")
-    rollout_steps: int = option(
-        0,
-        "steps per update, n of the n-step return (0 = one episode where the env bounds it: "
-        "Catch size - 1, else the env's time limit, at most 128; 32 where it sets none)",
-    )
-    gamma: float = option(0.99, "discount factor")
-    gae_lambda: float = option(1.0, "GAE lambda (1 = plain n-step returns as in A3C)")
-    entropy_cost: float = option(
-        0.01, "weight of the entropy bonus (0.003 let the fast-weights agent converge early)"
-    )
-    value_cost: float = option(0.5, "weight of the value loss")
-    max_grad_norm: float = option(40.0, "clip each update's gradient norm to this")
-    optimiser: str = option(
-        "adam",
-        "shared optimiser: adam, or rmsprop as in the A3C paper (on Catch-v0 it stayed "
-        "stuck, see benchmarks/RESULTS.md)",
-        choices=["rmsprop", "adam"],
-    )
-    lr: float = option(
-        1.4e-3,
-        "learning rate: the best of 3.5e-4 .. 2.8e-3 for fast weights and the LSTM on the "
-        "24 x 24 Catch (the IRNN's: 7e-4; docs/results/catch/README.md)",
-    )
+
+    # the flags that make a trainer play one stream of episodes (bsuite's protocol)
+    one_stream_flags: ClassVar[str] = ""
+
+    @property
+    def one_stream(self) -> bool:
+        """Whether the trainer plays a single stream of episodes (one env, one worker)."""
+        raise NotImplementedError
+
+    def _check_env(self) -> None:
+        """``--env-kwargs`` canonical; Catch's board flags only for Catch, and not twice;
+        then the env made once (an unknown id or an unsupported space fails here)."""
+        try:
+            kwargs = parse_env_kwargs(self.env_kwargs)
+        except EnvError as e:
+            raise ConfigError(str(e)) from None
+        self.env_kwargs = canonical_kwargs(kwargs)
+        if is_catch(self.env):
+            twice = sorted(set(kwargs) & set(CATCH_FLAGS))
+            if twice:
+                flags = ", ".join(f"--{k.replace('_', '-')}" for k in twice)
+                raise ConfigError(f"set Catch's {', '.join(twice)} with {flags}, not --env-kwargs")
+            self._check_board()
+        else:
+            logs = sorted(set(kwargs) & set(TRAINING_ONLY_KWARGS))
+            if logs and not self.one_stream:
+                raise ConfigError(
+                    f"--env-kwargs {', '.join(logs)} logs one stream of episodes (bsuite's "
+                    f"protocol): give it {self.one_stream_flags}"
+                )
+            defaults = {f.name: f.default for f in fields(self)}
+            changed = [k for k in CATCH_FLAGS if getattr(self, k) != defaults[k]]
+            if changed:
+                flags = ", ".join(f"--{k.replace('_', '-')}" for k in changed)
+                raise ConfigError(
+                    f"{flags} set Catch-v0's board, not {self.env}'s: "
+                    "give its options in --env-kwargs"
+                )
+        try:
+            env_info(self.env, self.env_options)
+        except EnvError as e:
+            raise ConfigError(str(e)) from None
+
+    def _check_board(self) -> None:
+        _need_at_least(self, 1, ("size", "paddle_width"))
+        _need_at_least(self, 0, ("ball_speed",))
+        _need(
+            self.visible_steps >= -1,
+            f"--visible-steps must be >= 0, or -1 for a fully "
+            f"observable game, got {self.visible_steps}",
+        )
+        _need(
+            self.paddle_width <= self.size,
+            f"--paddle-width must be at most --size ({self.size}), got {self.paddle_width}",
+        )
+        _need(
+            self.ball_speed < self.size,
+            f"--ball-speed must be below --size ({self.size}), got {self.ball_speed}",
+        )
+
+    @property
+    def env_options(self) -> dict:
+        """The env's keyword arguments: ``--env-kwargs``, and for Catch its board flags."""
+        kwargs = parse_env_kwargs(self.env_kwargs)
+        if is_catch(self.env):
+            kwargs.update(
+                size=self.size,
+                paddle_width=self.paddle_width,
+                ball_speed=self.ball_speed,
+                visible_steps=None if self.visible_steps < 0 else self.visible_steps,
+            )
+        return kwargs
+
+    @property
+    def env_info(self) -> EnvInfo:
+        """The env's spaces and episode bound (made once per id and kwargs)."""
+        return env_info(self.env, self.env_options)
+
+
+@dataclass
+class RunConfig:
+    """What a run does that no algorithm decides: its seed, budget, evaluations, files."""
+
     seed: int = option(0, "random seed of the run")
-    # ---- run ----------------------------------------------------------------------------
     total_frames: int = option(20_000_000, "stop after this many environment frames")
     max_minutes: float = option(
         0.0, "stop once the run has trained this many minutes, resumes included (0 = no limit)"
@@ -119,6 +204,76 @@ class A3CConfig(CoreConfig):
     resume: str = option(
         "", "continue the run in this directory from its checkpoint", role="invocation"
     )
+    progress: bool = option(True, "show a progress bar", role="invocation")
+
+    def _check_run(self) -> None:
+        _need_at_least(self, 1, ("eval_episodes", "total_frames", "eval_interval"))
+        _need_at_least(self, 0, ("eval_max_steps", "max_minutes"))
+        _need(
+            self.checkpoint_interval > 0 and self.log_interval > 0,
+            "--checkpoint-interval and --log-interval must be > 0 seconds",
+        )
+
+    @property
+    def eval_step_cap(self) -> int:
+        return self.eval_max_steps or self.env_info.eval_step_cap
+
+
+@dataclass
+class TrainerConfig(RunConfig, EnvConfig, AgentConfig):
+    """A trainer's settings: the agent, the env and the run, each checked in its part;
+    an algorithm's config (:class:`A3CConfig`, :class:`PPOConfig`) adds its own fields and
+    their checks (``_check_algorithm``). ``config.json`` and every checkpoint hold it
+    whole (:meth:`to_dict`); :meth:`from_dict` reads a saved one back."""
+
+    def __post_init__(self) -> None:
+        try:
+            check_finite(self)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        self._check_agent()
+        self._check_run()
+        self._check_algorithm()
+        self._check_env()  # last: it makes the env, once the cheap checks have passed
+
+    def _check_algorithm(self) -> None:
+        """The algorithm's fields (none here)."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict):
+        """The config of a saved run (``config.json`` or a checkpoint's), a run of format
+        ``fw_rl/1`` with the equations it was made with; fields ``cls`` does not have (those
+        of another algorithm) are left out, so any trainer's agent can be rebuilt."""
+        values = upgrade_saved_config(values)
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+@dataclass
+class A3CConfig(TrainerConfig):
+    """A3C's settings (Mnih et al. 2016): workers, n-step returns, the shared optimiser."""
+
+    workers: int = option(0, "worker processes (0 = one per CPU core)")
+    envs_per_worker: int = option(1, "boards each worker steps together (1 = classic A3C)")
+    rollout_steps: int = option(
+        0,
+        "steps per update, n of the n-step return (0 = one episode where the env bounds it: "
+        "Catch size - 1, else the env's time limit, at most 128; 32 where it sets none)",
+    )
+    gamma: float = option(0.99, "discount factor")
+    gae_lambda: float = option(1.0, "GAE lambda (1 = plain n-step returns as in A3C)")
+    entropy_cost: float = option(0.01, "weight of the entropy bonus")
+    value_cost: float = option(0.5, "weight of the value loss")
+    max_grad_norm: float = option(40.0, "clip each update's gradient norm to this")
+    optimiser: str = option(
+        "adam",
+        "shared optimiser: adam, or rmsprop as in the A3C paper (see benchmarks/RESULTS.md)",
+        choices=["rmsprop", "adam"],
+    )
+    lr: float = option(1.4e-3, "learning rate (how it was chosen: docs/results/catch/README.md)")
     backend: str = option(
         "processes",
         "where the workers run: processes (shared memory, this machine) or ray (actors, "
@@ -135,120 +290,35 @@ class A3CConfig(CoreConfig):
     start_method: str = option(
         "spawn", "how worker processes start", choices=["spawn", "forkserver", "fork"]
     )
-    progress: bool = option(True, "show a progress bar", role="invocation")
 
-    def __post_init__(self) -> None:
-        def need(ok: bool, message: str) -> None:
-            if not ok:
-                raise ConfigError(message)
+    one_stream_flags: ClassVar[str] = "--workers 1 --envs-per-worker 1"
 
-        try:
-            check_finite(self)
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
+    @property
+    def one_stream(self) -> bool:
+        return (self.workers, self.envs_per_worker) == (1, 1)
 
-        try:
-            self._resolve_core()
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
-        self._check_env_flags()
-        for name in (
-            "hidden_size",
-            "encoder_size",
-            "size",
-            "paddle_width",
-            "envs_per_worker",
-            "eval_episodes",
-            "total_frames",
-            "eval_interval",
-        ):
-            need(
-                getattr(self, name) >= 1,
-                f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}",
-            )
-        for name in (
-            "workers",
-            "rollout_steps",
-            "eval_max_steps",
-            "ball_speed",
-            "max_minutes",
-            "entropy_cost",
-            "value_cost",
-        ):
-            need(
-                getattr(self, name) >= 0,
-                f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}",
-            )
-        need(
-            self.visible_steps >= -1,
-            f"--visible-steps must be >= 0, or -1 for a fully "
-            f"observable game, got {self.visible_steps}",
-        )
-        need(
-            self.paddle_width <= self.size,
-            f"--paddle-width must be at most --size ({self.size}), got {self.paddle_width}",
-        )
-        need(
-            self.ball_speed < self.size,
-            f"--ball-speed must be below --size ({self.size}), got {self.ball_speed}",
-        )
-        need(0.0 <= self.gamma <= 1.0, f"--gamma must be in [0, 1], got {self.gamma}")
-        need(
+    def _check_algorithm(self) -> None:
+        _need_at_least(self, 1, ("envs_per_worker",))
+        _need_at_least(self, 0, ("workers", "rollout_steps", "entropy_cost", "value_cost"))
+        _need(0.0 <= self.gamma <= 1.0, f"--gamma must be in [0, 1], got {self.gamma}")
+        _need(
             0.0 <= self.gae_lambda <= 1.0, f"--gae-lambda must be in [0, 1], got {self.gae_lambda}"
         )
-        need(self.lr > 0, f"--lr must be > 0, got {self.lr}")
-        need(self.max_grad_norm > 0, f"--max-grad-norm must be > 0, got {self.max_grad_norm}")
-        need(
-            self.checkpoint_interval > 0 and self.log_interval > 0,
-            "--checkpoint-interval and --log-interval must be > 0 seconds",
-        )
-        need(
+        _need(self.lr > 0, f"--lr must be > 0, got {self.lr}")
+        _need(self.max_grad_norm > 0, f"--max-grad-norm must be > 0, got {self.max_grad_norm}")
+        _need(
             self.backend in ("processes", "ray"),
             f"--backend must be processes or ray, got {self.backend!r}",
         )
-        need(
-            not self.ray_address or self.backend == "ray",
-            "--ray-address needs --backend ray",
-        )
-        need(
+        _need(not self.ray_address or self.backend == "ray", "--ray-address needs --backend ray")
+        _need(
             self.backend != "ray" or importlib.util.find_spec("ray") is not None,
             "--backend ray needs Ray, which is not installed: pip install 'fw-rl[ray]'",
         )
-        need(
+        _need(
             self.optimiser in ("rmsprop", "adam"),
             f"--optimiser must be rmsprop or adam, got {self.optimiser!r}",
         )
-        try:
-            env_info(self.env, self.env_options)  # an unknown id or a bad space fails here
-        except EnvError as e:
-            raise ConfigError(str(e)) from None
-
-    def _check_env_flags(self) -> None:
-        """``--env-kwargs`` canonical; Catch's board flags only for Catch, and not twice."""
-        try:
-            kwargs = parse_env_kwargs(self.env_kwargs)
-        except EnvError as e:
-            raise ConfigError(str(e)) from None
-        self.env_kwargs = canonical_kwargs(kwargs)
-        if is_catch(self.env):
-            twice = sorted(set(kwargs) & set(CATCH_FLAGS))
-            if twice:
-                flags = ", ".join(f"--{k.replace('_', '-')}" for k in twice)
-                raise ConfigError(f"set Catch's {', '.join(twice)} with {flags}, not --env-kwargs")
-            return
-        logs = sorted(set(kwargs) & set(TRAINING_ONLY_KWARGS))
-        if logs and (self.workers, self.envs_per_worker) != (1, 1):
-            raise ConfigError(
-                f"--env-kwargs {', '.join(logs)} logs one stream of episodes (bsuite's "
-                "protocol): give it --workers 1 --envs-per-worker 1"
-            )
-        defaults = {f.name: f.default for f in fields(self)}
-        changed = [k for k in CATCH_FLAGS if getattr(self, k) != defaults[k]]
-        if changed:
-            flags = ", ".join(f"--{k.replace('_', '-')}" for k in changed)
-            raise ConfigError(
-                f"{flags} set Catch-v0's board, not {self.env}'s: give its options in --env-kwargs"
-            )
 
     # ---- derived values -----------------------------------------------------------------
     @property
@@ -261,38 +331,107 @@ class A3CConfig(CoreConfig):
     def steps_per_rollout(self) -> int:
         return self.rollout_steps or self.env_info.default_rollout
 
-    @property
-    def eval_step_cap(self) -> int:
-        return self.eval_max_steps or self.env_info.eval_step_cap
+
+@dataclass
+class PPOConfig(TrainerConfig):
+    """Recurrent PPO's settings (Schulman et al. 2017; the sequence handling as in CleanRL's
+    ``ppo_atari_lstm.py``): one process steps ``num_envs`` envs for ``rollout_steps``, then
+    ``epochs`` passes over minibatches of whole sequences (:mod:`fw_rl.agents.ppo`)."""
+
+    num_envs: int = option(16, "envs stepped together")
+    rollout_steps: int = option(128, "steps of each env per rollout")
+    sequence_length: int = option(
+        0,
+        "steps per training sequence: the rollout is cut into sequences of this length, each "
+        "started from the state the rollout had there (0 = the whole rollout)",
+    )
+    epochs: int = option(4, "passes over each rollout")
+    minibatches: int = option(4, "minibatches of sequences per pass")
+    gamma: float = option(0.99, "discount factor")
+    gae_lambda: float = option(0.95, "GAE lambda")
+    clip: float = option(0.2, "the policy ratio's clip range (and the value's, see --value-clip)")
+    value_clip: bool = option(True, "clip the value's change as the policy ratio's")
+    entropy_cost: float = option(0.01, "weight of the entropy bonus")
+    value_cost: float = option(0.5, "weight of the value loss")
+    max_grad_norm: float = option(0.5, "clip each minibatch's gradient norm to this")
+    lr: float = option(2.5e-4, "Adam's learning rate (eps 1e-5)")
+    anneal_lr: bool = option(True, "decay the learning rate linearly to 0 over --total-frames")
+    normalise_advantages: bool = option(True, "normalise the advantages in each minibatch")
+    target_kl: float | None = option(
+        None, "stop a rollout's epochs once the approximate KL exceeds this"
+    )
+    device: str = option(
+        "cpu",
+        "where the update runs: cpu, cuda, or auto (cuda when available); the rollouts "
+        "always run on the CPU",
+        choices=["cpu", "cuda", "auto"],
+    )
+    threads: int = option(1, "torch threads on the CPU")
+
+    one_stream_flags: ClassVar[str] = "--num-envs 1"
 
     @property
-    def env_options(self) -> dict:
-        """The env's keyword arguments: ``--env-kwargs``, and for Catch its board flags."""
-        kwargs = parse_env_kwargs(self.env_kwargs)
-        if is_catch(self.env):
-            kwargs.update(
-                size=self.size,
-                paddle_width=self.paddle_width,
-                ball_speed=self.ball_speed,
-                visible_steps=None if self.visible_steps < 0 else self.visible_steps,
-            )
-        return kwargs
+    def one_stream(self) -> bool:
+        return self.num_envs == 1
 
     @property
-    def env_info(self) -> EnvInfo:
-        """The env's spaces and episode bound (made once per id and kwargs)."""
-        return env_info(self.env, self.env_options)
+    def steps_per_sequence(self) -> int:
+        return self.sequence_length or self.rollout_steps
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+    @property
+    def sequences(self) -> int:
+        """Sequences per rollout."""
+        return self.num_envs * (self.rollout_steps // self.steps_per_sequence)
 
-    @classmethod
-    def from_dict(cls, values: dict) -> A3CConfig:
-        """The config of a saved run (``config.json`` or a checkpoint's), a run of format
-        ``fw_rl/1`` with the equations it was made with."""
-        values = upgrade_saved_config(values)
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+    def _check_algorithm(self) -> None:
+        _need_at_least(self, 1, ("num_envs", "rollout_steps", "epochs", "minibatches", "threads"))
+        _need_at_least(self, 0, ("sequence_length", "entropy_cost", "value_cost"))
+        _need(
+            self.rollout_steps % self.steps_per_sequence == 0,
+            f"--sequence-length {self.sequence_length} must divide --rollout-steps "
+            f"{self.rollout_steps}",
+        )
+        _need(
+            self.minibatches <= self.sequences,
+            f"--minibatches {self.minibatches} is more than the rollout's {self.sequences} "
+            "sequences (--num-envs x --rollout-steps / --sequence-length)",
+        )
+        _need(0.0 <= self.gamma <= 1.0, f"--gamma must be in [0, 1], got {self.gamma}")
+        _need(
+            0.0 <= self.gae_lambda <= 1.0, f"--gae-lambda must be in [0, 1], got {self.gae_lambda}"
+        )
+        _need(self.clip > 0, f"--clip must be > 0, got {self.clip}")
+        _need(self.lr > 0, f"--lr must be > 0, got {self.lr}")
+        _need(self.max_grad_norm > 0, f"--max-grad-norm must be > 0, got {self.max_grad_norm}")
+        _need(
+            self.target_kl is None or self.target_kl > 0,
+            f"--target-kl must be > 0, got {self.target_kl}",
+        )
+        _need(
+            self.device != "cuda" or _cuda_available(),
+            "--device cuda: no CUDA device is available here (use cpu or auto)",
+        )
+
+    @property
+    def torch_device(self) -> str:
+        if self.device == "auto":
+            return "cuda" if _cuda_available() else "cpu"
+        return self.device
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+# the config of each checkpoint kind whose model is an ActorCritic (fw_rl.checkpoint.AGENT_KINDS)
+CONFIG_OF_KIND = {"a3c": A3CConfig, "ppo": PPOConfig}
+
+
+def agent_config(payload: dict) -> TrainerConfig:
+    """The config of a saved agent, whichever trainer made it (its checkpoint's kind)."""
+    return CONFIG_OF_KIND[payload.get("kind", "a3c")].from_dict(payload["config"])
 
 
 def upgrade_saved_config(values: dict) -> dict:

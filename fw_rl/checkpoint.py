@@ -22,6 +22,10 @@ class CheckpointError(RuntimeError):
     """A checkpoint that is missing, corrupt, or made for another agent."""
 
 
+# the checkpoints of an agent of ours (an ActorCritic), whichever trainer made it
+AGENT_KINDS = ("a3c", "ppo")
+
+
 def save_checkpoint(
     path: str | Path,
     *,
@@ -85,9 +89,10 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return path
 
 
-def load_checkpoint(path: str | Path, kind: str = "a3c") -> dict:
-    """Load and check a checkpoint of ``kind`` (``weights_only=True``: no code is
-    unpickled)."""
+def load_checkpoint(path: str | Path, kind: str | tuple[str, ...] = "a3c") -> dict:
+    """Load and check a checkpoint of ``kind``, or of one of several kinds (an agent that
+    any RL trainer made: :data:`AGENT_KINDS`), ``weights_only=True``: no code is
+    unpickled."""
     path = resolve_checkpoint(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
@@ -98,8 +103,10 @@ def load_checkpoint(path: str | Path, kind: str = "a3c") -> dict:
         ) from None
     if not isinstance(payload, dict) or payload.get("format") not in (FORMAT, *LEGACY_FORMATS):
         raise CheckpointError(f"{path} is not an fw_rl checkpoint (format {FORMAT})")
-    if payload.get("kind") != kind:
-        raise CheckpointError(f"{path} is a {payload.get('kind')!r} checkpoint, not {kind!r}")
+    kinds = (kind,) if isinstance(kind, str) else tuple(kind)
+    if payload.get("kind") not in kinds:
+        wanted = " or ".join(repr(k) for k in kinds)
+        raise CheckpointError(f"{path} is a {payload.get('kind')!r} checkpoint, not {wanted}")
     for key in ("model", "counters", "config"):
         if key not in payload:
             raise CheckpointError(f"{path} is incomplete: it has no {key!r}")

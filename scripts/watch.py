@@ -98,9 +98,9 @@ def main(argv=None) -> int:
         )
         return 2
 
-    from fw_rl.agents.config import A3CConfig
+    from fw_rl.agents.config import agent_config
     from fw_rl.agents.model import build_model
-    from fw_rl.checkpoint import CheckpointError, load_checkpoint
+    from fw_rl.checkpoint import AGENT_KINDS, CheckpointError, load_checkpoint
     from fw_rl.envs.catch_rules import CatchRules
     from fw_rl.envs.factory import EnvError, is_catch
 
@@ -109,8 +109,8 @@ def main(argv=None) -> int:
     model = None
     if args.checkpoint:
         try:
-            payload = load_checkpoint(args.checkpoint)
-            config = A3CConfig.from_dict(payload["config"])
+            payload = load_checkpoint(args.checkpoint, kind=AGENT_KINDS)
+            config = agent_config(payload)
             model = build_model(config)
             model.load_state_dict(payload["model"])
         except (CheckpointError, RuntimeError, ValueError) as e:

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fw_rl.agents.config import A3CConfig
+from fw_rl.agents.config import agent_config
 from fw_rl.agents.model import build_model
-from fw_rl.checkpoint import load_checkpoint, load_model_state
+from fw_rl.checkpoint import AGENT_KINDS, load_checkpoint, load_model_state
 from fw_rl.envs.factory import is_catch, make_vector_env
 
 
@@ -31,8 +31,8 @@ from fw_rl.envs.factory import is_catch, make_vector_env
 def attention_profile(run_dir: Path, episodes: int = 500, seed: int = 30_000) -> dict:
     """``{"mean": [T, T], "visible_share": [T], "decay_share": [T], "visible": M,
     "mean_return": float}`` for the run's final weights."""
-    payload = load_checkpoint(run_dir)
-    config = A3CConfig.from_dict(payload["config"])
+    payload = load_checkpoint(run_dir, kind=AGENT_KINDS)
+    config = agent_config(payload)
     if config.core != "fastweights":
         raise ValueError(f"{run_dir} is a {config.core} agent: only fast weights attend")
     if not is_catch(config.env):

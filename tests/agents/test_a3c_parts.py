@@ -7,8 +7,8 @@ import torch.multiprocessing as mp
 from fw_rl.agents.config import A3CConfig, ConfigError
 from fw_rl.agents.model import ActorCritic
 from fw_rl.agents.parameter_server import SharedMemoryServer
+from fw_rl.agents.rollout import RolloutCollector
 from fw_rl.agents.shared_optim import SharedAdam, SharedRMSprop, make_shared_optimiser
-from fw_rl.agents.worker import RolloutCollector
 from fw_rl.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from fw_rl.envs import CatchVectorEnv
 
@@ -163,12 +163,12 @@ def test_progress_bar_total_follows_the_limit_that_ends_the_run_first(tmp_path):
     trainer.counters["elapsed_s"] = 5 * 60.0  # 10 minutes left
     trainer.session.restart_clock()
     # at 10,000 frames/s the time limit ends the run at about 7 M frames, not 20 M
-    assert abs(trainer._frames_at_end(10_000.0) - 7_000_000) < 20_000
+    assert abs(trainer.frames_at_end(10_000.0) - 7_000_000) < 20_000
     # at 100,000 frames/s the frame budget comes first
-    assert trainer._frames_at_end(100_000.0) == 20_000_000
+    assert trainer.frames_at_end(100_000.0) == 20_000_000
     no_limit = A3CTrainer(
         A3CConfig(
             size=6, hidden_size=8, encoder_size=8, core="lstm", run_dir=str(tmp_path / "other")
         )
     )
-    assert no_limit._frames_at_end(10_000.0) == 20_000_000
+    assert no_limit.frames_at_end(10_000.0) == 20_000_000

@@ -14,7 +14,7 @@ from test_a3c_train import read_csv, run_a3c
 
 from fw_rl.agents.losses import gae_advantages
 from fw_rl.agents.model import ActorCritic
-from fw_rl.agents.worker import RolloutCollector
+from fw_rl.agents.rollout import RolloutCollector
 from fw_rl.envs.factory import make_vector_env
 
 

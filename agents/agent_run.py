@@ -1,0 +1,246 @@
+"""What every reinforcement-learning trainer's main process does around its algorithm (A3C's
+:class:`~fw_rl.agents.trainer.A3CTrainer`, :class:`~fw_rl.agents.ppo.PPOTrainer`).
+
+An :class:`AgentRun` opens the run's :class:`~fw_rl.run_session.RunSession` with the
+counters, logs and checkpoint kind of its algorithm, keeps the last 200 training episodes'
+returns and successes, evaluates the greedy policy on fixed seeds (``eval.csv``, ``best.pt``,
+TensorBoard), says when the budget is spent (``--total-frames``, ``--max-minutes``) or the
+evaluation reached ``--stop-at-return``, shows the progress bar, and ends the run with the
+final checkpoint and metrics row. The algorithm decides only how the agent learns.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import ClassVar
+
+from torch import nn
+
+from fw_rl.agents.config import TrainerConfig, upgrade_saved_config
+from fw_rl.agents.evaluate import evaluate
+from fw_rl.checkpoint import load_checkpoint
+from fw_rl.cli import fields_with_role
+from fw_rl.run_session import EXIT_OK, EXIT_WRITE_FAILED, RunSession
+
+EVAL_FIELDS = ["frames", "elapsed_s", "mean_return", "success_rate", "capped"]
+RECENT_EPISODES = 200  # the training return and success rate: means over the last 200
+
+
+@dataclass
+class Stop:
+    """Why the run ends: its exit code, the reason printed, and whether the trainer's
+    state is saved at the end (not after a non-finite loss or a lost server)."""
+
+    exit_code: int = EXIT_OK
+    reason: str = ""
+    save: bool = True
+
+
+def default_run_dir(config: TrainerConfig) -> str:
+    """``--run-dir`` as used: the resumed run's, the one given, or ``runs/<core>-<time>``."""
+    if config.resume:
+        return config.resume
+    if config.run_dir:
+        return config.run_dir
+    return str(Path("runs") / f"{config.core}-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
+
+
+def eval_text(result: dict) -> str:
+    text = f"mean return {result['mean_return']:.3f}"
+    if not math.isnan(result["success_rate"]):
+        text += f", success rate {result['success_rate']:.3f}"
+    if result["capped"]:
+        text += f" ({result['capped']:.0%} of the episodes cut at --eval-max-steps)"
+    return text
+
+
+class AgentRun:
+    """The run around an algorithm. A subclass sets ``kind`` (the checkpoint's),
+    ``metrics_fields`` (``metrics.csv``'s columns) and, after this constructor, builds
+    ``self.model`` and ``self.optimiser`` (loading a resumed run's state into them) and
+    calls ``self.session.open()``.
+
+    ``config`` is the config as used (its run directory resolved); ``payload`` the
+    checkpoint to resume from when the caller has read it (else ``config.resume``'s).
+    """
+
+    kind: ClassVar[str]
+    metrics_fields: ClassVar[list[str]]
+    renamed_columns: ClassVar[dict[str, str]] = {}
+
+    model: nn.Module
+    optimiser: object
+
+    def __init__(self, config: TrainerConfig, out=sys.stdout, payload: dict | None = None) -> None:
+        if config.resume:
+            payload = payload or load_checkpoint(config.resume, kind=self.kind)
+            payload = {**payload, "config": upgrade_saved_config(payload["config"])}
+        self.config = config
+        self.session = RunSession(
+            config.run_dir,
+            config.to_dict(),
+            counters={
+                "frames": 0,
+                "updates": 0,
+                "episodes": 0,
+                "elapsed_s": 0.0,
+                "best_eval_return": -math.inf,
+            },
+            logs={"metrics": self.metrics_fields, "eval": EVAL_FIELDS},
+            key="frames",
+            kind=self.kind,
+            payload=payload,
+            identity=fields_with_role(type(config), "identity"),
+            renamed=self.renamed_columns,
+            tensorboard=True,
+            out=out,
+        )
+        self.payload = payload
+        self.run_dir, self.counters = self.session.run_dir, self.session.counters
+        self.returns: deque[float] = deque(maxlen=RECENT_EPISODES)
+        self.successes: deque[bool] = deque(maxlen=RECENT_EPISODES)
+
+    # ---- episodes, evaluation, budget --------------------------------------------------------
+
+    def record_episodes(self, returns: list[float], successes: list[bool]) -> None:
+        self.counters["episodes"] += len(returns)
+        self.returns.extend(returns)
+        self.successes.extend(successes)
+
+    def stats(self) -> tuple[float, float]:
+        """The mean return and success rate of the last 200 episodes (NaN: none yet, or
+        an env that reports no successes)."""
+        mean = sum(self.returns) / len(self.returns) if self.returns else math.nan
+        rate = sum(self.successes) / len(self.successes) if self.successes else math.nan
+        return mean, rate
+
+    def run_evaluation(self) -> dict:
+        """The greedy policy on the fixed evaluation episodes: a row of ``eval.csv``, and
+        ``best.pt`` when it is the best so far."""
+        config = self.config
+        result = evaluate(
+            self.model,
+            config.env_options,
+            config.eval_episodes,
+            config.eval_seed,
+            env_id=config.env,
+            max_steps=config.eval_step_cap,
+        )
+        frames = self.counters["frames"]
+        self.session.log("eval", {"frames": frames, "elapsed_s": self.session.elapsed(), **result})
+        if result["mean_return"] > self.counters["best_eval_return"]:
+            self.counters["best_eval_return"] = result["mean_return"]
+            # the weights to watch: the best greedy evaluation so far
+            self.session.save_best(self.model.state_dict(), eval=result)
+        self.session.scalars("eval", result, frames)
+        return result
+
+    def evaluate_and_say(self) -> Stop | None:
+        """Evaluate, say the result; a Stop when it reached ``--stop-at-return``."""
+        result = self.run_evaluation()
+        self.session.say(f"\neval at {self.counters['frames']:,} frames: {eval_text(result)}")
+        target = self.config.stop_at_return
+        if target is not None and result["mean_return"] >= target:
+            return Stop(reason=f"evaluation reached --stop-at-return {target}")
+        return None
+
+    def budget_spent(self) -> Stop | None:
+        if self.counters["frames"] >= self.config.total_frames:
+            return Stop(reason="reached --total-frames")
+        minutes = self.config.max_minutes
+        if minutes and self.session.elapsed() >= 60 * minutes:
+            return Stop(reason="reached --max-minutes")
+        return None
+
+    def interrupted(self) -> Stop | None:
+        signalled = self.session.signal_stop()
+        return Stop(*signalled) if signalled else None
+
+    # ---- saving and the end ------------------------------------------------------------------
+
+    def save(self) -> Path:
+        return self.session.save(self.model.state_dict(), self.optimiser.state_dict())
+
+    def finish(self, stop: Stop) -> None:
+        """The final checkpoint first (a failing log row must not stop it), then the last
+        metrics row; TensorBoard closed whatever happens."""
+        if stop.save:
+            if not self.session.save_final(self.model.state_dict(), self.optimiser.state_dict()):
+                stop.exit_code = stop.exit_code or EXIT_WRITE_FAILED
+                stop.reason = stop.reason or "the final checkpoint could not be written"
+            try:
+                self.log_metrics(0.0)
+            except OSError:
+                pass
+        self.session.close()
+
+    def say_stopped(self, stop: Stop) -> None:
+        self.session.say(
+            f"stopped: {stop.reason or 'done'} after {self.counters['frames']:,} frames "
+            f"({self.session.elapsed() / 60:.1f} min)"
+        )
+
+    # ---- metrics and the console -------------------------------------------------------------
+
+    def metrics_row(self) -> dict:
+        """The algorithm's columns of the next ``metrics.csv`` row (its losses)."""
+        raise NotImplementedError
+
+    def log_metrics(self, fps: float, bar=None) -> None:
+        mean, rate = self.stats()
+        row = {
+            "frames": self.counters["frames"],
+            "updates": self.counters["updates"],
+            "episodes": self.counters["episodes"],
+            "elapsed_s": self.session.elapsed(),
+            "fps": fps,
+            "mean_return": mean,
+            "success_rate": rate,
+            **self.metrics_row(),
+        }
+        self.session.log("metrics", row)
+        keys = [k for k in row if k not in ("frames", "updates", "episodes", "elapsed_s")]
+        self.session.scalars("train", row, row["frames"], keys)
+        if bar is not None:
+            bar.total = self.frames_at_end(fps)
+            text = f"fps {fps:,.0f} | return {mean:+.3f}"
+            bar.set_postfix_str(text if math.isnan(rate) else f"{text} | success {rate:.3f}", False)
+
+    def progress_bar(self):
+        from tqdm import tqdm
+
+        return tqdm(
+            total=self.config.total_frames,
+            initial=self.counters["frames"],
+            unit="frame",
+            disable=not self.config.progress,
+            file=self.session.out,
+            dynamic_ncols=True,
+        )
+
+    def frames_at_end(self, fps: float) -> int:
+        """The progress bar's total: the frame budget, or the frames the time limit will
+        allow at the current speed, whichever ends the run first."""
+        total = self.config.total_frames
+        if self.config.max_minutes and fps > 0:
+            left = max(0.0, 60 * self.config.max_minutes - self.session.elapsed())
+            total = min(total, int(self.counters["frames"] + fps * left))
+        return total
+
+    def warm_up(self) -> None:
+        """Compile the fast-weights core's numba loops before training starts (numba
+        caches them on disk: only a first run compiles), and say so."""
+        if self.config.core != "fastweights":
+            return
+        from fw_rl.cores.fast_weights.warm_up import warm_up
+
+        self.session.say(
+            "preparing the fast-weights kernels (numba compiles them on a first run) ..."
+        )
+        seconds = warm_up()
+        self.session.say(f"kernels ready in {seconds:.1f} s")
