@@ -43,6 +43,7 @@ import torch
 from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
 
 from fw_rl.agents.config import A3CConfig
+from fw_rl.agents.faults import fault_runtime_env
 from fw_rl.agents.model import build_model
 from fw_rl.agents.parameter_server import (
     FlatParameterServer,
@@ -51,7 +52,7 @@ from fw_rl.agents.parameter_server import (
 )
 from fw_rl.agents.pool import BackendError, Note, Update, WorkerExited, WorkerFailed
 from fw_rl.agents.shared_optim import make_shared_optimiser
-from fw_rl.agents.worker import FAULT_VARIABLE, NonFiniteLossError, UpdateReport, run_worker
+from fw_rl.agents.worker import NonFiniteLossError, UpdateReport, run_worker
 from fw_rl.system import tune_malloc
 
 SERVER_TIMEOUT_S = 60.0  # a parameter server that does not answer for this long is lost
@@ -290,11 +291,8 @@ class RayWorkerPool:
             {k: v.detach().clone() for k, v in self.model.state_dict().items()},
             self.optimiser.state_dict(),
         )
-        worker_options = {"scheduling_strategy": "SPREAD"}
-        if os.environ.get(FAULT_VARIABLE):  # tests inject faults through the environment
-            worker_options["runtime_env"] = {
-                "env_vars": {FAULT_VARIABLE: os.environ[FAULT_VARIABLE]}
-            }
+        # the tests' faults reach the actors through their environment (agents/faults.py)
+        worker_options = {"scheduling_strategy": "SPREAD", **fault_runtime_env()}
         self.actors = [
             WorkerActor.options(**worker_options).remote(w, config, server_name)
             for w in range(self.num_workers)

@@ -17,6 +17,7 @@ here changes how RecurrentPPO learns.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections import deque
@@ -58,6 +59,16 @@ class RecurrentPPOConfig:
     env: str = option("Catch-v0", "Gymnasium env id (module:EnvId imports it)", role="identity")
     env_kwargs: str = option("{}", "the env's keyword arguments as JSON", role="identity")
     hidden_size: int = option(128, "LSTM units (sb3's lstm_hidden_size)", role="identity")
+    shared_lstm: bool = option(
+        False,
+        "one LSTM for the policy and the value, as ours (sb3's default: two)",
+        role="identity",
+    )
+    net_arch: str = option(
+        "",
+        "the layers after the LSTM as JSON, e.g. [] (none, as ours) or [64, 64]; '' = sb3's",
+        role="identity",
+    )
     n_envs: int = option(32, "envs stepped together (a DummyVecEnv)")
     n_steps: int = option(64, "steps per env per rollout")
     batch_size: int = option(512, "minibatch size in steps")
@@ -95,6 +106,17 @@ class RecurrentPPOConfig:
             )
         if self.eval_interval < 0 or self.eval_episodes < 1:
             raise ValueError("--eval-interval must be >= 0 and --eval-episodes >= 1")
+        if self.net_arch:
+            try:
+                layers = json.loads(self.net_arch)
+            except json.JSONDecodeError:
+                layers = None
+            if not isinstance(layers, list) or not all(
+                isinstance(n, int) and n > 0 for n in layers
+            ):
+                raise ValueError(
+                    f"--net-arch must be a JSON list of layer sizes, got {self.net_arch!r}"
+                )
         try:
             parse_env_kwargs(self.env_kwargs)
         except EnvError as e:
@@ -158,7 +180,7 @@ class RecurrentPPORun:
             ent_coef=config.ent_coef,
             vf_coef=config.vf_coef,
             max_grad_norm=config.max_grad_norm,
-            policy_kwargs={"lstm_hidden_size": config.hidden_size},
+            policy_kwargs=_policy_kwargs(config),
             seed=config.seed,
             device="cpu",
             verbose=0,
@@ -297,6 +319,15 @@ class RecurrentPPORun:
             return EXIT_WRITE_FAILED
         self.session.say(f"stopped: {self.reason} at {self.counters['frames']:,} frames")
         return self.exit_code
+
+
+def _policy_kwargs(config: RecurrentPPOConfig) -> dict:
+    kwargs: dict = {"lstm_hidden_size": config.hidden_size}
+    if config.shared_lstm:  # sb3 needs the critic's own LSTM off when the LSTM is shared
+        kwargs.update(shared_lstm=True, enable_critic_lstm=False)
+    if config.net_arch:
+        kwargs["net_arch"] = json.loads(config.net_arch)
+    return kwargs
 
 
 def _next_multiple(frames: int, interval: int) -> int:

@@ -14,20 +14,18 @@ between, so both passes agree.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 
 from fw_rl.agents.config import A3CConfig
+from fw_rl.agents.faults import with_injected_faults
 from fw_rl.agents.losses import actor_critic_loss, gae_advantages
 from fw_rl.agents.model import build_model
 from fw_rl.agents.parameter_server import ParameterServer
 from fw_rl.agents.rollout import RolloutCollector
 from fw_rl.envs.factory import make_vector_env
-
-FAULT_VARIABLE = "FW_RL_INJECT_FAULT"  # tests: "raise:<worker>:<update>" or "nan:<w>:<u>"
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -48,14 +46,6 @@ class UpdateReport:
     grad_norm: float = 0.0
 
 
-def _injected_fault(worker: int) -> tuple[str, int] | None:
-    spec = os.environ.get(FAULT_VARIABLE, "")
-    if not spec:
-        return None
-    kind, target, update = spec.split(":")
-    return (kind, int(update)) if int(target) == worker else None
-
-
 def run_worker(
     worker: int,
     config: A3CConfig,
@@ -72,7 +62,7 @@ def run_worker(
     collector = RolloutCollector(
         env, local, config.seed * 1_000_003 + worker * k, config.gamma, config.env
     )
-    fault = _injected_fault(worker)
+    server = with_injected_faults(server, worker)  # the tests' faults (agents/faults.py)
     update = 0
     while not should_stop():
         server.pull(local)
@@ -87,10 +77,6 @@ def run_worker(
             logits, values, r.actions, advantages, returns, config.value_cost, config.entropy_cost
         )
         update += 1
-        if fault is not None and update == fault[1]:
-            if fault[0] == "raise":
-                raise RuntimeError(f"injected fault in worker {worker} at update {update}")
-            parts.total = parts.total * float("nan")
         if not torch.isfinite(parts.total):
             raise NonFiniteLossError(
                 f"worker {worker}: loss is {parts.total.item()} at update {update} "

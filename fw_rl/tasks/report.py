@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fw_rl.agents.study.report import ReportError, improvement_text
 from fw_rl.cores.identity import run_core_label
 from fw_rl.run_dir import read_config
+from fw_rl.statistics import ReportError, improvement_text
 
 # Ba et al. (2016), test error in % (shared/PAPER.md)
 PAPER_TABLE1 = {  # associative retrieval, K = 4, by R

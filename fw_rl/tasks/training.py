@@ -2,16 +2,15 @@
 
 A run directory holds ``config.json``, ``curve.csv`` (update, train loss and error,
 validation error), ``checkpoint.pt`` (the latest state, to resume), ``best.pt`` (the weights
-with the lowest validation error) and ``results.json`` (test error of the best weights).
-Ctrl-C saves the latest state before exiting.
+with the lowest validation error) and ``results.json`` (test error of the best weights),
+through the run session every trainer uses (:mod:`fw_rl.run_session`). Ctrl-C and SIGTERM
+save the latest state before exiting.
 """
 
 from __future__ import annotations
 
 import json
-import signal
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,24 +20,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from fw_rl.checkpoint import (
-    CHECKPOINT_NAME,
-    CheckpointError,
-    check_same_run,
-    load_checkpoint,
-    load_model_state,
-    save_checkpoint,
-)
+from fw_rl.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint, load_model_state
 from fw_rl.cli import check_finite, fields_with_role, option
 from fw_rl.cores.config import CoreConfig
-from fw_rl.run_dir import (
-    BEST_NAME,
-    CsvLog,
-    RunDirError,
-    create_run_dir,
-    describe_os_error,
-    write_config,
-)
+from fw_rl.run_dir import BEST_NAME, RunDirError, describe_os_error
+from fw_rl.run_session import EXIT_FAILED, EXIT_OK, EXIT_USAGE, EXIT_WRITE_FAILED, RunSession
 
 KIND = "supervised"
 
@@ -112,40 +98,36 @@ def train_classifier(
     say=print,
     payload: dict | None = None,
     extra_tests: dict[str, Dataset] | None = None,
-) -> dict:
+) -> tuple[int, dict | None]:
     """Train on ``splits["train"]``, keep the weights best on ``"validation"``, report the
     test error of those (and on each of ``extra_tests``, as ``results["test_errors"]``);
     resumes from the run's checkpoint when ``config.resume`` (``payload``, when the caller
-    has read it already)."""
-    run_dir = create_run_dir(run_dir, resuming=bool(config.resume))
+    has read it already). Returns the exit code and the results (None unless finished).
+
+    The run directory, resume check, ``curve.csv``, checkpoints and signals are the run
+    session's (:class:`~fw_rl.run_session.RunSession`), as for every trainer: SIGINT and
+    SIGTERM save the latest state and end the run with 130 / 143."""
+    if config.resume and payload is None:
+        payload = load_checkpoint(run_dir, kind=KIND)
+    session = RunSession(
+        run_dir,
+        asdict(config),
+        counters={"update": 0, "best_validation_error": 1.0, "elapsed_s": 0.0, "since_best": 0},
+        logs={"curve": CURVE_FIELDS},
+        key="update",
+        kind=KIND,
+        payload=payload,
+        identity=fields_with_role(type(config), "identity"),
+        out=sys.stdout,
+    )
+    run_dir, counters = session.run_dir, session.counters
     torch.set_num_threads(config.threads)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
-    counters = {"update": 0, "best_validation_error": 1.0, "elapsed_s": 0.0, "since_best": 0}
-    stopped = f"reached --updates {config.updates}"
-    if config.resume:
-        payload = payload or load_checkpoint(run_dir, kind=KIND)
-        identity = fields_with_role(type(config), "identity")
-        check_same_run(payload, asdict(config), identity, run_dir)
+    if payload is not None:
         load_model_state(model, payload, run_dir)
         optimiser.load_state_dict(payload["optimiser"])
-        counters.update(payload["counters"])
-    curve = CsvLog(
-        run_dir / "curve.csv",
-        CURVE_FIELDS,
-        keep_up_to=counters["update"] if config.resume else None,
-        key="update",
-    )
-    write_config(run_dir, asdict(config))
-
-    def save() -> None:
-        save_checkpoint(
-            run_dir / CHECKPOINT_NAME,
-            model_state=model.state_dict(),
-            optimiser_state=optimiser.state_dict(),
-            counters=counters,
-            config=asdict(config),
-            kind=KIND,
-        )
+    session.open()
+    stopped = f"reached --updates {config.updates}"
 
     from tqdm import tqdm
 
@@ -161,10 +143,19 @@ def train_classifier(
     bar = tqdm(
         total=config.updates, initial=counters["update"], unit="update", disable=not config.progress
     )
-    start = time.monotonic() - counters["elapsed_s"]
     loss_sum = wrong = seen = 0.0
-    try:
+    with session.catching_signals():
         while counters["update"] < config.updates:
+            signalled = session.signal_stop()
+            if signalled:
+                session.save(model.state_dict(), optimiser.state_dict())
+                bar.close()
+                session.close()
+                say(
+                    f"interrupted: saved {run_dir / CHECKPOINT_NAME} ({signalled[1]}); "
+                    f"continue with --resume {run_dir}"
+                )
+                return signalled[0], None
             try:
                 x, y = next(batches)
             except StopIteration:
@@ -192,15 +183,15 @@ def train_classifier(
                 or counters["update"] == config.updates
             ):
                 val = error_rate(model, splits["validation"])
-                counters["elapsed_s"] = time.monotonic() - start
-                curve.write(
+                session.log(
+                    "curve",
                     {
                         "update": counters["update"],
-                        "elapsed_s": round(counters["elapsed_s"], 1),
+                        "elapsed_s": round(session.elapsed(), 1),
                         "train_loss": loss_sum / seen,
                         "train_error": wrong / seen,
                         "validation_error": val,
-                    }
+                    },
                 )
                 bar.set_postfix_str(f"train error {wrong / seen:.3f} | val error {val:.3f}")
                 loss_sum = wrong = seen = 0.0
@@ -208,28 +199,16 @@ def train_classifier(
                 if val < counters["best_validation_error"]:
                     counters["best_validation_error"] = val
                     counters["since_best"] = 0
-                    save_checkpoint(
-                        run_dir / BEST_NAME,
-                        model_state=model.state_dict(),
-                        optimiser_state=None,
-                        counters=counters,
-                        config=asdict(config),
-                        kind=KIND,
-                    )
-                save()
+                    session.save_best(model.state_dict())
+                session.save(model.state_dict(), optimiser.state_dict())
                 if val <= config.stop_at_error:
                     stopped = f"validation error {val} reached --stop-at-error"
                     break
                 if config.patience and counters["since_best"] >= config.patience:
                     stopped = f"no better validation error for {config.patience} evaluations"
                     break
-    except KeyboardInterrupt:
-        counters["elapsed_s"] = time.monotonic() - start
-        save()
-        bar.close()
-        say(f"interrupted: saved {run_dir / CHECKPOINT_NAME}; continue with --resume {run_dir}")
-        raise
     bar.close()
+    session.close()
     if not (run_dir / BEST_NAME).is_file():
         raise TrainingFailed(f"{stopped}, before the first validation: no weights to test")
     best = load_checkpoint(run_dir / BEST_NAME, kind=KIND)
@@ -241,12 +220,12 @@ def train_classifier(
         "best_validation_error": counters["best_validation_error"],
         "stopped": stopped,
         "test_error": error_rate(model, splits["test"]),
-        "elapsed_s": counters["elapsed_s"],
+        "elapsed_s": session.elapsed(),
     }
     if extra_tests:
         results["test_errors"] = {k: error_rate(model, v) for k, v in extra_tests.items()}
     (run_dir / "results.json").write_text(json.dumps(results, indent=2))
-    return results
+    return EXIT_OK, results
 
 
 def run_training(
@@ -263,33 +242,23 @@ def run_training(
     run_dir = Path(config.resume or config.run_dir or default_run_dir)
     torch.manual_seed(config.seed)
     model = build_model()
-    received = []
-
-    def on_sigterm(signum, _frame):  # as Ctrl-C: save the checkpoint, then stop
-        received.append(signum)
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        results = train_classifier(
+        code, results = train_classifier(
             model, splits, config, run_dir, payload=payload, extra_tests=extra_tests
         )
     except (CheckpointError, RunDirError) as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except OSError as e:  # a full disk while saving: the last good checkpoint is kept
         print(
             f"error: cannot write to {run_dir}: {describe_os_error(e)}; "
             "the last good checkpoint is kept",
             file=sys.stderr,
         )
-        return 4
+        return EXIT_WRITE_FAILED
     except TrainingFailed as e:
         print(f"error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 143 if received else 130
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    print(json.dumps(results, indent=2))
-    return 0
+        return EXIT_FAILED
+    if results is not None:
+        print(json.dumps(results, indent=2))
+    return code

@@ -16,8 +16,8 @@ import torch
 
 from fw_rl.agents.config import A3CConfig
 from fw_rl.agents.evaluate import evaluate
+from fw_rl.agents.faults import FAULT_VARIABLE
 from fw_rl.agents.model import build_model
-from fw_rl.agents.worker import FAULT_VARIABLE
 from fw_rl.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]

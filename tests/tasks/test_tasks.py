@@ -606,8 +606,10 @@ def test_a_run_whose_loss_turns_nan_stops_and_tests_its_best_weights(tmp_path):
     config = SupervisedConfig(core="lstm", hidden=4, updates=1000, eval_interval=10,
                               batch_size=32, progress=False)  # fmt: skip
     said = []
-    results = train_classifier(TurnsNaN(25), splits, config, tmp_path / "a", say=said.append)
-    assert results["updates"] == 25 and "became nan at update 26" in results["stopped"]
+    code, results = train_classifier(TurnsNaN(25), splits, config, tmp_path / "a", say=said.append)
+    assert (
+        code == 0 and results["updates"] == 25 and "became nan at update 26" in results["stopped"]
+    )
     assert 0 <= results["test_error"] <= 1 and said  # the weights best before it: a number
     with pytest.raises(TrainingFailed, match="before the first validation"):
         train_classifier(TurnsNaN(5), splits, config, tmp_path / "b", say=said.append)

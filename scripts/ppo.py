@@ -1,0 +1,36 @@
+#!/usr/bin/env python
+"""Train a recurrent agent with PPO on Catch-v0 or any Gymnasium env, its core chosen by name.
+
+    python scripts/ppo.py --core fastweights --env Catch-v0
+    python scripts/ppo.py --core lstm --env popgym:popgym-RepeatFirstEasy-v0 --num-envs 32
+    python scripts/ppo.py --resume runs/fastweights-20261203-120000
+
+Exit codes as scripts/a3c.py: 0 done, 1 training failed, 2 bad arguments, checkpoint or run
+directory, 3 non-finite loss (the last good checkpoint kept), 4 the run directory could not
+be written, 130 / 143 stopped by SIGINT / SIGTERM (saved).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from fw_rl.agents.config import PPOConfig
+from fw_rl.agents.ppo import PPOTrainer
+from fw_rl.checkpoint import CheckpointError
+from fw_rl.cli import parse_config
+from fw_rl.run_dir import Resumption, RunDirError
+
+
+def main(argv=None) -> int:
+    resumption = Resumption("ppo")  # --resume RUN alone continues as the run was started
+    config = parse_config(PPOConfig, __doc__.split("\n\n")[0], argv, saved=resumption)
+    try:
+        trainer = PPOTrainer(config, payload=resumption.payload)
+    except (CheckpointError, RunDirError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return trainer.train()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,253 @@
+"""Recurrent PPO (agents/ppo.py, scripts/ppo.py): the loss by hand, sequences cut anywhere
+giving the rollout's outputs, a seeded run repeating itself, learning a memory task, and the
+ways a run ends."""
+
+import csv
+import math
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from fw_rl.agents import ppo
+from fw_rl.agents.config import ConfigError, PPOConfig, agent_config
+from fw_rl.agents.model import build_model
+from fw_rl.agents.ppo import cut_into_sequences, ppo_loss
+from fw_rl.agents.rollout import RolloutCollector
+from fw_rl.checkpoint import AGENT_KINDS, load_checkpoint
+from fw_rl.envs.factory import make_vector_env
+from fw_rl.scripts import ppo as ppo_script
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ["--size", "6", "--hidden-size", "16", "--encoder-size", "16", "--num-envs", "4"]
+TINY += ["--rollout-steps", "16", "--eval-episodes", "10", "--no-progress"]
+
+
+# ---- the loss -------------------------------------------------------------------------------
+
+
+def test_the_clipped_loss_matches_a_hand_computation():
+    # a uniform policy over 2 actions; pi_old(a) = 0.25, so the ratio is 2 at both steps
+    logits = torch.zeros(2, 2)
+    actions = torch.tensor([0, 1])
+    old_log_probs = torch.log(torch.tensor([0.25, 0.25]))
+    advantages = torch.tensor([1.0, -1.0])
+    # value: step 0 moves 0.5 -> 1.0 towards R = 0 (the unclipped error is larger), step 1
+    # moves 0.5 -> 0.9 towards R = 1 (the clipped one, 0.7, is further: 0.09 > 0.01)
+    values = torch.tensor([1.0, 0.9])
+    old_values = torch.tensor([0.5, 0.5])
+    returns = torch.tensor([0.0, 1.0])
+    loss = ppo_loss(logits, values, actions, old_log_probs, old_values, advantages, returns)
+    # policy: min(2 * 1, 1.2 * 1) = 1.2 and min(2 * -1, 1.2 * -1) = -2, negated, averaged
+    assert loss.policy.item() == pytest.approx(-(1.2 - 2.0) / 2)
+    assert loss.value.item() == pytest.approx(0.5 * (1.0 + 0.09) / 2)
+    assert loss.entropy.item() == pytest.approx(math.log(2))
+    assert loss.approx_kl.item() == pytest.approx(1.0 - math.log(2))
+    assert loss.clip_fraction.item() == 1.0
+    expected = loss.policy + 0.5 * loss.value - 0.01 * loss.entropy
+    assert loss.total.item() == pytest.approx(expected.item())
+    plain = ppo_loss(
+        logits, values, actions, old_log_probs, old_values, advantages, returns, value_clip=False
+    )
+    assert plain.value.item() == pytest.approx(0.5 * (1.0 + 0.01) / 2)
+
+
+def test_inside_the_clip_range_the_loss_is_the_policy_gradient_surrogate():
+    logits = torch.tensor([[0.3, -0.2, 0.1]], requires_grad=True)
+    actions = torch.tensor([2])
+    old = torch.log_softmax(logits.detach(), -1)[:, 2]  # ratio 1: nothing clipped
+    loss = ppo_loss(
+        logits, torch.zeros(1), actions, old, torch.zeros(1), torch.ones(1), torch.zeros(1)
+    )
+    loss.policy.backward()
+    surrogate = torch.tensor([[0.3, -0.2, 0.1]], requires_grad=True)
+    (-torch.log_softmax(surrogate, -1)[0, 2]).backward()
+    assert torch.allclose(logits.grad, surrogate.grad, atol=1e-6)
+    assert loss.clip_fraction.item() == 0.0 and abs(loss.approx_kl.item()) < 1e-7
+
+
+# ---- sequences ------------------------------------------------------------------------------
+
+
+def _rollout(core, steps=24, envs=3, length=6, seed=0):
+    config = PPOConfig(
+        core=core,
+        size=5,
+        hidden_size=12,
+        encoder_size=10,
+        num_envs=envs,
+        rollout_steps=steps,
+        minibatches=1,
+    )
+    torch.manual_seed(seed)
+    model = build_model(config)
+    env = make_vector_env(config.env, config.env_options, envs)
+    collector = RolloutCollector(env, model, seed=seed)
+    collector.collect(5)  # so the rollout starts mid-episode, from a state that is not zero
+    rollout = collector.collect(steps, state_every=length)
+    env.close()
+    return model, rollout
+
+
+@pytest.mark.parametrize("core", ["fastweights", "lstm", "irnn", "alstm"])
+def test_a_sequence_run_alone_gives_the_rollouts_outputs(core):
+    """Catch episodes of 4 steps in sequences of 6: resets fall inside the sequences, and
+    every sequence but the first of each env starts from a carried state."""
+    model, rollout = _rollout(core)
+    assert rollout.resets[1:].any()
+    zeros = torch.zeros_like(rollout.rewards)
+    seqs = cut_into_sequences(rollout, zeros, zeros, 6)
+    assert seqs.count == 3 * 4 and seqs.actions.shape[0] == 6
+    for index in (torch.tensor([5]), torch.tensor([11, 0, 7]), torch.arange(12)):
+        batch = seqs.select(index)
+        with torch.no_grad():
+            logits, values, _ = model(batch.obs, batch.start, batch.resets, batch.actions)
+        chosen = torch.log_softmax(logits, -1).gather(-1, batch.actions[..., None])[..., 0]
+        assert torch.allclose(chosen, batch.log_probs, atol=1e-5)
+        assert torch.allclose(values, batch.values, atol=1e-5)
+
+
+def test_sequence_n_is_the_steps_of_its_env_and_chunk():
+    _, rollout = _rollout("lstm", steps=12, envs=2, length=4)
+    zeros = torch.zeros_like(rollout.rewards)
+    seqs = cut_into_sequences(rollout, zeros, rollout.rewards, 4)
+    # sequence c * K + k: steps 4c .. 4c + 3 of env k
+    for c in range(3):
+        for k in range(2):
+            assert torch.equal(seqs.actions[:, c * 2 + k], rollout.actions[4 * c : 4 * c + 4, k])
+            assert torch.equal(seqs.returns[:, c * 2 + k], rollout.rewards[4 * c : 4 * c + 4, k])
+    with pytest.raises(ValueError, match="does not divide"):
+        cut_into_sequences(rollout, zeros, zeros, 5)
+    with pytest.raises(ValueError, match="state_every=6"):
+        cut_into_sequences(rollout, zeros, zeros, 6)
+
+
+# ---- the config -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"rollout_steps": 128, "sequence_length": 7}, "must divide --rollout-steps"),
+        ({"num_envs": 2, "rollout_steps": 8, "minibatches": 3}, "more than the rollout's 2"),
+        ({"clip": 0.0}, "--clip must be > 0"),
+        ({"env": "bsuite/memory_len-v0", "env_kwargs": '{"results_dir": "x"}'}, "--num-envs 1"),
+    ],
+)
+def test_bad_settings_are_refused_in_one_line(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        PPOConfig(**kwargs)
+
+
+def test_bad_flags_exit_2_and_write_nothing(tmp_path, capsys):
+    run = tmp_path / "run"
+    with pytest.raises(SystemExit) as exit_info:
+        ppo_script.main([*TINY, "--sequence-length", "5", "--run-dir", str(run)])
+    assert exit_info.value.code == 2
+    assert "must divide --rollout-steps" in capsys.readouterr().err
+    assert not run.exists()
+
+
+# ---- runs -----------------------------------------------------------------------------------
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_seeded_run_on_the_cpu_repeats_itself(tmp_path):
+    flags = [*TINY, "--core", "lstm", "--total-frames", "640", "--eval-interval", "320"]
+    for name in ("a", "b"):
+        assert ppo_script.main([*flags, "--run-dir", str(tmp_path / name)]) == 0
+    a, b = (load_checkpoint(tmp_path / n, kind="ppo") for n in ("a", "b"))
+    assert a["counters"]["frames"] == 640 and a["counters"]["updates"] == 10
+    for key, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][key]), key
+    assert (
+        _rows(tmp_path / "a" / "eval.csv")[-1]["mean_return"]
+        == (_rows(tmp_path / "b" / "eval.csv")[-1]["mean_return"])
+    )
+    c = tmp_path / "c"
+    assert ppo_script.main([*flags, "--seed", "1", "--run-dir", str(c)]) == 0
+    changed = load_checkpoint(c, kind="ppo")["model"]
+    assert any(not torch.equal(t, changed[k]) for k, t in a["model"].items())
+
+
+def test_a_ppo_agent_loads_where_an_a3c_agent_does(tmp_path):
+    """watch, generalise and attention read any agent's checkpoint (AGENT_KINDS)."""
+    run = tmp_path / "run"
+    assert ppo_script.main([*TINY, "--total-frames", "128", "--run-dir", str(run)]) == 0
+    payload = load_checkpoint(run, kind=AGENT_KINDS)
+    config = agent_config(payload)
+    assert isinstance(config, PPOConfig) and config.num_envs == 4
+    build_model(config).load_state_dict(payload["model"])
+    from fw_rl.agents.study.attention import attention_profile
+
+    profile = attention_profile(run, episodes=4)
+    assert len(profile["visible_share"]) == 5  # a 6 x 6 board: 5 steps
+
+
+def test_a_non_finite_loss_exits_3_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    flags = [*TINY, "--core", "irnn", "--run-dir", str(run), "--checkpoint-interval", "1e-9"]
+    assert ppo_script.main([*flags, "--total-frames", "192"]) == 0
+    before = (run / "checkpoint.pt").read_bytes()
+    real = ppo.ppo_loss
+
+    def poisoned(*args, **kwargs):
+        parts = real(*args, **kwargs)
+        parts.total = parts.total * math.nan
+        return parts
+
+    monkeypatch.setattr(ppo, "ppo_loss", poisoned)
+    code = ppo_script.main(["--resume", str(run), "--total-frames", "100000"])
+    assert code == 3
+    assert (run / "checkpoint.pt").read_bytes() == before
+
+
+def test_sigint_saves_and_the_run_resumes_to_its_budget(tmp_path):
+    run = tmp_path / "run"
+    command = [sys.executable, str(ROOT / "scripts" / "ppo.py"), *TINY, "--core", "lstm"]
+    command += ["--total-frames", "10000000", "--eval-interval", "100000000"]
+    command += ["--run-dir", str(run)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(_rows_or_none(run / "metrics.csv")) < 2:
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    frames = load_checkpoint(run, kind="ppo")["counters"]["frames"]
+    assert frames > 0 and frames % 64 == 0  # whole rollouts of 4 envs x 16 steps
+    target = frames + 128
+    code = ppo_script.main(["--resume", str(run), "--total-frames", str(target)])
+    assert code == 0
+    payload = load_checkpoint(run, kind="ppo")
+    assert payload["counters"]["frames"] == target
+    assert payload["config"]["total_frames"] == target
+    assert int(_rows(run / "metrics.csv")[-1]["frames"]) == target
+
+
+def _rows_or_none(path):
+    try:
+        return _rows(path)
+    except OSError:
+        return []
+
+
+def test_ppo_learns_a_cue_it_must_remember(tmp_path):
+    """bsuite's memory_len with memory_length 5 (the cue shown at the first step only and
+    asked for at the last: a memoryless policy's mean return is 0), as the A3C's test."""
+    run = tmp_path / "run"
+    flags = ["--env", "bsuite/memory_len-v0", "--env-kwargs", '{"setting": 4}', "--core", "lstm"]
+    flags += ["--hidden-size", "32", "--num-envs", "16", "--rollout-steps", "12"]
+    flags += ["--lr", "1e-3", "--total-frames", "100000", "--eval-interval", "10000"]
+    flags += ["--stop-at-return", "0.95", "--run-dir", str(run), "--no-progress"]
+    assert ppo_script.main(flags) == 0
+    best = max(float(r["mean_return"]) for r in _rows(run / "eval.csv"))
+    assert best >= 0.9
