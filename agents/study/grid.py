@@ -18,7 +18,7 @@ labels (letters, digits, ``. _ +``); the run's folder is their labels joined by 
 then ``seed<N>``, e.g. ``24x24-lstm-seed0``. Later flags win, so an axis can override the
 common ``flags``.
 
-An optional ``"script"`` names the trainer the runs use: ``"a3c"`` (the default), or one of
+An optional ``"script"`` names the trainer the runs use: ``"a3c"`` (the default), ``"ppo"``, or one of
 the supervised tasks, ``"assoc_retrieval"`` and ``"glimpses"`` (``scripts/<script>.py``), so
 the supervised tables are grids too, or ``"sb3_recurrent_ppo"``, the peer we measure against.
 """
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LABEL = re.compile(r"^[A-Za-z0-9._+]+$")
-SCRIPTS = ("a3c", "assoc_retrieval", "glimpses", "sb3_recurrent_ppo")  # under fw_rl.scripts
+SCRIPTS = ("a3c", "ppo", "assoc_retrieval", "glimpses", "sb3_recurrent_ppo")  # fw_rl.scripts.*
 
 
 class GridError(ValueError):
