@@ -1,0 +1,107 @@
+"""The supervised training loop (fw_rl/tasks/training.py): resume, stopping rules,
+signals, divergence."""
+
+import json
+
+import pytest
+import torch
+from task_helpers import TINY
+
+from fw_rl.scripts import assoc_retrieval
+
+
+def test_supervised_resume_keeps_the_runs_settings_and_refuses_another_model(tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = ["--core", "lstm", "--hidden", "12", "--lr", "2e-3", "--updates", "40"]
+    argv += ["--eval-interval", "20", "--train-size", "500", "--validation-size", "100"]
+    argv += ["--test-size", "100", "--run-dir", str(run), "--no-progress"]
+    assert assoc_retrieval.main(argv) == 0
+    # --resume with only the new budget: core, sizes and learning rate come from the run
+    assert assoc_retrieval.main(["--updates", "60", "--resume", str(run), "--no-progress"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert (config["core"], config["hidden"], config["lr"], config["updates"]) == (
+        "lstm", 12, 2e-3, 60,
+    )  # fmt: skip
+    updates = [line.split(",")[0] for line in (run / "curve.csv").read_text().splitlines()]
+    assert updates == ["update", "20", "40", "60"]
+    capsys.readouterr()
+    assert assoc_retrieval.main(["--hidden", "13", "--resume", str(run), "--no-progress"]) == 2
+    assert "hidden: checkpoint 12, asked 13" in capsys.readouterr().err
+
+
+def test_training_stops_when_converged(tmp_path):
+    """--patience: evaluations without a better validation error; --stop-at-error: a
+    target. Both end the run before its cap and say why."""
+    argv = ["--core", "lstm", "--hidden", "8", "--lr", "1e-9", "--updates", "500"]
+    argv += ["--eval-interval", "10", "--train-size", "300", "--validation-size", "100"]
+    argv += ["--test-size", "100", "--no-progress"]
+    assert assoc_retrieval.main([*argv, "--patience", "3", "--run-dir", str(tmp_path / "a")]) == 0
+    results = json.loads((tmp_path / "a" / "results.json").read_text())
+    assert results["updates"] < 500 and "no better validation error for 3" in results["stopped"]
+    stop_at = ["--stop-at-error", "1.0", "--run-dir", str(tmp_path / "b")]
+    assert assoc_retrieval.main([*argv, *stop_at]) == 0  # any error is <= 1
+    results = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert results["updates"] == 10 and "--stop-at-error" in results["stopped"]
+    assert assoc_retrieval.main([*argv, "--run-dir", str(tmp_path / "c")]) == 0
+    assert json.loads((tmp_path / "c" / "results.json").read_text())["updates"] == 500
+
+
+def test_sigterm_saves_a_supervised_run_which_then_resumes(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "fw_rl.scripts.assoc_retrieval", "--hidden", "8",
+               "--updates", "100000", "--eval-interval", "10", *TINY, "--no-progress",
+               "--run-dir", str(run)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while not (run / "checkpoint.pt").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=60)[0].decode()
+    assert process.returncode == 143, output
+    assert "interrupted: saved" in output and not (run / "results.json").exists()
+    curve = (run / "curve.csv").read_text().splitlines()
+    done = int(curve[-1].split(",")[0])
+    assert done >= 10
+    argv = ["--resume", str(run), "--updates", str(done + 20), "--no-progress"]
+    assert assoc_retrieval.main(argv) == 0
+    assert json.loads((run / "results.json").read_text())["updates"] == done + 20
+
+
+def test_a_run_whose_loss_turns_nan_stops_and_tests_its_best_weights(tmp_path):
+    from torch.utils.data import TensorDataset
+
+    from fw_rl.tasks.training import SupervisedConfig, TrainingFailed, train_classifier
+
+    class TurnsNaN(torch.nn.Module):
+        """A linear classifier whose outputs become NaN after ``after`` training calls."""
+
+        def __init__(self, after):
+            super().__init__()
+            self.linear, self.calls, self.after = torch.nn.Linear(4, 3), 0, after
+
+        def forward(self, x):
+            self.calls += self.training
+            logits = self.linear(x)
+            return logits * float("nan") if self.calls > self.after else logits
+
+    gen = torch.Generator().manual_seed(0)
+    data = TensorDataset(
+        torch.randn(256, 4, generator=gen), torch.randint(0, 3, (256,), generator=gen)
+    )
+    splits = {"train": data, "validation": data, "test": data}
+    config = SupervisedConfig(core="lstm", hidden=4, updates=1000, eval_interval=10,
+                              batch_size=32, progress=False)  # fmt: skip
+    said = []
+    code, results = train_classifier(TurnsNaN(25), splits, config, tmp_path / "a", say=said.append)
+    assert (
+        code == 0 and results["updates"] == 25 and "became nan at update 26" in results["stopped"]
+    )
+    assert 0 <= results["test_error"] <= 1 and said  # the weights best before it: a number
+    with pytest.raises(TrainingFailed, match="before the first validation"):
+        train_classifier(TurnsNaN(5), splits, config, tmp_path / "b", say=said.append)
