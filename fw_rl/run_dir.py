@@ -16,6 +16,8 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from fw_rl.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
 from fw_rl.cores.identity import upgrade_legacy_config
 
@@ -24,8 +26,26 @@ CONFIG_NAME = "config.json"
 
 
 class RunDirError(OSError):
-    """A run directory that cannot be used: it already holds a run, or it cannot be
-    created or written (permissions, a read-only or full disk)."""
+    """A run directory that cannot be used: it already holds a run, it cannot be created
+    or written (permissions, a read-only or full disk), or it is not a run's (its files
+    missing or unreadable)."""
+
+
+def read_log(run_dir: str | Path, name: str) -> list[dict[str, str]]:
+    """The rows of a run's ``<name>.csv`` (``metrics``, ``eval``, ``curve``): the one
+    reader of run folders' logs, for every report. Raises :class:`RunDirError` when the
+    file is missing or unreadable."""
+    path = Path(run_dir) / f"{name}.csv"
+    try:
+        with open(path, newline="") as f:
+            return list(csv.DictReader(f))
+    except (OSError, csv.Error, UnicodeDecodeError) as e:
+        raise RunDirError(f"cannot read {path}: {e}") from None
+
+
+def log_column(rows: list[dict[str, str]], key: str) -> np.ndarray:
+    """One column of :func:`read_log`'s rows as floats (an empty or ``nan`` cell: NaN)."""
+    return np.array([float(r[key]) if r[key] not in ("", "nan") else np.nan for r in rows])
 
 
 def describe_os_error(e: OSError) -> str:

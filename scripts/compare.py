@@ -17,7 +17,6 @@ grids of runs with confidence intervals, see ``scripts/study.py``.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -26,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from fw_rl.run_dir import RunDirError, log_column, read_log
 
 
 @dataclass
@@ -44,10 +45,6 @@ class Run:
         return float(self.frames[hits[0]]), float(self.seconds[hits[0]])
 
 
-class RunDirError(ValueError):
-    pass
-
-
 class NoEvaluationError(RunDirError):
     """A run directory whose ``eval.csv`` has no rows yet."""
 
@@ -60,18 +57,16 @@ def read_run(path: Path) -> Run:
             "(written by scripts/a3c.py)"
         )
     config = json.loads(config_path.read_text())
-    with open(eval_path, newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = read_log(path, "eval")
     if not rows:
         raise NoEvaluationError(f"{eval_path} has no evaluations yet")
-    column = {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
     return Run(
         path,
         config["core"],
         int(config.get("seed", 0)),
-        column["frames"],
-        column["elapsed_s"],
-        column["mean_return"],
+        log_column(rows, "frames"),
+        log_column(rows, "elapsed_s"),
+        log_column(rows, "mean_return"),
     )
 
 

@@ -18,9 +18,10 @@ labels (letters, digits, ``. _ +``); the run's folder is their labels joined by 
 then ``seed<N>``, e.g. ``24x24-lstm-seed0``. Later flags win, so an axis can override the
 common ``flags``.
 
-An optional ``"script"`` names the trainer the runs use: ``"a3c"`` (the default), ``"ppo"``, or one of
-the supervised tasks, ``"assoc_retrieval"`` and ``"glimpses"`` (``scripts/<script>.py``), so
-the supervised tables are grids too, or ``"sb3_recurrent_ppo"``, the peer we measure against.
+An optional ``"script"`` names the trainer the runs use (``scripts/<script>.py``): ``"a3c"``
+(the default), ``"ppo"``, one of the supervised tasks, ``"assoc_retrieval"`` and
+``"glimpses"``, so the supervised tables are grids too, or ``"sb3_recurrent_ppo"``, the peer
+we measure against.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from fw_rl.cores.identity import run_core_label
-from fw_rl.run_dir import read_config
+from fw_rl.run_dir import log_column, read_config, read_log
 from fw_rl.statistics import (  # noqa: F401  (the study's statistics, re-exported for its users)
     MIN_RUNS_FOR_P,
     ReportError,
@@ -69,20 +69,13 @@ class RunCurves:
         }
 
 
-def _column(rows: list[dict], key: str) -> np.ndarray:
-    return np.array([float(r[key]) if r[key] not in ("", "nan") else np.nan for r in rows])
-
-
 def read_run(run_dir: Path) -> RunCurves | None:
     """A finished run's curves; None (with the reason) for a run without evaluations."""
     try:
         spec = json.loads((run_dir / "study.json").read_text())
         config = read_config(run_dir)
-        with open(run_dir / "eval.csv", newline="") as f:
-            evals = list(csv.DictReader(f))
-        with open(run_dir / "metrics.csv", newline="") as f:
-            train = list(csv.DictReader(f))
-    except (OSError, json.JSONDecodeError, csv.Error) as e:
+        evals, train = read_log(run_dir, "eval"), read_log(run_dir, "metrics")
+    except (OSError, json.JSONDecodeError) as e:
         raise ReportError(f"cannot read the run {run_dir}: {e}") from None
     if not evals:
         return None
@@ -91,12 +84,12 @@ def read_run(run_dir: Path) -> RunCurves | None:
         spec["labels"],
         int(spec["seed"]),
         int(config["total_frames"]),
-        _column(evals, "frames"),
-        _column(evals, "elapsed_s"),
-        _column(evals, "mean_return"),
-        _column(train, "frames"),
-        _column(train, "elapsed_s"),
-        _column(train, "mean_return"),
+        log_column(evals, "frames"),
+        log_column(evals, "elapsed_s"),
+        log_column(evals, "mean_return"),
+        log_column(train, "frames"),
+        log_column(train, "elapsed_s"),
+        log_column(train, "mean_return"),
         run_core_label(config),
     )
 

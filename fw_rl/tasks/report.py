@@ -13,7 +13,6 @@ interval (Agarwal et al. 2021).
 
 from __future__ import annotations
 
-import csv
 import json
 import statistics
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from fw_rl.cores.identity import run_core_label
-from fw_rl.run_dir import read_config
+from fw_rl.run_dir import read_config, read_log
 from fw_rl.statistics import ReportError, improvement_text
 
 # Ba et al. (2016), test error in % (shared/PAPER.md)
@@ -78,8 +77,7 @@ class SupervisedRun:
 
     def curve(self) -> tuple[list[int], list[float]]:
         """Updates and validation errors (%) of the run's ``curve.csv``."""
-        with open(self.run_dir / "curve.csv", newline="") as f:
-            rows = list(csv.DictReader(f))
+        rows = read_log(self.run_dir, "curve")
         return [int(r["update"]) for r in rows], [100 * float(r["validation_error"]) for r in rows]
 
 
@@ -280,8 +278,7 @@ def training_table(runs: list[SupervisedRun], paper: dict) -> str:
                 reasons[reason] = reasons.get(reason, 0) + 1
             final_train = []
             for r in group:
-                with open(r.run_dir / "curve.csv", newline="") as f:
-                    rows = list(csv.DictReader(f))
+                rows = read_log(r.run_dir, "curve")
                 if rows:
                     final_train.append(100 * float(rows[-1]["train_error"]))
             lrs = ", ".join(sorted({_lr_text(r.lr) for r in group}))
