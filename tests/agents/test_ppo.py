@@ -143,6 +143,13 @@ def test_bad_settings_are_refused_in_one_line(kwargs, message):
         PPOConfig(**kwargs)
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is here")
+def test_asking_for_a_gpu_where_there_is_none_is_refused_and_auto_means_the_cpu():
+    with pytest.raises(ConfigError, match="no CUDA device is available"):
+        PPOConfig(device="cuda")
+    assert PPOConfig(device="auto").torch_device == "cpu"
+
+
 def test_bad_flags_exit_2_and_write_nothing(tmp_path, capsys):
     run = tmp_path / "run"
     with pytest.raises(SystemExit) as exit_info:
