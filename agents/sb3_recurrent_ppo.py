@@ -74,6 +74,7 @@ class RecurrentPPOConfig:
     batch_size: int = option(512, "minibatch size in steps")
     n_epochs: int = option(4, "epochs over each rollout")
     lr: float = option(3e-4, "Adam learning rate (sb3's default)")
+    anneal_lr: bool = option(False, "decay the learning rate linearly to 0, as our PPO does")
     gamma: float = option(0.99, "discount factor")
     gae_lambda: float = option(0.95, "GAE lambda")
     clip_range: float = option(0.2, "PPO clip range")
@@ -173,7 +174,7 @@ class RecurrentPPORun:
             n_steps=config.n_steps,
             batch_size=config.batch_size,
             n_epochs=config.n_epochs,
-            learning_rate=config.lr,
+            learning_rate=_learning_rate(config),
             gamma=config.gamma,
             gae_lambda=config.gae_lambda,
             clip_range=config.clip_range,
@@ -299,6 +300,7 @@ class RecurrentPPORun:
                 if remaining > 0:
                     self.model.learn(remaining, callback=Hooks(), reset_num_timesteps=False)
             self.counters["frames"] = self.model.num_timesteps
+            self.counters["updates"] = int(self.model._n_updates)  # the last rollout's too
         except OSError as e:
             self.session.say(f"error: the run directory could not be written: {e}")
             return EXIT_WRITE_FAILED
@@ -319,6 +321,14 @@ class RecurrentPPORun:
             return EXIT_WRITE_FAILED
         self.session.say(f"stopped: {self.reason} at {self.counters['frames']:,} frames")
         return self.exit_code
+
+
+def _learning_rate(config: RecurrentPPOConfig):
+    """sb3's schedule: a function of the progress remaining (1 at the start, 0 at the end)."""
+    if not config.anneal_lr:
+        return config.lr
+    lr = config.lr
+    return lambda remaining: lr * remaining
 
 
 def _policy_kwargs(config: RecurrentPPOConfig) -> dict:

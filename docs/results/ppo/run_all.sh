@@ -12,3 +12,8 @@ study() { "$PY" -m fw_rl.scripts.study "$@"; }
 study run "$OUT/grids/catch.json" --out "$OUT/catch" --only setting=24x24_M5
 study run "$OUT/grids/catch.json" --out "$OUT/catch" --only setting=24x24_M2
 study report "$OUT/catch" --baseline lstm
+
+# our PPO (LSTM) beside sb3-contrib's RecurrentPPO at matched settings: learning curves
+study run "$OUT/grids/vs_sb3_ours.json" --out "$OUT/vs_sb3"
+study run "$OUT/grids/vs_sb3_theirs.json" --out "$OUT/vs_sb3"
+study report "$OUT/vs_sb3" --baseline sb3_lstm
