@@ -84,6 +84,9 @@ def _run(args: argparse.Namespace) -> int:
     failed = [r for r in results if r.status == "failed"]
     for r in failed:
         print(f"failed: {r.name} (exit {r.exit_code}), see its log.txt", file=sys.stderr)
+    taken = [r.name for r in results if r.status == "taken"]
+    if taken:
+        print(f"left to another runner, still running: {', '.join(taken)}", file=sys.stderr)
     return 1 if failed else 0
 
 

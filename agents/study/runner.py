@@ -7,6 +7,10 @@ written here once the trainer exits with 0; a folder with a checkpoint but no
 ``done.json`` was interrupted and continues with ``--resume``. So a study survives Ctrl-C,
 a crash or the end of a session: run the same command again.
 
+Several runners may share one grid (``--only`` or not): each run is claimed by the runner
+that starts it (``running.pid``) and skipped by the others while that runner lives; a
+finished run is skipped whenever a runner reaches it, not only at its start.
+
 ``jobs`` runs go at once; with ``cores_per_job`` each is pinned to its own cores with
 ``taskset -c`` (as on a 16-core machine: 8 jobs x 2 cores), so runs do not contend. With
 ``ray_address`` each run is a Ray task on a cluster instead (:mod:`fw_rl.agents.study.on_ray`),
@@ -34,18 +38,56 @@ from fw_rl.checkpoint import CHECKPOINT_NAME
 DONE_NAME = "done.json"
 SPEC_NAME = "study.json"
 LOG_NAME = "log.txt"
+CLAIM_NAME = "running.pid"  # a run in progress: the pid of the runner that started it
 
 
 @dataclass
 class RunResult:
     name: str
-    status: str  # "done", "skipped" (finished before), "failed", "interrupted"
+    status: str  # "done", "skipped" (finished before), "taken" (by another runner), "failed",
+    # "interrupted"
     exit_code: int | None = None
     seconds: float = 0.0
 
 
 def is_finished(run_dir: Path) -> bool:
     return (run_dir / DONE_NAME).is_file()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def claim(run_dir: Path) -> bool:
+    """Take the run for this process (``running.pid``, created atomically); False when
+    another live runner holds it. A claim whose runner died is taken over."""
+    path = run_dir / CLAIM_NAME
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                holder = int(path.read_text().strip() or 0)
+            except (OSError, ValueError):
+                holder = 0
+            if holder and holder != os.getpid() and _alive(holder):
+                return False
+            path.unlink(missing_ok=True)  # stale: its runner is gone
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return True
+    return False
+
+
+def release(run_dir: Path) -> None:
+    (run_dir / CLAIM_NAME).unlink(missing_ok=True)
 
 
 def trainer_command(spec: RunSpec, run_dir: Path, python: str = sys.executable) -> list[str]:
@@ -156,6 +198,18 @@ class StudyRunner:
             return RunResult(spec.name, "interrupted")
         run_dir = self.run_dir(spec)
         run_dir.mkdir(parents=True, exist_ok=True)
+        # checked again here, not only at the start: another runner on the same grid (a second
+        # core, a second machine on a shared disk) may have finished or taken the run since
+        if is_finished(run_dir):
+            return RunResult(spec.name, "skipped")
+        if not claim(run_dir):
+            return RunResult(spec.name, "taken", seconds=0.0)
+        try:
+            return self._run_claimed(spec, run_dir)
+        finally:
+            release(run_dir)
+
+    def _run_claimed(self, spec: RunSpec, run_dir: Path) -> RunResult:
         (run_dir / SPEC_NAME).write_text(
             json.dumps({"labels": spec.labels, "seed": spec.seed, "flags": list(spec.flags)})
         )

@@ -375,3 +375,29 @@ def test_a_run_no_node_can_hold_is_refused(ray_cluster, tmp_path, capsys):
 )
 def test_the_committed_study_grids_load(path):
     assert load_grid(path).runs()  # a bad label or flag would stop run_all.sh mid-way
+
+
+def test_a_run_claimed_by_a_live_runner_is_left_to_it_and_a_dead_ones_claim_is_taken(tmp_path):
+    from fw_rl.agents.study.runner import CLAIM_NAME, StudyRunner, claim, release
+
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        run_dir = tmp_path / "run"
+        run_dir.mkdir()
+        (run_dir / CLAIM_NAME).write_text(str(holder.pid))
+        assert not claim(run_dir)  # another runner, alive
+        grid = load_grid(write_grid(tmp_path / "g.json", seeds=(0,)))
+        out = tmp_path / "study"
+        spec = next(s for s in grid.runs() if s.name == "plain-lstm-seed0")
+        (out / "runs" / spec.name).mkdir(parents=True)
+        (out / "runs" / spec.name / CLAIM_NAME).write_text(str(holder.pid))
+        results = StudyRunner(grid, out, say=lambda _: None).run(only=lambda s: s == spec)
+        assert [r.status for r in results] == ["taken"]
+        assert sorted(p.name for p in (out / "runs" / spec.name).iterdir()) == [CLAIM_NAME]
+    finally:
+        holder.kill()
+        holder.wait()
+    assert claim(run_dir)  # its runner is gone: the claim is stale
+    assert (run_dir / CLAIM_NAME).read_text() == str(os.getpid())
+    release(run_dir)
+    assert not (run_dir / CLAIM_NAME).exists()
