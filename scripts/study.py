@@ -162,7 +162,13 @@ def _mmer(args: argparse.Namespace) -> int:
 
     return _write(
         lambda: write_mmer_report(
-            args.study, args.out, args.env_axis, args.compare, args.baseline, args.reps
+            args.study,
+            args.out,
+            args.env_axis,
+            args.compare,
+            args.baseline,
+            args.reps,
+            tuple(args.others or ()),
         ),
         (ReportError,),
     )
@@ -248,6 +254,14 @@ def main(argv=None) -> int:
     mmer.add_argument("--compare", default="core", help="the axis whose values are compared")
     mmer.add_argument("--baseline", default="lstm", help="P(value > baseline) is given")
     mmer.add_argument("--reps", type=int, default=2000, help="bootstrap resamples")
+    mmer.add_argument(
+        "--with",
+        dest="others",
+        nargs="+",
+        type=Path,
+        metavar="DIR",
+        help="more study folders whose runs join (e.g. sb3-contrib's on the same envs)",
+    )
     attention = commands.add_parser(
         "attention", help="what a trained fast-weights agent attends to once the screen is blank"
     )

@@ -32,9 +32,12 @@ def normalised_mmer(train_return: np.ndarray) -> float:
     return float(0.5 * finite.max() + 0.5) if len(finite) else float("nan")
 
 
-def collect(study: Path, env_axis: str, compare: str) -> dict[str, dict[str, list[float]]]:
-    """``{core: {env: [normalised MMER of each seed]}}`` of the study's finished runs."""
-    runs, _ = read_study(study)
+def collect(
+    study: Path, env_axis: str, compare: str, others: tuple[Path, ...] = ()
+) -> dict[str, dict[str, list[float]]]:
+    """``{core: {env: [normalised MMER of each seed]}}`` of the finished runs of the study
+    and of the ``others`` (another trainer's runs on the same envs, e.g. sb3-contrib's)."""
+    runs = [run for folder in (study, *others) for run in read_study(folder)[0]]
     scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for run in runs:
         if env_axis not in run.labels or compare not in run.labels:
@@ -90,11 +93,13 @@ def write_mmer_report(
     compare: str = "core",
     baseline: str = "lstm",
     reps: int = 2000,
+    others: tuple[Path, ...] = (),
 ) -> list[Path]:
     """``mmer.csv`` (a row per run) and ``mmer.md`` (the tables) in ``out`` (default: the
-    study's folder)."""
+    study's folder); the runs of ``others`` join (across envs: the envs every one has)."""
     out = Path(out or study)
-    scores = collect(Path(study), env_axis, compare)
+    out.mkdir(parents=True, exist_ok=True)
+    scores = collect(Path(study), env_axis, compare, tuple(Path(o) for o in others))
     cores = sorted(scores)
     envs = sorted({e for c in cores for e in scores[c]})
     with open(out / "mmer.csv", "w", newline="") as f:

@@ -43,3 +43,18 @@ def test_mmer_is_the_best_mean_return_over_training_normalised(tmp_path):
     assert "Across 2 envs, 3 seeds each" in text
     row = next(line for line in text.splitlines() if line.startswith("| fastweights | 0.8"))
     assert "| 1.00 [1.00, 1.00] |" in row  # every fast-weights run beats every LSTM run
+
+
+def test_another_trainers_runs_join_and_the_summary_keeps_the_envs_all_have(tmp_path):
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    for seed in range(3):
+        for env in ("A", "B"):
+            fake_run(ours, env, "lstm", seed, [0.0, 0.2])
+        fake_run(theirs, "A", "sb3_lstm", seed, [0.6])
+    out = tmp_path / "joint"
+    write_mmer_report(ours, out, baseline="lstm", reps=200, others=(theirs,))
+    text = (out / "mmer.md").read_text()
+    assert "| B | 0.600 [0.600, 0.600] (3) | - |" in text
+    assert "Across 1 envs, 3 seeds each" in text
+    row = next(line for line in text.splitlines() if line.startswith("| sb3_lstm | 0.800"))
+    assert "| 1.00 [1.00, 1.00] |" in row
