@@ -192,7 +192,7 @@ def test_supervised_run_on_a_full_disk_exits_4_in_one_line_keeping_its_last_chec
             calls.append(path)
         return real(path, **kwargs)
 
-    monkeypatch.setattr("fw_rl.tasks.training.save_checkpoint", full_after_first)
+    monkeypatch.setattr("fw_rl.run_session.save_checkpoint", full_after_first)
     assert run_training(build, splits, config, str(run)) == 4
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no space left on device" in err[0], err
