@@ -25,3 +25,7 @@ $PY scripts/bsuite_memory.py score "$OUT"
 # POPGym's grid (finished runs are skipped) and its MMER report
 $PY scripts/study.py run docs/results/memory/grids/popgym.json --out docs/results/memory/popgym
 $PY scripts/study.py mmer docs/results/memory/popgym
+# sb3-contrib's RecurrentPPO on three of those envs, and the MMER table of both
+$PY scripts/study.py run docs/results/memory/grids/popgym_sb3.json --out docs/results/memory/popgym_sb3
+$PY scripts/study.py mmer docs/results/memory/popgym --with docs/results/memory/popgym_sb3 \
+  --out docs/results/memory/popgym_vs_sb3
