@@ -28,6 +28,8 @@ from fw_rl.cli import fields_with_role
 from fw_rl.run_session import EXIT_OK, EXIT_WRITE_FAILED, RunSession
 
 EVAL_FIELDS = ["frames", "elapsed_s", "mean_return", "success_rate", "capped"]
+# metrics.csv's first columns, every RL trainer's; the algorithm's own follow (metrics_row)
+RUN_METRICS = ["frames", "updates", "episodes", "elapsed_s", "fps", "mean_return", "success_rate"]
 RECENT_EPISODES = 200  # the training return and success rate: means over the last 200
 
 
@@ -178,6 +180,24 @@ class AgentRun:
             except OSError:
                 pass
         self.session.close()
+
+    @classmethod
+    def main(cls, config_class, description: str, argv=None) -> int:
+        """A trainer's command line: parse ``config_class`` (a resumed run's settings fill
+        the flags not given), build the trainer, train; a bad checkpoint or run directory
+        is one line and exit 2."""
+        from fw_rl.checkpoint import CheckpointError
+        from fw_rl.cli import parse_config
+        from fw_rl.run_dir import Resumption, RunDirError
+
+        resumption = Resumption(cls.kind)
+        config = parse_config(config_class, description, argv, saved=resumption)
+        try:
+            trainer = cls(config, payload=resumption.payload)
+        except (CheckpointError, RunDirError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        return trainer.train()
 
     def say_stopped(self, stop: Stop) -> None:
         self.session.say(

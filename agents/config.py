@@ -45,6 +45,17 @@ def _need_at_least(config, minimum: float, names: tuple[str, ...]) -> None:
         _need(value >= minimum, f"--{name.replace('_', '-')} must be >= {minimum}, got {value}")
 
 
+def _check_learning(config) -> None:
+    """The fields every actor-critic algorithm has: gamma, GAE lambda, lr, gradient clip."""
+    _need(0.0 <= config.gamma <= 1.0, f"--gamma must be in [0, 1], got {config.gamma}")
+    _need(
+        0.0 <= config.gae_lambda <= 1.0,
+        f"--gae-lambda must be in [0, 1], got {config.gae_lambda}",
+    )
+    _need(config.lr > 0, f"--lr must be > 0, got {config.lr}")
+    _need(config.max_grad_norm > 0, f"--max-grad-norm must be > 0, got {config.max_grad_norm}")
+
+
 @dataclass
 class AgentConfig(CoreConfig):
     """The agent's network around its core (:func:`fw_rl.agents.model.build_model`)."""
@@ -300,12 +311,7 @@ class A3CConfig(TrainerConfig):
     def _check_algorithm(self) -> None:
         _need_at_least(self, 1, ("envs_per_worker",))
         _need_at_least(self, 0, ("workers", "rollout_steps", "entropy_cost", "value_cost"))
-        _need(0.0 <= self.gamma <= 1.0, f"--gamma must be in [0, 1], got {self.gamma}")
-        _need(
-            0.0 <= self.gae_lambda <= 1.0, f"--gae-lambda must be in [0, 1], got {self.gae_lambda}"
-        )
-        _need(self.lr > 0, f"--lr must be > 0, got {self.lr}")
-        _need(self.max_grad_norm > 0, f"--max-grad-norm must be > 0, got {self.max_grad_norm}")
+        _check_learning(self)
         _need(
             self.backend in ("processes", "ray"),
             f"--backend must be processes or ray, got {self.backend!r}",
@@ -396,13 +402,8 @@ class PPOConfig(TrainerConfig):
             f"--minibatches {self.minibatches} is more than the rollout's {self.sequences} "
             "sequences (--num-envs x --rollout-steps / --sequence-length)",
         )
-        _need(0.0 <= self.gamma <= 1.0, f"--gamma must be in [0, 1], got {self.gamma}")
-        _need(
-            0.0 <= self.gae_lambda <= 1.0, f"--gae-lambda must be in [0, 1], got {self.gae_lambda}"
-        )
+        _check_learning(self)
         _need(self.clip > 0, f"--clip must be > 0, got {self.clip}")
-        _need(self.lr > 0, f"--lr must be > 0, got {self.lr}")
-        _need(self.max_grad_norm > 0, f"--max-grad-norm must be > 0, got {self.max_grad_norm}")
         _need(
             self.target_kl is None or self.target_kl > 0,
             f"--target-kl must be > 0, got {self.target_kl}",

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from fw_rl.agents.agent_run import AgentRun, Stop, default_run_dir
+from fw_rl.agents.agent_run import RUN_METRICS, AgentRun, Stop, default_run_dir
 from fw_rl.agents.config import PPOConfig
 from fw_rl.agents.losses import gae_advantages
 from fw_rl.agents.model import ActorCritic, AgentState, build_model
@@ -48,13 +48,7 @@ from fw_rl.run_dir import describe_os_error
 from fw_rl.run_session import EXIT_FAILED, EXIT_NONFINITE, EXIT_WRITE_FAILED
 
 METRICS_FIELDS = [
-    "frames",
-    "updates",
-    "episodes",
-    "elapsed_s",
-    "fps",
-    "mean_return",
-    "success_rate",
+    *RUN_METRICS,
     "loss",
     "policy_loss",
     "value_loss",
@@ -400,4 +394,4 @@ class PPOTrainer(AgentRun):
         return self.session.save(self.model.state_dict(), self.optimiser.state_dict())
 
     def metrics_row(self) -> dict:
-        return {k: self.last_update.get(k, math.nan) for k in METRICS_FIELDS[7:]}
+        return {k: self.last_update.get(k, math.nan) for k in METRICS_FIELDS[len(RUN_METRICS) :]}

@@ -19,7 +19,7 @@ from dataclasses import replace
 
 import torch
 
-from fw_rl.agents.agent_run import AgentRun, Stop, default_run_dir
+from fw_rl.agents.agent_run import RUN_METRICS, AgentRun, Stop, default_run_dir
 from fw_rl.agents.config import A3CConfig
 from fw_rl.agents.model import build_model
 from fw_rl.agents.pool import (
@@ -38,19 +38,7 @@ from fw_rl.checkpoint import load_model_state
 from fw_rl.run_dir import describe_os_error
 from fw_rl.run_session import EXIT_FAILED, EXIT_NONFINITE, EXIT_USAGE, EXIT_WRITE_FAILED
 
-METRICS_FIELDS = [
-    "frames",
-    "updates",
-    "episodes",
-    "elapsed_s",
-    "fps",
-    "mean_return",
-    "success_rate",
-    "loss",
-    "entropy",
-    "value_loss",
-    "grad_norm",
-]
+METRICS_FIELDS = [*RUN_METRICS, "loss", "entropy", "value_loss", "grad_norm"]
 # runs logged before any env but Catch could be trained called the success rate so
 RENAMED_COLUMNS = {"catch_rate": "success_rate"}
 __all__ = ["A3CTrainer", "EXIT_WRITE_FAILED", "resolve_config"]

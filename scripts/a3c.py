@@ -15,20 +15,10 @@ import sys
 
 from fw_rl.agents.config import A3CConfig
 from fw_rl.agents.trainer import A3CTrainer
-from fw_rl.checkpoint import CheckpointError
-from fw_rl.cli import parse_config
-from fw_rl.run_dir import Resumption, RunDirError
 
 
 def main(argv=None) -> int:
-    resumption = Resumption("a3c")  # --resume RUN alone continues as the run was started
-    config = parse_config(A3CConfig, __doc__.split("\n\n")[0], argv, saved=resumption)
-    try:
-        trainer = A3CTrainer(config, payload=resumption.payload)
-    except (CheckpointError, RunDirError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return trainer.train()
+    return A3CTrainer.main(A3CConfig, __doc__.split("\n\n")[0], argv)
 
 
 if __name__ == "__main__":

@@ -16,20 +16,10 @@ import sys
 
 from fw_rl.agents.config import PPOConfig
 from fw_rl.agents.ppo import PPOTrainer
-from fw_rl.checkpoint import CheckpointError
-from fw_rl.cli import parse_config
-from fw_rl.run_dir import Resumption, RunDirError
 
 
 def main(argv=None) -> int:
-    resumption = Resumption("ppo")  # --resume RUN alone continues as the run was started
-    config = parse_config(PPOConfig, __doc__.split("\n\n")[0], argv, saved=resumption)
-    try:
-        trainer = PPOTrainer(config, payload=resumption.payload)
-    except (CheckpointError, RunDirError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return trainer.train()
+    return PPOTrainer.main(PPOConfig, __doc__.split("\n\n")[0], argv)
 
 
 if __name__ == "__main__":
