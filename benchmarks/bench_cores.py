@@ -104,17 +104,17 @@ def make(kind: str, hidden: int) -> nn.Module:
 
 def acting(repeats: int) -> list[str]:
     lines = [
-        "| H | batch | LSTMCore us | fastweights-matrix us | fastweights-attention us |"
-        " fastweights-auto us | auto / LSTM |",
-        "|---|---|---|---|---|---|---|",
+        "| H | batch | nn.LSTM us | LSTMCore us | fastweights-matrix us |"
+        " fastweights-attention us | fastweights-auto us | auto / LSTM |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for hidden in (64, 128, 256):
         for batch in (1, 16):
             row = {}
-            for kind in ("LSTMCore", "fw-matrix", "fw-attention", "fw-auto"):
+            for kind in ("nn.LSTM", "LSTMCore", "fw-matrix", "fw-attention", "fw-auto"):
                 core = make(kind, hidden)
                 x = torch.randn(1, batch, INPUT)
-                state = [core(x)[1]]
+                state = [core(x)[1]]  # nn.LSTM: the layer on one step, without the core
 
                 def step(core=core, x=x, state=state):
                     with torch.no_grad():
@@ -122,7 +122,8 @@ def acting(repeats: int) -> list[str]:
 
                 row[kind] = best_time(step, repeats, 0.1) * 1e6
             lines.append(
-                f"| {hidden} | {batch} | {row['LSTMCore']:.0f} | {row['fw-matrix']:.0f} | "
+                f"| {hidden} | {batch} | {row['nn.LSTM']:.0f} | {row['LSTMCore']:.0f} | "
+                f"{row['fw-matrix']:.0f} | "
                 f"{row['fw-attention']:.0f} | {row['fw-auto']:.0f} | "
                 f"{row['fw-auto'] / row['LSTMCore']:.2f}x |"
             )

@@ -12,7 +12,10 @@ class _TorchRNNCore(RecurrentCore):
     """Runs an ``nn.LSTM`` / ``nn.RNN`` in segments split where any episode restarts.
 
     Between resets the whole segment goes through PyTorch's fused loop; at a reset step the
-    state of the restarting batch entries is zeroed.
+    state of the restarting batch entries is zeroed. A segment of one step (every acting
+    step) goes through the fused cell function instead (``torch.lstm_cell``,
+    ``torch.rnn_relu_cell``): the same equations on the same weights, without the sequence
+    layer's set-up (``benchmarks/bench_cores.py``).
     """
 
     rnn: nn.RNNBase
@@ -30,10 +33,22 @@ class _TorchRNNCore(RecurrentCore):
         for start, end in zip(bounds[:-1], bounds[1:]):
             if reset is not None:
                 state = mask_state(state, ~reset[start])
+            if end - start == 1:
+                state = self._cell(x[start], state)
+                outs.append(state[0].unsqueeze(0))
+                continue
             out, torch_state = self.rnn(x[start:end], self._to_torch(state))
             state = self._from_torch(torch_state)
             outs.append(out)
         return torch.cat(outs) if len(outs) > 1 else outs[0], state
+
+    def _cell(self, x: Tensor, state: State) -> State:
+        """One step ``[B, I]`` from ``state``: the layer's own cell function and weights."""
+        raise NotImplementedError
+
+    def _weights(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        rnn = self.rnn
+        return rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0
 
     @staticmethod
     def _to_torch(state: State):
@@ -59,6 +74,9 @@ class LSTMCore(_TorchRNNCore):
     def _to_torch(self, state: State):
         h, c = state
         return h.unsqueeze(0), c.unsqueeze(0)
+
+    def _cell(self, x: Tensor, state: State) -> State:
+        return torch.lstm_cell(x, state, *self._weights())
 
 
 class IRNNCore(_TorchRNNCore):
@@ -90,3 +108,6 @@ class IRNNCore(_TorchRNNCore):
 
     def _to_torch(self, state: State):
         return state[0].unsqueeze(0)
+
+    def _cell(self, x: Tensor, state: State) -> State:
+        return (torch.rnn_relu_cell(x, state[0], *self._weights()),)

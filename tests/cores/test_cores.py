@@ -55,6 +55,40 @@ def test_split_sequence_equals_one_call(name, options):
 
 
 @pytest.mark.parametrize("name, options", CORE_SPECS, ids=IDS)
+def test_one_step_at_a_time_equals_one_call_with_its_gradients(name, options):
+    """Acting calls the core on one step at a time (the LSTM and the IRNN take a cell
+    function there): the outputs, the final state and the weights' gradients are those of
+    one call over the sequence, resets included."""
+    core = build(name, options)
+    x = torch.randn(7, 3, 3, dtype=torch.double)
+    reset = torch.zeros(7, 3, dtype=torch.bool)
+    reset[2, 0] = reset[3, 1] = reset[4, 1] = True  # a one-step episode in the middle
+    start = tuple(s + 0.5 for s in core.initial_state(3))
+
+    def outputs_and_grads(step_by_step: bool):
+        core.zero_grad()
+        if step_by_step:
+            state, outs = start, []
+            for t in range(7):
+                out, state = core(x[t : t + 1], state=state, reset=reset[t : t + 1])
+                outs.append(out)
+            out = torch.cat(outs)
+        else:
+            out, state = core(x, state=start, reset=reset)
+        (out.square().sum() + sum(s.sum() for s in state)).backward()
+        return out, state, [p.grad.clone() for p in core.parameters() if p.grad is not None]
+
+    whole, whole_state, whole_grads = outputs_and_grads(False)
+    steps, steps_state, steps_grads = outputs_and_grads(True)
+    torch.testing.assert_close(steps, whole)
+    for a, b in zip(steps_state, whole_state):
+        torch.testing.assert_close(a, b)
+    assert len(steps_grads) == len(whole_grads) > 0
+    for a, b in zip(steps_grads, whole_grads):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("name, options", CORE_SPECS, ids=IDS)
 def test_reset_mask_equals_separate_calls_per_episode(name, options):
     core = build(name, options)
     x = torch.randn(10, 2, 3, dtype=torch.double)
