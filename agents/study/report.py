@@ -11,6 +11,9 @@ Scores of one run, from its ``eval.csv`` (greedy evaluation on fixed episodes) a
   that never does counts as its whole budget (censored, so the IQM of this score is a
   lower bound where some runs did not reach it: the table says how many did).
 * ``final``: the mean greedy return of the last 5 evaluations.
+* ``train_drop``: how far the training return fell back: the mean training return in the
+  best tenth of the frame budget minus that in the last tenth (0 for a run that ends at
+  its best; a run that learned and then lost it shows it here, where its AUC does not).
 
 Across seeds: the interquartile mean (IQM) with 95 % stratified-bootstrap percentile
 intervals, and the probability of improvement ``P(X > Y)`` of each compared value over
@@ -40,7 +43,8 @@ from fw_rl.statistics import (  # noqa: F401  (the study's statistics, re-export
     interval_estimates,
 )
 
-SCORES = ("auc", "train_auc", "frames_to", "final")
+SCORES = ("auc", "train_auc", "frames_to", "final", "train_drop")
+TENTHS = 10  # the frame budget's parts over which train_drop compares the training return
 
 
 @dataclass
@@ -57,15 +61,28 @@ class RunCurves:
     train_return: np.ndarray
     core: str = ""  # the core as it ran: its label with the options resolved (identity.py)
 
+    def training_tenths(self) -> np.ndarray:
+        """The mean training return in each tenth of the frame budget (NaN where a tenth
+        has no logged row)."""
+        finite = np.isfinite(self.train_return)
+        frames, returns = self.train_frames[finite], self.train_return[finite]
+        part = np.minimum((frames * TENTHS) // max(self.budget, 1), TENTHS - 1).astype(int)
+        return np.array(
+            [returns[part == i].mean() if (part == i).any() else np.nan for i in range(TENTHS)]
+        )
+
     def scores(self, threshold: float) -> dict[str, float]:
         hits = np.flatnonzero(self.eval_return >= threshold)
         train = self.train_return[np.isfinite(self.train_return)]
+        tenths = self.training_tenths()
+        logged = tenths[np.isfinite(tenths)]
         return {
             "auc": float(np.mean((self.eval_return + 1) / 2)),
             "train_auc": float(np.mean((train + 1) / 2)) if len(train) else float("nan"),
             "frames_to": float(self.eval_frames[hits[0]]) if len(hits) else float(self.budget),
             "reached": bool(len(hits)),
             "final": float(np.mean(self.eval_return[-5:])),
+            "train_drop": float(logged.max() - logged[-1]) if len(logged) else float("nan"),
         }
 
 
@@ -153,13 +170,13 @@ def cell_table(
     scores = {v: [r.scores(threshold) for r in groups[v]] for v in values}
     estimates = {
         kind: interval_estimates({v: [s[kind] for s in scores[v]] for v in values}, reps)
-        for kind in ("auc", "train_auc", "frames_to", "final")
+        for kind in SCORES
     }
     lines = [
         f"| value | seeds | eval AUC (IQM [95 % CI]) | training AUC | frames to {threshold} "
-        f"| reached {threshold} | final eval return | P(AUC > {baseline}'s) "
+        f"| reached {threshold} | final eval return | training drop | P(AUC > {baseline}'s) "
         f"| P(training AUC > {baseline}'s) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     def improvement(v: str, kind: str) -> str:
@@ -174,7 +191,8 @@ def cell_table(
             f"| {v} | {len(scores[v])} | {_fmt(estimates['auc'][v], 'auc')} | "
             f"{_fmt(estimates['train_auc'][v], 'auc')} | "
             f"{_fmt(estimates['frames_to'][v], 'frames_to')} | {reached} / {len(scores[v])} | "
-            f"{_fmt(estimates['final'][v], 'final')} | {improvement(v, 'auc')} | "
+            f"{_fmt(estimates['final'][v], 'final')} | "
+            f"{_fmt(estimates['train_drop'][v], 'train_drop')} | {improvement(v, 'auc')} | "
             f"{improvement(v, 'train_auc')} |"
         )
     return "\n".join(lines)
@@ -301,7 +319,9 @@ def write_report(
         "Scores per run (see `agents/study/report.py`): eval AUC, the mean over "
         "evaluations of (greedy return + 1) / 2 over the whole frame budget; training AUC, "
         f"the same for the training episodes' return; frames to {threshold}, censored at the "
-        "budget for runs that never reach it; final, the mean of the last 5 evaluations. "
+        "budget for runs that never reach it; final, the mean of the last 5 evaluations; "
+        "training drop, the mean training return in the best tenth of the frame budget "
+        "minus that in the last tenth (how far a run fell back from its best). "
         "Across seeds: interquartile mean with 95 % stratified-bootstrap intervals "
         f"({reps} resamples, rliable); P(AUC > {baseline}'s) is the probability of "
         "improvement with its interval (and the same for the training AUC).\n\n"
@@ -317,6 +337,7 @@ def write_report(
         writer = csv.writer(f)
         writer.writerow(
             ["run", *axes, "seed", "budget", "auc", "train_auc", "frames_to", "reached", "final"]
+            + ["train_drop"]
         )
         for r in runs:
             s = r.scores(threshold)
@@ -324,7 +345,7 @@ def write_report(
                 [r.name, *(r.labels.get(a, "") for a in axes), r.seed, r.budget]
                 + [
                     f"{s[k]:.6g}" if isinstance(s[k], float) else s[k]
-                    for k in ("auc", "train_auc", "frames_to", "reached", "final")
+                    for k in ("auc", "train_auc", "frames_to", "reached", "final", "train_drop")
                 ]
             )
     return [report, scores_path, *paths]

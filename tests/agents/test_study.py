@@ -201,6 +201,44 @@ def test_run_scores_by_hand():
     assert never["frames_to"] == 1000 and not never["reached"]  # censored at the budget
 
 
+def test_training_drop_is_the_best_tenth_minus_the_last():
+    # 20 rows over the budget, two to a tenth: up to 0.9 in the 5th tenth, then down to 0.1
+    rising_then_lost = [-0.5, -0.3, 0.0, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 0.9]
+    rising_then_lost += [0.8, 0.8, 0.6, 0.6, 0.4, 0.4, 0.2, 0.2, 0.1, 0.1]
+    frames = np.arange(20) * 50.0 + 25  # two rows inside each tenth of 1000 frames
+    run = RunCurves(
+        "r",
+        {"core": "x"},
+        0,
+        1000,
+        frames,
+        frames,
+        np.zeros(20),
+        frames,
+        frames,
+        np.array(rising_then_lost),
+    )
+    tenths = run.training_tenths()
+    assert tenths[4] == pytest.approx(0.9) and tenths[-1] == pytest.approx(0.1)
+    assert run.scores(0.9)["train_drop"] == pytest.approx(0.8)
+    assert _curves([-1.0, 0.0, 0.5, 1.0]).scores(0.9)["train_drop"] == 0.0  # ends at its best
+    # a tenth without a logged row is skipped, not counted as a return of 0
+    gappy = RunCurves(
+        "g",
+        {"core": "x"},
+        0,
+        1000,
+        np.array([50.0]),
+        np.array([1.0]),
+        np.array([0.0]),
+        np.array([50.0, 950.0]),
+        np.array([1.0, 9.0]),
+        np.array([0.5, 0.2]),
+    )
+    assert np.isnan(gappy.training_tenths()[1:-1]).all()
+    assert gappy.scores(0.9)["train_drop"] == pytest.approx(0.3)
+
+
 def test_rliable_estimates_on_known_scores():
     values = np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 100.0])
     (point, low, high) = interval_estimates({"a": values}, reps=500)["a"]
