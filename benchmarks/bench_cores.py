@@ -1,6 +1,6 @@
 """Speed and memory of the recurrent cores (fast weights in each form, LSTM core, nn.LSTM).
 
-    python benchmarks/bench_cores.py [--quick] [--out benchmarks/cores.md]
+    python benchmarks/bench_cores.py [--quick] [--only acting training memory] [--out FILE]
 
 1. Acting latency: one step at batch 1 and 16 with a carried state, as the A3C actor calls
    it (``torch.no_grad``), H = 64, 128, 256.
@@ -221,6 +221,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
     parser.add_argument("--out", default=None, help="also write the tables to this file")
     parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=["acting", "training", "memory"],
+        default=["acting", "training", "memory"],
+        help="the tables to measure",
+    )
+    parser.add_argument(
         "--default-malloc",
         action="store_true",
         help="leave glibc's allocator settings alone (see fw_rl.system)",
@@ -232,14 +239,21 @@ def main() -> None:
     repeats = 2 if args.quick else 3
     hiddens = (20, 128) if args.quick else (20, 50, 100, 128, 256, 512)
     steps_list = (11, 100)
-    sections = [
-        ("Acting latency, one step with a carried state (torch.no_grad)", acting(repeats)),
-        (
-            f"Training step (forward + backward), batch {BATCH}, input {INPUT}",
-            training(repeats, hiddens, steps_list),
+    tables = {
+        "acting": (
+            "Acting latency, one step with a carried state (torch.no_grad)",
+            lambda: acting(repeats),
         ),
-        (f"Memory saved for backward, batch {BATCH}", memory(hiddens, (11, 100, 400))),
-    ]
+        "training": (
+            f"Training step (forward + backward), batch {BATCH}, input {INPUT}",
+            lambda: training(repeats, hiddens, steps_list),
+        ),
+        "memory": (
+            f"Memory saved for backward, batch {BATCH}",
+            lambda: memory(hiddens, (11, 100, 400)),
+        ),
+    }
+    sections = [(tables[k][0], tables[k][1]()) for k in tables if k in args.only]
     text = "\n\n".join(f"### {title}\n\n" + "\n".join(lines) for title, lines in sections)
     if args.out:
         with open(args.out, "w") as f:
