@@ -82,7 +82,7 @@ def main() -> None:
         args.out.write_text(
             f"# PPO's training signals by tenth of the frame budget\n\nMade by: `{command}"
             f" --out {args.out}`\n\nMedians over each tenth's logged rows (a row every 2 s), "
-            "then over seeds; \"best\" is each run's tenth with the highest training "
+            'then over seeds; "best" is each run\'s tenth with the highest training '
             "return.\n\n" + text
         )
 
