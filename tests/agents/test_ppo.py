@@ -2,7 +2,9 @@
 giving the rollout's outputs, a seeded run repeating itself, learning a memory task, and the
 ways a run ends."""
 
+import copy
 import csv
+import io
 import math
 import signal
 import subprocess
@@ -148,6 +150,54 @@ def test_asking_for_a_gpu_where_there_is_none_is_refused_and_auto_means_the_cpu(
     with pytest.raises(ConfigError, match="no CUDA device is available"):
         PPOConfig(device="cuda")
     assert PPOConfig(device="auto").torch_device == "cpu"
+
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+
+
+@needs_cuda
+@pytest.mark.parametrize("core", ["fastweights", "lstm"])
+def test_an_update_on_the_gpu_equals_the_same_update_on_the_cpu(core):
+    model, rollout = _rollout(core)
+    config = PPOConfig(
+        core=core, size=5, hidden_size=12, encoder_size=10, num_envs=3, rollout_steps=24,
+        sequence_length=6, minibatches=2,
+    )  # fmt: skip
+    gpu = copy.deepcopy(model).cuda()
+    before = copy.deepcopy(model.state_dict())
+    losses = []
+    for learner, device in ((model, "cpu"), (gpu, "cuda")):
+        torch.manual_seed(0)  # the same minibatches (drawn on the CPU)
+        # SGD, not Adam: Adam's first steps are +-lr for any gradient, even one of 1e-9
+        optimiser = torch.optim.SGD(learner.parameters(), lr=0.05)
+        with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
+            losses.append(ppo.ppo_update(learner, optimiser, rollout, config, device)["loss"])
+    assert losses[1] == pytest.approx(losses[0], rel=1e-3, abs=1e-5)
+    moved = False
+    for (name, cpu_value), gpu_value in zip(
+        model.state_dict().items(), gpu.state_dict().values(), strict=True
+    ):
+        assert gpu_value.is_cuda
+        torch.testing.assert_close(gpu_value.cpu(), cpu_value, rtol=1e-3, atol=1e-4, msg=name)
+        moved = moved or not torch.equal(cpu_value, before[name])
+    assert moved
+
+
+@needs_cuda
+def test_a_run_updates_on_the_gpu_acts_on_the_cpu_and_resumes_on_the_cpu(tmp_path):
+    run = tmp_path / "run"
+    flags = [*TINY, "--core", "fastweights", "--total-frames", "128", "--run-dir", str(run)]
+    assert ppo_script.main([*flags, "--device", "cuda"]) == 0
+    config = PPOConfig(size=6, num_envs=4, device="cuda", run_dir=str(tmp_path / "other"))
+    trainer = ppo.PPOTrainer(config, out=io.StringIO())
+    assert next(trainer.learner.parameters()).is_cuda
+    assert not next(trainer.model.parameters()).is_cuda  # the acting copy
+    trainer.env.close()
+    payload = load_checkpoint(run, kind="ppo")
+    assert payload["counters"]["frames"] == 128
+    code = ppo_script.main(["--resume", str(run), "--device", "cpu", "--total-frames", "256"])
+    assert code == 0
+    assert load_checkpoint(run, kind="ppo")["counters"]["frames"] == 256
 
 
 def test_bad_flags_exit_2_and_write_nothing(tmp_path, capsys):
