@@ -47,6 +47,7 @@ from fw_rl.envs.factory import make_vector_env
 from fw_rl.run_dir import describe_os_error
 from fw_rl.run_session import EXIT_FAILED, EXIT_NONFINITE, EXIT_WRITE_FAILED
 
+GRADIENT_PARTS = ("encoder", "core", "policy", "value")  # the ActorCritic's modules
 METRICS_FIELDS = [
     *RUN_METRICS,
     "loss",
@@ -56,6 +57,7 @@ METRICS_FIELDS = [
     "approx_kl",
     "clip_fraction",
     "grad_norm",
+    *(f"grad_norm_{part}" for part in GRADIENT_PARTS),  # each part's, before the clip
     "lr",
 ]
 
@@ -209,6 +211,12 @@ def cut_into_sequences(
 # ---- the update ------------------------------------------------------------------------------
 
 
+def _gradient_norm(module: torch.nn.Module) -> Tensor:
+    """The L2 norm of ``module``'s gradients (0 where none has a gradient)."""
+    norms = [p.grad.detach().norm() for p in module.parameters() if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())
+
+
 def ppo_update(
     learner: ActorCritic,
     optimiser: torch.optim.Optimizer,
@@ -262,6 +270,10 @@ def ppo_update(
                 )
             optimiser.zero_grad(set_to_none=True)
             loss.total.backward()
+            part_norms = {  # before the clip, as grad_norm: which part's gradient grows
+                f"grad_norm_{part}": _gradient_norm(getattr(learner, part))
+                for part in GRADIENT_PARTS
+            }
             grad_norm = torch.nn.utils.clip_grad_norm_(learner.parameters(), config.max_grad_norm)
             optimiser.step()
             parts = {
@@ -272,6 +284,7 @@ def ppo_update(
                 "approx_kl": loss.approx_kl,
                 "clip_fraction": loss.clip_fraction,
                 "grad_norm": grad_norm,
+                **part_norms,
             }
             for k, v in parts.items():
                 totals[k] = totals.get(k, 0.0) + float(v.detach())

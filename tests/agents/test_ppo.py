@@ -152,6 +152,24 @@ def test_asking_for_a_gpu_where_there_is_none_is_refused_and_auto_means_the_cpu(
     assert PPOConfig(device="auto").torch_device == "cpu"
 
 
+@pytest.mark.parametrize("core", ["fastweights", "lstm"])
+def test_the_parts_gradient_norms_make_up_the_whole(core):
+    """One minibatch: grad_norm (all parameters, before the clip) is the root of the sum of
+    the squares of the encoder's, the core's, the policy's and the value's."""
+    model, rollout = _rollout(core)
+    assert {name for name, _ in model.named_children()} == set(ppo.GRADIENT_PARTS)
+    config = PPOConfig(
+        core=core, size=5, hidden_size=12, encoder_size=10, num_envs=3, rollout_steps=24,
+        sequence_length=6, minibatches=1, epochs=1,
+    )  # fmt: skip
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.0)
+    update = ppo.ppo_update(model, optimiser, rollout, config)
+    parts = [update[f"grad_norm_{part}"] for part in ppo.GRADIENT_PARTS]
+    assert all(p > 0 for p in parts)
+    assert update["grad_norm"] == pytest.approx(math.sqrt(sum(p * p for p in parts)), rel=1e-5)
+    assert set(ppo.METRICS_FIELDS) >= {f"grad_norm_{part}" for part in ppo.GRADIENT_PARTS}
+
+
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 
 
