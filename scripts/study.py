@@ -223,7 +223,8 @@ def main(argv=None) -> int:
     report.add_argument(
         "--with", dest="also", nargs="+", type=Path, metavar="DIR",
         help="more study folders whose runs join the report (compared by core: each core as "
-        "it ran, its version's options in the label)",
+        "it ran, its version's options in the label; runs of one label whose agents differ, "
+        "e.g. trainer or previous_action, get a row each, what differs in the label)",
     )  # fmt: skip
     general = commands.add_parser(
         "generalise", help="evaluate trained runs with other numbers of visible observations"

@@ -25,11 +25,13 @@ from __future__ import annotations
 import csv
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from fw_rl.agents.config import TrainerConfig
+from fw_rl.cli import fields_with_role
 from fw_rl.cores.identity import run_core_label
 from fw_rl.run_dir import log_column, read_config, read_log
 from fw_rl.statistics import (  # noqa: F401  (the study's statistics, re-exported for its users)
@@ -44,6 +46,15 @@ from fw_rl.statistics import (  # noqa: F401  (the study's statistics, re-export
 )
 
 SCORES = ("auc", "train_auc", "frames_to", "final", "train_drop")
+# what makes two runs of one core different agents, besides the core's own options (which
+# RunCurves.core labels): the trainer's identity fields (the network around the core, the env)
+AGENT_SETTINGS = tuple(
+    name
+    for name in fields_with_role(TrainerConfig, "identity")
+    if name not in ("core", "core_options", "core_version")
+)
+# a field of config.json that only one trainer writes (agents/config.py, sb3_recurrent_ppo.py)
+TRAINER_MARKERS = {"ppo": "epochs", "a3c": "workers", "sb3_recurrent_ppo": "n_epochs"}
 TENTHS = 10  # the frame budget's parts over which train_drop compares the training return
 
 
@@ -60,6 +71,7 @@ class RunCurves:
     train_seconds: np.ndarray
     train_return: np.ndarray
     core: str = ""  # the core as it ran: its label with the options resolved (identity.py)
+    settings: dict = field(default_factory=dict)  # the trainer and AGENT_SETTINGS (run_settings)
 
     def training_tenths(self) -> np.ndarray:
         """The mean training return in each tenth of the frame budget (NaN where a tenth
@@ -108,7 +120,16 @@ def read_run(run_dir: Path) -> RunCurves | None:
         log_column(train, "elapsed_s"),
         log_column(train, "mean_return"),
         run_core_label(config),
+        run_settings(config),
     )
+
+
+def run_settings(config: dict) -> dict:
+    """What a run's ``config.json`` says of its agent beyond the core: the trainer that wrote
+    it (by a field only that trainer has, :data:`TRAINER_MARKERS`; "" for none) and the
+    :data:`AGENT_SETTINGS` it records."""
+    trainer = next((kind for kind, key in TRAINER_MARKERS.items() if key in config), "")
+    return {"trainer": trainer} | {k: config[k] for k in AGENT_SETTINGS if k in config}
 
 
 def read_study(study: Path, finished_only: bool = True) -> tuple[list[RunCurves], list[str]]:
@@ -143,6 +164,8 @@ def group_runs(runs: list[RunCurves], compare: str) -> dict[tuple, dict[str, lis
         # compared by core: by the core as it ran, so other versions get rows of their own
         value = r.core if compare == "core" and r.core else r.labels[compare]
         cells[cell][value].append(r)
+    for cell, groups in cells.items():
+        cells[cell] = _split_by_settings(groups)
     for groups in cells.values():
         for value, members in groups.items():
             cores = sorted({r.core for r in members})
@@ -153,6 +176,26 @@ def group_runs(runs: list[RunCurves], compare: str) -> dict[tuple, dict[str, lis
                     " give each core its own label (or folder) so they are not pooled"
                 )
     return cells
+
+
+def _split_by_settings(groups: dict[str, list[RunCurves]]) -> dict[str, list[RunCurves]]:
+    """Runs pooled under one value whose agents differ (:func:`run_settings`; folders joined
+    with ``--with``: the previous action fed or not, A3C and PPO) get a row each, the value
+    labelled with what differs: ``lstm (previous_action=False)``, ``lstm (trainer=ppo)``."""
+    split: dict[str, list[RunCurves]] = defaultdict(list)
+    for value, members in groups.items():
+        # a key some configs lack came with a later version of the code, not another choice
+        keys = sorted(set.intersection(*(set(r.settings) for r in members)))
+        differing = [k for k in keys if len({json.dumps(r.settings[k]) for r in members}) > 1]
+        for r in members:
+            shown = ", ".join(f"{k}={r.settings[k]}" for k in differing)
+            if not shown:
+                split[value].append(r)
+            elif value.endswith(")"):  # a core label with options already
+                split[f"{value[:-1]}, {shown})"].append(r)
+            else:
+                split[f"{value} ({shown})"].append(r)
+    return dict(split)
 
 
 def _fmt(value: tuple[float, float, float], kind: str) -> str:

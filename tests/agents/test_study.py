@@ -180,6 +180,43 @@ def test_runs_of_different_cores_under_one_label_are_never_pooled():
         group_runs([old, new], "variant")
 
 
+def test_runs_of_one_core_in_different_agents_get_a_row_each():
+    """Folders joined with --with: the previous action fed or not, A3C beside PPO; a key
+    that older configs lack (made before it existed) splits nothing."""
+    from dataclasses import replace
+
+    from fw_rl.agents.study.report import group_runs, run_settings
+
+    ppo = {"core": "lstm", "epochs": 4, "hidden_size": 128, "previous_action": True, "env": "E"}
+    assert run_settings(ppo) == {
+        "trainer": "ppo", "hidden_size": 128, "previous_action": True, "env": "E",
+    }  # fmt: skip
+    assert run_settings({"workers": 2, "hidden_size": 64})["trainer"] == "a3c"
+    assert run_settings({"n_epochs": 4})["trainer"] == "sb3_recurrent_ppo"
+    base = replace(_curves([0.0, 1.0]), core="lstm")
+    fed, blind, a3c, older = (
+        replace(base, name=n, settings=run_settings(c))
+        for n, c in (
+            ("fed", ppo),
+            ("blind", {**ppo, "previous_action": False}),
+            ("a3c", {"core": "lstm", "workers": 2, "hidden_size": 128, "previous_action": True}),
+            ("older", {k: v for k, v in ppo.items() if k != "env"}),
+        )
+    )
+    groups = group_runs([fed, blind, replace(fed, name="fed2")], "core")[()]
+    assert {k: [r.name for r in v] for k, v in groups.items()} == {
+        "lstm (previous_action=True)": ["fed", "fed2"],
+        "lstm (previous_action=False)": ["blind"],
+    }
+    assert set(group_runs([fed, a3c], "core")[()]) == {"lstm (trainer=ppo)", "lstm (trainer=a3c)"}
+    assert list(group_runs([fed, older], "core")[()]) == ["lstm"]
+    options = replace(blind, core="fastweights (decay=0.9)")
+    assert list(group_runs([options, replace(options, settings=fed.settings)], "core")[()]) == [
+        "fastweights (decay=0.9, previous_action=False)",
+        "fastweights (decay=0.9, previous_action=True)",
+    ]
+
+
 def test_improvement_needs_3_runs_a_side_and_a_complete_win_gets_its_exact_p():
     from fw_rl.agents.study.report import exact_permutation_p, improvement_text
 
