@@ -21,9 +21,15 @@ study report "$OUT/vs_sb3" --baseline sb3-lstm  # the core as it ran: "lstm" (ou
 study mmer "$OUT/vs_sb3" --baseline sb3_lstm     # the grids' labels: ppo_lstm, sb3_lstm
 # ours without the previous action (sb3-contrib's LSTM sees the observation alone)
 study run "$OUT/grids/vs_sb3_ours_no_previous_action.json" --out "$OUT/vs_sb3_no_previous_action"
+study report "$OUT/vs_sb3_no_previous_action" --with "$OUT/vs_sb3" --baseline sb3-lstm
 study mmer "$OUT/vs_sb3_no_previous_action" --with "$OUT/vs_sb3" --baseline sb3_lstm
 
 # diagnosis (not tuning): fast weights' fall-back with a smaller learning rate or one epoch
 study run "$OUT/grids/catch_fw_diagnosis.json" --out "$OUT/catch_fw_diagnosis"
 study report "$OUT/catch_fw_diagnosis" --compare variant --baseline lr_0.0001
 "$PY" docs/results/ppo/training_signals.py "$OUT/catch" "$OUT/catch_fw_diagnosis" --out "$OUT/training_signals.md"
+# the largest fall-backs again (seed 1), with each part's gradient norm logged
+study run "$OUT/grids/catch_gradient_parts.json" --out "$OUT/catch_gradient_parts"
+"$PY" docs/results/ppo/training_signals.py "$OUT/catch_gradient_parts" --signals mean_return \
+  grad_norm grad_norm_encoder grad_norm_core grad_norm_policy grad_norm_value entropy \
+  --out "$OUT/catch_gradient_parts/signals.md"
