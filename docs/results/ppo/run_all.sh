@@ -24,9 +24,9 @@ study run "$OUT/grids/vs_sb3_ours_no_previous_action.json" --out "$OUT/vs_sb3_no
 study report "$OUT/vs_sb3_no_previous_action" --with "$OUT/vs_sb3" --baseline sb3-lstm
 study mmer "$OUT/vs_sb3_no_previous_action" --with "$OUT/vs_sb3" --baseline sb3_lstm
 
-# diagnosis (not tuning): fast weights' fall-back with a smaller learning rate or one epoch
+# diagnosis (not tuning): fast weights' fall-back with a smaller lr, one epoch or 3x the entropy cost
 study run "$OUT/grids/catch_fw_diagnosis.json" --out "$OUT/catch_fw_diagnosis"
-study report "$OUT/catch_fw_diagnosis" --compare variant --baseline lr_0.0001
+study report "$OUT/catch_fw_diagnosis" --compare variant --baseline default
 "$PY" docs/results/ppo/training_signals.py "$OUT/catch" "$OUT/catch_fw_diagnosis" --out "$OUT/training_signals.md"
 # the largest fall-backs again (seed 1), with each part's gradient norm logged
 study run "$OUT/grids/catch_gradient_parts.json" --out "$OUT/catch_gradient_parts"
