@@ -33,3 +33,6 @@ study run "$OUT/grids/catch_gradient_parts.json" --out "$OUT/catch_gradient_part
 "$PY" docs/results/ppo/training_signals.py "$OUT/catch_gradient_parts" --signals mean_return \
   grad_norm grad_norm_encoder grad_norm_core grad_norm_policy grad_norm_value entropy \
   --out "$OUT/catch_gradient_parts/signals.md"
+# every core with the entropy cost at 0.03 (the diagnosis' one change)
+study run "$OUT/grids/catch_entropy.json" --out "$OUT/catch_entropy"
+study report "$OUT/catch_entropy" --baseline lstm
