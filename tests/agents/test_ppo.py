@@ -211,6 +211,7 @@ def test_a_run_updates_on_the_gpu_acts_on_the_cpu_and_resumes_on_the_cpu(tmp_pat
     assert next(trainer.learner.parameters()).is_cuda
     assert not next(trainer.model.parameters()).is_cuda  # the acting copy
     trainer.env.close()
+    trainer.session.close()
     payload = load_checkpoint(run, kind="ppo")
     assert payload["counters"]["frames"] == 128
     code = ppo_script.main(["--resume", str(run), "--device", "cpu", "--total-frames", "256"])
