@@ -25,6 +25,7 @@ from fw_rl.agents.config import TrainerConfig, upgrade_saved_config
 from fw_rl.agents.evaluate import evaluate
 from fw_rl.checkpoint import load_checkpoint
 from fw_rl.cli import fields_with_role
+from fw_rl.cores import core_declaration
 from fw_rl.run_session import EXIT_OK, EXIT_WRITE_FAILED, RunSession
 
 EVAL_FIELDS = ["frames", "elapsed_s", "mean_return", "success_rate", "capped"]
@@ -253,14 +254,14 @@ class AgentRun:
         return total
 
     def warm_up(self) -> None:
-        """Compile the fast-weights core's numba loops before training starts (numba
-        caches them on disk: only a first run compiles), and say so."""
-        if self.config.core != "fastweights":
+        """Compile the core's kernels before training starts, where its declaration has a
+        ``warm_up`` (the fast-weights core's numba loops, cached on disk: only a first run
+        compiles), and say so."""
+        warm_up = core_declaration(self.config.core).warm_up
+        if warm_up is None:
             return
-        from fw_rl.cores.fast_weights.warm_up import warm_up
-
         self.session.say(
-            "preparing the fast-weights kernels (numba compiles them on a first run) ..."
+            f"preparing the {self.config.core} core's kernels (compiled on a first run) ..."
         )
         seconds = warm_up()
         self.session.say(f"kernels ready in {seconds:.1f} s")

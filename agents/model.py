@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from gymnasium import spaces
 from torch import Tensor, nn
 
-from fw_rl.cores import RecurrentCore, State, make_core
+from fw_rl.cores import RecurrentCore, State, core_declaration, make_core
 
 if TYPE_CHECKING:
     from fw_rl.agents.config import A3CConfig
@@ -69,12 +69,18 @@ class ActorCritic(nn.Module):
             nn.Linear(math.prod(self.observation_shape), encoder_size), nn.ReLU()
         )
         core_input = encoder_size + (num_actions if previous_action else 0)
+        self.core_name = core
         self.core: RecurrentCore = make_core(core, core_input, hidden_size, **(core_options or {}))
         self.policy = nn.Linear(self.core.hidden_size, num_actions)
         self.value = nn.Linear(self.core.hidden_size, 1)
         with torch.no_grad():  # start near a uniform policy
             self.policy.weight.mul_(0.01)
             self.policy.bias.zero_()
+
+    @property
+    def has_attention(self) -> bool:
+        """Whether the core declares an attention over past steps to show."""
+        return core_declaration(self.core_name).has_attention
 
     def initial_state(self, batch_size: int) -> AgentState:
         none = torch.full((batch_size,), -1, dtype=torch.long)
@@ -152,9 +158,9 @@ class ActorCritic(nn.Module):
         actions: Tensor | None = None,
     ):
         """As ``forward``, plus the fast memory's attention over past steps ``[T, B, T]``
-        (fast-weights core only; see ``FastWeightsRNN.forward_with_attention``)."""
-        if not hasattr(self.core, "forward_with_attention"):
-            raise TypeError(f"the {type(self.core).__name__} core has no attention to show")
+        (a core that declares ``has_attention``; see ``FastWeightsRNN.forward_with_attention``)."""
+        if not self.has_attention:
+            raise TypeError(f"the {self.core_name} core has no attention to show")
         inputs, core_state = self._inputs(obs, state, reset, actions)
         hidden, core_state, attention = self.core.forward_with_attention(inputs, core_state, reset)
         state = self._next_state(core_state, obs, state, reset, actions)

@@ -68,7 +68,7 @@ class ModelAgent:
     def __init__(self, model: ActorCritic, greedy: bool, seed: int, name: str) -> None:
         self.model, self.greedy, self.name = model.eval(), greedy, name
         self.generator = torch.Generator().manual_seed(seed)
-        self.with_attention = hasattr(model.core, "forward_with_attention")
+        self.with_attention = model.has_attention
         self.reset()
 
     def reset(self) -> None:

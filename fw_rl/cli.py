@@ -25,7 +25,10 @@ ROLES = ("identity", "run", "invocation")
 
 def option(default, help: str, *, role: str = "run", **kwargs):
     """A dataclass field whose ``help`` (and optional ``choices``) becomes its flag's;
-    ``role`` says what a resume does with it (see the module docstring)."""
+    ``role`` says what a resume does with it (see the module docstring); ``follows=NAME``
+    says the field belongs to field ``NAME``: a resume that asks for another ``NAME`` does
+    not keep this field's saved value. ``choices`` may be a callable, asked when a parser
+    is built (a registry that grows at run time)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, got {role!r}")
     return dataclasses.field(default=default, metadata={"help": help, "role": role, **kwargs})
@@ -55,6 +58,11 @@ def _base_type(annotation):
     return annotation
 
 
+def _choices(f: dataclasses.Field):
+    choices = f.metadata.get("choices")
+    return choices() if callable(choices) else choices
+
+
 def parser_for(cls, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=description,
@@ -75,7 +83,7 @@ def parser_for(cls, description: str) -> argparse.ArgumentParser:
                 type=kind,
                 default=f.default,
                 help=help_text,
-                choices=f.metadata.get("choices"),
+                choices=_choices(f),
             )
     return parser
 
@@ -102,9 +110,12 @@ def parse_config(cls, description: str, argv=None, saved=None):
     previous = saved(args) if saved else None
     if previous:
         given = given_flags(parser, argv)
-        if "core" in given and previous.get("core") != args.get("core"):
-            # the saved core's options and version belong to it, not to the core asked for
-            given |= {"core_options", "core_version", "core_compute"}
+        for f in dataclasses.fields(cls):
+            # a field that belongs to another (a core's options to the core): when that one
+            # is given anew with another value, the saved value goes with the old one
+            leader = f.metadata.get("follows")
+            if leader in given and previous.get(leader) != args.get(leader):
+                given.add(f.name)
         restorable = set(fields_with_role(cls, "run")) | set(fields_with_role(cls, "identity"))
         args.update(
             {k: v for k, v in previous.items() if k in restorable and k in args and k not in given}

@@ -17,7 +17,7 @@ from fw_rl.agents.model import build_model
 from fw_rl.checkpoint import FORMAT, check_same_run, load_checkpoint, save_checkpoint
 from fw_rl.cli import fields_with_role
 from fw_rl.cores import CORES, make_core
-from fw_rl.cores.identity import COMPUTE_OPTIONS, CURRENT_VERSION, DEFAULTS, resolve_core
+from fw_rl.cores.identity import COMPUTE_OPTIONS, current_version, defaults, resolve_core
 from fw_rl.tasks.classifier import SequenceClassifier
 from fw_rl.tasks.training import SupervisedConfig, run_training
 
@@ -65,9 +65,9 @@ def test_supervised_checkpoint_of_format_1_loads_into_its_equations(capsys):
 def test_a_run_records_its_core_resolved_and_a_default_change_never_matches():
     config = A3CConfig(core="fastweights", core_options='{"decay": 0.9, "mode": "matrix"}')
     saved = config.to_dict()
-    assert saved["core_version"] == CURRENT_VERSION["fastweights"] == 2
+    assert saved["core_version"] == current_version("fastweights") == 2
     options = json.loads(saved["core_options"])
-    assert options == {**DEFAULTS[("fastweights", 2)], "decay": 0.9}  # every model option
+    assert options == {**defaults("fastweights", 2), "decay": 0.9}  # every model option
     assert json.loads(saved["core_compute"]) == {"mode": "matrix"}  # how, not what
     # a resume that asks for the same thing, typed differently, is the same run
     keys = fields_with_role(A3CConfig, "identity")
@@ -82,16 +82,16 @@ def test_a_run_records_its_core_resolved_and_a_default_change_never_matches():
 def test_each_cores_newest_defaults_are_the_ones_its_constructor_uses():
     for name, cls in CORES.items():
         params = inspect.signature(cls.__init__).parameters
-        defaults = {
+        taken = {
             k: p.default for k, p in params.items()
             if k not in ("self", "input_size", "hidden_size", *COMPUTE_OPTIONS)
         }  # fmt: skip
-        assert defaults == DEFAULTS[(name, CURRENT_VERSION[name])], name
+        assert taken == defaults(name, current_version(name)), name
 
 
 def test_repr_of_the_fast_weights_core_shows_every_option():
     text = repr(make_core("fastweights", 3, 4, **resolve_core("fastweights", {}).kwargs()))
-    for option in DEFAULTS[("fastweights", 2)]:
+    for option in defaults("fastweights", 2):
         assert f"{option}=" in text, option
 
 

@@ -24,6 +24,7 @@ import torch
 from fw_rl.agents.config import agent_config
 from fw_rl.agents.model import build_model
 from fw_rl.checkpoint import AGENT_KINDS, load_checkpoint, load_model_state
+from fw_rl.cores import core_declaration
 from fw_rl.envs.factory import is_catch, make_vector_env
 
 
@@ -33,8 +34,8 @@ def attention_profile(run_dir: Path, episodes: int = 500, seed: int = 30_000) ->
     "mean_return": float}`` for the run's final weights."""
     payload = load_checkpoint(run_dir, kind=AGENT_KINDS)
     config = agent_config(payload)
-    if config.core != "fastweights":
-        raise ValueError(f"{run_dir} is a {config.core} agent: only fast weights attend")
+    if not core_declaration(config.core).has_attention:
+        raise ValueError(f"{run_dir} is a {config.core} agent: its core has no attention to show")
     if not is_catch(config.env):
         raise ValueError(
             f"{run_dir} was trained on {config.env}: the attention profile measures Catch's "

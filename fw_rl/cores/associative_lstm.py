@@ -26,6 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from fw_rl.cores.base import RecurrentCore, State
+from fw_rl.cores.declaration import CoreDeclaration
 
 
 def bound(re: Tensor, im: Tensor) -> tuple[Tensor, Tensor]:
@@ -124,3 +125,12 @@ class AssociativeLSTM(RecurrentCore):
             h, c = self.step(x[t], h, c)
             outs.append(h)
         return torch.stack(outs), (h, c)
+
+
+ALSTM = CoreDeclaration(
+    name="alstm",
+    cls=AssociativeLSTM,
+    versions={1: {"copies": 4, "permutation_seed": 0}},
+    history={1: "associative LSTM, 4 copies"},
+    summary="associative LSTM (Danihelka et al. 2016), 4 copies, a learned read key",
+)

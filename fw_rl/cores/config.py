@@ -16,15 +16,15 @@ from typing import ClassVar
 
 from fw_rl.cli import option
 from fw_rl.cores.identity import CoreVersionError, resolve_core
-from fw_rl.cores.registry import CORES, parse_core_options
+from fw_rl.cores.registry import DECLARATIONS, core_names, parse_core_options
 
 
 @dataclass
 class CoreConfig:
     core: str = option(
         "fastweights",
-        f"recurrent core: one of {', '.join(sorted(CORES))}",
-        choices=sorted(CORES),
+        "recurrent core (fw_rl.cores.register_core adds one)",
+        choices=lambda: core_names(),
         role="identity",
     )
     core_options: str = option(
@@ -32,16 +32,19 @@ class CoreConfig:
         'extra core options as JSON, e.g. \'{"decay": 0.9, "inner_steps": 1}\'; recorded '
         "with every option resolved",
         role="identity",
+        follows="core",
     )
     core_version: int = option(
         0,
-        "version of the core's equations (0 = the newest; fastweights 1 = the layer norm "
-        "on h^0 too, 2 = the paper's h^0); a resumed run keeps its own",
+        "version of the core's equations (0 = the newest; `python -m fw_rl.cores` lists "
+        "each core's versions); a resumed run keeps its own",
         role="identity",
+        follows="core",
     )
     core_compute: str = option(
         "{}",
         "how the core computes (mode, compiled) as JSON; not part of the run's identity",
+        follows="core",
     )
 
     # models a trainer offers besides the registered cores (they take no core options)
@@ -49,12 +52,13 @@ class CoreConfig:
 
     def _resolve_core(self) -> None:
         """Check the core's settings and store them resolved; raises ``ValueError``."""
-        models = sorted(CORES) + list(self.other_models)
+        models = core_names() + list(self.other_models)
         if self.core not in models:
             raise ValueError(f"--core must be one of {', '.join(models)}, got {self.core!r}")
-        typed = parse_core_options(self.core if self.core in CORES else None, self.core_options)
-        compute = parse_core_options(self.core if self.core in CORES else None, self.core_compute)
-        if self.core not in CORES:
+        name = self.core if self.core in DECLARATIONS else None
+        typed = parse_core_options(name, self.core_options)
+        compute = parse_core_options(name, self.core_compute, flag="--core-compute")
+        if name is None:
             return
         try:
             identity = resolve_core(self.core, {**typed, **compute}, self.core_version)

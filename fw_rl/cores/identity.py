@@ -8,8 +8,9 @@ default never rebuilds an old run with other equations. Options are of two sorts
 * compute options (:data:`COMPUTE_OPTIONS`: ``mode``, ``compiled``, ``batch_first``): they
   choose how the same function is computed and may differ between a run and its resume.
 
-Each version's defaults are frozen in :data:`DEFAULTS`; a new default means a new version
-(and a line in :data:`VERSION_HISTORY`), never an edit of an old table. Runs of checkpoint
+Each version's defaults are frozen in the core's declaration
+(:class:`~fw_rl.cores.declaration.CoreDeclaration`, ``versions``); a new default means a new
+version (and a line in its ``history``), never an edit of an old table. Runs of checkpoint
 format ``fw_rl/1`` recorded only the options typed, with no version: they were made with
 version 1 of every core (:data:`LEGACY_VERSION`).
 """
@@ -19,50 +20,35 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-COMPUTE_OPTIONS = ("mode", "compiled", "batch_first")
+from fw_rl.cores.declaration import COMPUTE_OPTIONS
+from fw_rl.cores.registry import DECLARATIONS
+
 LEGACY_VERSION = 1
 
-# (core, version) -> every option's default; frozen: add a version, never edit one
-DEFAULTS: dict[tuple[str, int], dict] = {
-    ("fastweights", 1): {
-        "inner_steps": 1,
-        "decay": 0.95,
-        "fast_lr": 0.5,
-        "layer_norm": True,
-        "norm_preliminary": True,
-        "slow_init_scale": 0.05,
-        "separate_norms": False,
-        "read_before_write": False,
-    },
-    ("fastweights", 2): {
-        "inner_steps": 1,
-        "decay": 0.95,
-        "fast_lr": 0.5,
-        "layer_norm": True,
-        "norm_preliminary": False,  # the paper's h^0 = f(W h_{t-1} + C x_t)
-        "slow_init_scale": 0.05,
-        "separate_norms": False,
-        "read_before_write": False,
-    },
-    ("lstm", 1): {},
-    ("irnn", 1): {"recurrent_scale": 1.0, "input_std": 0.001},
-    ("alstm", 1): {"copies": 4, "permutation_seed": 0},
-}
+__all__ = [
+    "COMPUTE_OPTIONS",
+    "CoreIdentity",
+    "CoreVersionError",
+    "LEGACY_VERSION",
+    "check_version",
+    "core_label",
+    "current_version",
+    "defaults",
+    "resolve_core",
+    "run_core_label",
+    "upgrade_legacy_config",
+]
 
-VERSION_HISTORY: dict[str, dict[int, str]] = {
-    "fastweights": {
-        1: "h^0 = f(LN(W h_{t-1} + C x_t)): the layer norm on the preliminary vector too",
-        2: "h^0 = f(W h_{t-1} + C x_t), the paper's preliminary vector (no layer norm); "
-        "the retrieval diagnosis and the Catch ablation both favoured it (issue #20)",
-    },
-    "lstm": {1: "torch.nn.LSTM, one layer"},
-    "irnn": {1: "ReLU RNN, recurrent weights 1.0 I"},
-    "alstm": {1: "associative LSTM, 4 copies"},
-}
 
-CURRENT_VERSION: dict[str, int] = {
-    name: max(v for n, v in DEFAULTS if n == name) for name, _ in DEFAULTS
-}
+def defaults(name: str, version: int) -> dict:
+    """Every model option's default of core ``name`` at ``version`` (a copy; the
+    declaration's table is frozen)."""
+    return dict(DECLARATIONS[name].versions[version])
+
+
+def current_version(name: str) -> int:
+    """The newest version of core ``name``'s equations."""
+    return DECLARATIONS[name].current_version
 
 
 class CoreVersionError(ValueError):
@@ -89,12 +75,12 @@ class CoreIdentity:
 
 def check_version(name: str, version: int) -> int:
     """``version`` of core ``name``, 0 meaning the newest; raises for one that is unknown."""
-    if name not in CURRENT_VERSION:
+    if name not in DECLARATIONS:
         raise CoreVersionError(f"unknown core {name!r}")
     if version == 0:
-        return CURRENT_VERSION[name]
-    if (name, version) not in DEFAULTS:
-        known = sorted(v for n, v in DEFAULTS if n == name)
+        return current_version(name)
+    if version not in DECLARATIONS[name].versions:
+        known = sorted(DECLARATIONS[name].versions)
         raise CoreVersionError(
             f"core {name!r} has no version {version}; its versions are {known} (0 = newest)"
         )
@@ -105,7 +91,7 @@ def resolve_core(name: str, options: dict, version: int = 0) -> CoreIdentity:
     """Every option of core ``name`` at ``version`` (0: the newest): the frozen defaults of
     that version, overridden by ``options`` (checked by the registry's ``make_core``)."""
     version = check_version(name, version)
-    model = dict(DEFAULTS[(name, version)])
+    model = defaults(name, version)
     compute = {}
     for key, value in options.items():
         (compute if key in COMPUTE_OPTIONS else model)[key] = value
@@ -116,7 +102,7 @@ def upgrade_legacy_config(config: dict) -> bool:
     """Bring a run's settings of format ``fw_rl/1`` (no ``core_version``) to today's form
     in place: version 1 of its core, its options resolved with version 1's defaults.
     Returns whether it was a legacy config."""
-    if "core_version" in config or config.get("core") not in CURRENT_VERSION:
+    if "core_version" in config or config.get("core") not in DECLARATIONS:
         return False
     options = json.loads(config.get("core_options") or "{}")
     identity = resolve_core(config["core"], options, LEGACY_VERSION)
@@ -132,11 +118,11 @@ def core_label(name: str, options: dict) -> str:
     ``fastweights (norm_preliminary=True)``. Runs of the same equations get the same label,
     whatever version they were recorded under; ``options`` without defaults (a model that
     is not a registered core) are all shown."""
-    defaults = DEFAULTS.get((name, CURRENT_VERSION.get(name, 0)), {})
+    newest = defaults(name, current_version(name)) if name in DECLARATIONS else {}
     shown = {
         k: v
         for k, v in sorted(options.items())
-        if k not in COMPUTE_OPTIONS and (k not in defaults or defaults[k] != v)
+        if k not in COMPUTE_OPTIONS and (k not in newest or newest[k] != v)
     }
     if not shown:
         return name
@@ -152,6 +138,6 @@ def run_core_label(config: dict) -> str:
     name = config.get("core", "")
     options = config.get("core_options") or "{}"
     options = json.loads(options) if isinstance(options, str) else dict(options)
-    if name in CURRENT_VERSION:
+    if name in DECLARATIONS:
         options = resolve_core(name, options, int(config.get("core_version") or 0)).options
     return core_label(name, options)

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from fw_rl.cores.base import RecurrentCore, State, mask_state
+from fw_rl.cores.declaration import CoreDeclaration
 
 
 class _TorchRNNCore(RecurrentCore):
@@ -111,3 +112,20 @@ class IRNNCore(_TorchRNNCore):
 
     def _cell(self, x: Tensor, state: State) -> State:
         return (torch.rnn_relu_cell(x, state[0], *self._weights()),)
+
+
+LSTM = CoreDeclaration(
+    name="lstm",
+    cls=LSTMCore,
+    versions={1: {}},
+    history={1: "torch.nn.LSTM, one layer"},
+    summary="LSTM (torch.nn.LSTM, one layer)",
+)
+
+IRNN = CoreDeclaration(
+    name="irnn",
+    cls=IRNNCore,
+    versions={1: {"recurrent_scale": 1.0, "input_std": 0.001}},
+    history={1: "ReLU RNN, recurrent weights 1.0 I"},
+    summary="ReLU RNN with identity-initialised recurrent weights (Le et al. 2015)",
+)

@@ -10,6 +10,7 @@ save the latest state before exiting.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -27,12 +28,30 @@ from fw_rl.run_dir import BEST_NAME, RunDirError, describe_os_error
 from fw_rl.run_session import EXIT_FAILED, EXIT_OK, EXIT_USAGE, EXIT_WRITE_FAILED, RunSession
 
 KIND = "supervised"
+LR_SCHEDULES = ("constant", "plateau", "cosine")
+
+
+def cosine_lr(lr: float, update: int, updates: int) -> float:
+    """The cosine schedule's rate for ``update`` (0-based) of ``updates``: ``lr`` at the
+    start, 0 at the end (Loshchilov and Hutter 2017, without restarts)."""
+    return 0.5 * lr * (1.0 + math.cos(math.pi * min(update, updates) / updates))
 
 
 @dataclass
 class SupervisedConfig(CoreConfig):
     hidden: int = option(20, "hidden units of the core (the paper's R)", role="identity")
-    lr: float = option(1e-3, "Adam learning rate")
+    lr: float = option(1e-3, "Adam learning rate (the start of --lr-schedule)")
+    lr_schedule: str = option(
+        "constant",
+        "the learning rate over a run: constant; plateau (times --lr-decay after "
+        "--lr-patience evaluations without a better validation error); cosine (from --lr "
+        "to 0 at --updates)",
+        choices=list(LR_SCHEDULES),
+    )
+    lr_decay: float = option(0.5, "plateau: the factor of each cut of the learning rate")
+    lr_patience: int = option(
+        10, "plateau: evaluations without a better validation error before a cut"
+    )
     batch_size: int = option(128, "examples per update")
     updates: int = option(20_000, "updates to train for at most (the cap)")
     patience: int = option(
@@ -70,6 +89,14 @@ class SupervisedConfig(CoreConfig):
                 )
         if self.lr <= 0 or self.max_grad_norm <= 0:
             raise ValueError("--lr and --max-grad-norm must be > 0")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(
+                f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}"
+            )
+        if not 0 < self.lr_decay < 1:
+            raise ValueError(f"--lr-decay must be in (0, 1), got {self.lr_decay}")
+        if self.lr_patience < 1:
+            raise ValueError(f"--lr-patience must be >= 1, got {self.lr_patience}")
 
 
 @torch.no_grad()
@@ -87,7 +114,7 @@ class TrainingFailed(RuntimeError):
     """A run that ended with no weights worth testing (it diverged before validating)."""
 
 
-CURVE_FIELDS = ["update", "elapsed_s", "train_loss", "train_error", "validation_error"]
+CURVE_FIELDS = ["update", "elapsed_s", "train_loss", "train_error", "validation_error", "lr"]
 
 
 def train_classifier(
@@ -112,7 +139,14 @@ def train_classifier(
     session = RunSession(
         run_dir,
         asdict(config),
-        counters={"update": 0, "best_validation_error": 1.0, "elapsed_s": 0.0, "since_best": 0},
+        counters={
+            "update": 0,
+            "best_validation_error": 1.0,
+            "elapsed_s": 0.0,
+            "since_best": 0,
+            "lr": config.lr,  # the rate now (plateau cuts it; a resume continues from it)
+            "since_cut": 0,  # evaluations since the last improvement or cut (plateau)
+        },
         logs={"curve": CURVE_FIELDS},
         key="update",
         kind=KIND,
@@ -131,6 +165,13 @@ def train_classifier(
 
     from tqdm import tqdm
 
+    schedule = getattr(config, "lr_schedule", "constant")
+
+    def set_lr(rate: float) -> None:
+        for group in optimiser.param_groups:
+            group["lr"] = rate
+
+    set_lr(counters["lr"])
     generator = torch.Generator().manual_seed(config.seed + counters["update"])
     loader = DataLoader(
         splits["train"],
@@ -169,6 +210,9 @@ def train_classifier(
                 )
                 say(f"{stopped}: stopped; the best weights so far are tested")
                 break
+            if schedule == "cosine":
+                counters["lr"] = cosine_lr(config.lr, counters["update"], config.updates)
+                set_lr(counters["lr"])
             optimiser.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
@@ -191,15 +235,24 @@ def train_classifier(
                         "train_loss": loss_sum / seen,
                         "train_error": wrong / seen,
                         "validation_error": val,
+                        "lr": counters["lr"],
                     },
                 )
                 bar.set_postfix_str(f"train error {wrong / seen:.3f} | val error {val:.3f}")
                 loss_sum = wrong = seen = 0.0
                 counters["since_best"] += 1
+                counters["since_cut"] += 1
                 if val < counters["best_validation_error"]:
                     counters["best_validation_error"] = val
-                    counters["since_best"] = 0
+                    counters["since_best"] = counters["since_cut"] = 0
                     session.save_best(model.state_dict())
+                if schedule == "plateau" and counters["since_cut"] >= config.lr_patience:
+                    counters["lr"] *= config.lr_decay
+                    counters["since_cut"] = 0
+                    set_lr(counters["lr"])
+                    bar.write(
+                        f"update {counters['update']}: learning rate cut to {counters['lr']:.3g}"
+                    )
                 session.save(model.state_dict(), optimiser.state_dict())
                 if val <= config.stop_at_error:
                     stopped = f"validation error {val} reached --stop-at-error"

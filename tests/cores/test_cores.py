@@ -12,13 +12,12 @@ from fw_rl.cores import (
     make_core,
 )
 
-CORE_SPECS = [
-    ("lstm", {}),
-    ("irnn", {}),
+# every registered core at its defaults (a new core is covered as soon as it registers),
+# and the variants that take another path through their code
+CORE_SPECS = [(name, {}) for name in sorted(CORES)] + [
     ("fastweights", {"mode": "matrix"}),
     ("fastweights", {"mode": "attention"}),
     ("fastweights", {"inner_steps": 2}),
-    ("alstm", {}),
     ("alstm", {"copies": 1}),
 ]
 IDS = [f"{name}-{'-'.join(map(str, opts.values())) or 'default'}" for name, opts in CORE_SPECS]
@@ -141,8 +140,8 @@ def test_bad_inputs_raise_clear_errors(name):
 
 
 def test_registry_lists_what_exists():
-    with pytest.raises(UnknownCoreError, match="available: alstm, fastweights, irnn, lstm"):
-        make_core("gru", 3, 8)
+    with pytest.raises(UnknownCoreError, match="available: alstm, fastweights, gru, irnn, lstm"):
+        make_core("transformer", 3, 8)
     with pytest.raises(UnknownCoreError, match="its options are: .*decay"):
         make_core("fastweights", 3, 8, deacy=0.9)
     assert "mode" in core_options("fastweights") and core_options("lstm") == ["batch_first"]

@@ -105,3 +105,41 @@ def test_a_run_whose_loss_turns_nan_stops_and_tests_its_best_weights(tmp_path):
     assert 0 <= results["test_error"] <= 1 and said  # the weights best before it: a number
     with pytest.raises(TrainingFailed, match="before the first validation"):
         train_classifier(TurnsNaN(5), splits, config, tmp_path / "b", say=said.append)
+
+
+def test_cosine_schedule_runs_from_lr_to_zero():
+    from fw_rl.tasks.training import cosine_lr
+
+    assert cosine_lr(0.01, 0, 100) == pytest.approx(0.01)
+    assert cosine_lr(0.01, 50, 100) == pytest.approx(0.005)
+    assert cosine_lr(0.01, 100, 100) == pytest.approx(0.0, abs=1e-12)
+
+
+def _curve_lrs(run):
+    rows = [line.split(",") for line in (run / "curve.csv").read_text().splitlines()]
+    column = rows[0].index("lr")
+    return [float(r[column]) for r in rows[1:]]
+
+
+def test_plateau_schedule_cuts_the_rate_and_a_resume_keeps_the_cut(tmp_path):
+    """A learning rate of 1e-9 never improves validation after the first evaluation: with
+    --lr-patience 2 the rate halves every 2 evaluations, and a resumed run continues
+    from the rate it had reached, not from --lr."""
+    run = tmp_path / "run"
+    argv = ["--core", "gru", "--hidden", "8", "--lr", "1e-9", "--updates", "50"]
+    argv += ["--eval-interval", "10", "--train-size", "300", "--validation-size", "100"]
+    argv += ["--test-size", "100", "--no-progress", "--lr-schedule", "plateau"]
+    argv += ["--lr-patience", "2", "--lr-decay", "0.5", "--run-dir", str(run)]
+    assert assoc_retrieval.main(argv) == 0
+    lrs = _curve_lrs(run)
+    assert lrs[0] == pytest.approx(1e-9) and lrs[-1] < lrs[0]
+    assert all(b in (pytest.approx(a), pytest.approx(a / 2)) for a, b in zip(lrs, lrs[1:]))
+    assert assoc_retrieval.main(["--updates", "70", "--resume", str(run), "--no-progress"]) == 0
+    resumed = _curve_lrs(run)
+    assert resumed[: len(lrs)] == lrs and resumed[len(lrs)] <= lrs[-1]
+
+
+def test_a_bad_schedule_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as stop:
+        assoc_retrieval.main(["--lr-decay", "1.5"])
+    assert stop.value.code == 2 and "--lr-decay must be in (0, 1)" in capsys.readouterr().err

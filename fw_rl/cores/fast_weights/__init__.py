@@ -36,8 +36,44 @@ the hand-computed example that pins the equations) and ``tests/cores/test_cuda.p
 GPU.
 """
 
+from fw_rl.cores.declaration import CoreDeclaration
 from fw_rl.cores.fast_weights.cost_model import predicted_us
 from fw_rl.cores.fast_weights.rnn import MODES, FastWeightsRNN
 from fw_rl.cores.fast_weights.spec import FastWeightsSpec
 
-__all__ = ["MODES", "FastWeightsRNN", "FastWeightsSpec", "predicted_us"]
+_VERSION_1 = {
+    "inner_steps": 1,
+    "decay": 0.95,
+    "fast_lr": 0.5,
+    "layer_norm": True,
+    "norm_preliminary": True,
+    "slow_init_scale": 0.05,
+    "separate_norms": False,
+    "read_before_write": False,
+}
+
+
+def _warm_up() -> float:
+    from fw_rl.cores.fast_weights.warm_up import warm_up  # python -m runs it as a script too
+
+    return warm_up()
+
+
+FASTWEIGHTS = CoreDeclaration(
+    name="fastweights",
+    cls=FastWeightsRNN,
+    versions={
+        1: _VERSION_1,
+        2: {**_VERSION_1, "norm_preliminary": False},  # the paper's h^0 = f(W h + C x)
+    },
+    history={
+        1: "h^0 = f(LN(W h_{t-1} + C x_t)): the layer norm on the preliminary vector too",
+        2: "h^0 = f(W h_{t-1} + C x_t), the paper's preliminary vector (no layer norm); "
+        "the retrieval diagnosis and the Catch ablation both favoured it (issue #20)",
+    },
+    summary="fast weights (Ba et al. 2016): a decaying outer-product memory, eqs. 1-2",
+    warm_up=_warm_up,
+    has_attention=True,
+)
+
+__all__ = ["FASTWEIGHTS", "MODES", "FastWeightsRNN", "FastWeightsSpec", "predicted_us"]

@@ -1,0 +1,19 @@
+"""``python -m fw_rl.cores``: every registered core, its options and its versions."""
+
+from fw_rl.cores.registry import DECLARATIONS, core_options
+
+
+def describe() -> str:
+    lines = []
+    for name in sorted(DECLARATIONS):
+        d = DECLARATIONS[name]
+        lines.append(f"{name}: {d.summary or d.cls.__name__}")
+        lines.append(f"  options: {', '.join(o for o in core_options(name) if o != 'batch_first')}")
+        for version in sorted(d.versions):
+            newest = " (newest)" if version == d.current_version else ""
+            lines.append(f"  version {version}{newest}: {d.history.get(version, '')}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(describe())
