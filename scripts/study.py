@@ -25,14 +25,18 @@ import sys
 from pathlib import Path
 
 
-def _parse_only(only: list[str] | None, axes) -> dict[str, str] | None:
-    """``["core=lstm", ...]`` -> ``{"core": "lstm"}``; None for a malformed one."""
+def _parse_only(only: list[str] | None, axes) -> dict[str, set[str]] | None:
+    """``["core=lstm", "core=gru", "env=X"]`` -> ``{"core": {"lstm", "gru"}, "env": {"X"}}``
+    (a run is taken when each named axis has one of its labels); None for a malformed one."""
     if not only:
         return {}
     wanted = [pattern.split("=", 1) for pattern in only]
     if any(len(w) != 2 or (axes is not None and w[0] not in axes) for w in wanted):
         return None
-    return dict(wanted)
+    labels: dict[str, set[str]] = {}
+    for axis, label in wanted:
+        labels.setdefault(axis, set()).add(label)
+    return labels
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -62,7 +66,7 @@ def _run(args: argparse.Namespace) -> int:
         return 2
 
     def only(spec) -> bool:
-        cell = all(spec.labels.get(a) == v for a, v in wanted.items())
+        cell = all(spec.labels.get(a) in v for a, v in wanted.items())
         return cell and (not args.seeds or spec.seed in args.seeds)
 
     if args.dry_run:

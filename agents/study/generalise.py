@@ -69,7 +69,7 @@ def generalise(
     out: Path,
     visible_steps: list[int],
     compare: str = "core",
-    only: dict[str, str] | None = None,
+    only: dict[str, set[str]] | None = None,
     episodes: int = 1000,
     seed: int = 20_000,
     reps: int = 2000,
@@ -84,7 +84,7 @@ def generalise(
     rows, missing = [], []
     for run_dir in sorted(p for p in runs_dir.iterdir() if (p / DONE_NAME).is_file()):
         labels = json.loads((run_dir / SPEC_NAME).read_text())["labels"]
-        if only and any(labels.get(k) != v for k, v in only.items()):
+        if only and any(labels.get(k) not in v for k, v in only.items()):
             continue
         if not (run_dir / CHECKPOINT_NAME).is_file():  # a run folder kept without weights
             missing.append(run_dir.name)
