@@ -38,12 +38,9 @@ def evaluate(
         steps = 0
         while not done.all() and steps < max_steps:
             logits, _, state = model.act(torch.from_numpy(obs), state)
-            if greedy:
-                actions = logits.argmax(-1)
-            else:
-                actions = torch.distributions.Categorical(logits=logits).sample()
+            actions = model.head.greedy(logits) if greedy else model.head.sample(logits)
             state = state.after(actions)
-            obs, rewards, terminated, truncated, info = env.step(actions.numpy())
+            obs, rewards, terminated, truncated, info = env.step(model.head.to_env(actions))
             steps += 1
             total += rewards * ~done
             ended = (terminated | truncated) & ~done

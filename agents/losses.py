@@ -7,10 +7,15 @@ episode, so nothing after it is bootstrapped into step ``t``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
+
+from fw_rl.agents.action_heads import categorical_entropy, categorical_log_prob
+
+if TYPE_CHECKING:
+    from fw_rl.agents.action_heads import ActionHead
 
 
 def gae_advantages(
@@ -49,6 +54,7 @@ def actor_critic_loss(
     returns: Tensor,
     value_cost: float = 0.5,
     entropy_cost: float = 0.01,
+    head: ActionHead | None = None,
 ) -> LossParts:
     """The A3C loss, averaged over the ``T * B`` steps.
 
@@ -56,12 +62,13 @@ def actor_critic_loss(
     ``value = mean((R_t - V_t)^2) / 2``, ``entropy = mean(H(pi_t))``, and
     ``total = policy + value_cost * value - entropy_cost * entropy``.
 
-    logits ``[T, B, A]``; values, actions, advantages, returns ``[T, B]``.
+    logits ``[T, B, A]`` (the distribution's parameters, ``head``'s; None: a categorical);
+    values, advantages, returns ``[T, B]``; actions ``[T, B, *action shape]``.
     """
-    log_probs = F.log_softmax(logits, dim=-1)
-    chosen = log_probs.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+    log_prob = categorical_log_prob if head is None else head.log_prob
+    chosen = log_prob(logits, actions)
     policy = -(chosen * advantages.detach()).mean()
     value = 0.5 * (returns.detach() - values).pow(2).mean()
-    entropy = -(log_probs.exp() * log_probs).sum(-1).mean()
+    entropy = (categorical_entropy if head is None else head.entropy)(logits).mean()
     total = policy + value_cost * value - entropy_cost * entropy
     return LossParts(total, policy, value, entropy)

@@ -34,9 +34,9 @@ import time
 from dataclasses import dataclass, replace
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
+from fw_rl.agents.action_heads import ActionHead, categorical_entropy, categorical_log_prob
 from fw_rl.agents.agent_run import RUN_METRICS, AgentRun, Stop, default_run_dir
 from fw_rl.agents.config import PPOConfig
 from fw_rl.agents.losses import gae_advantages
@@ -91,6 +91,7 @@ def ppo_loss(
     value_clip: bool = True,
     value_cost: float = 0.5,
     entropy_cost: float = 0.01,
+    head: ActionHead | None = None,
 ) -> PPOLoss:
     """The clipped PPO loss, averaged over the steps.
 
@@ -98,10 +99,10 @@ def ppo_loss(
     ``value = mean(max((V - R)^2, (V_old + clip(V - V_old, -c, c) - R)^2)) / 2`` (without
     the clipped term when ``value_clip`` is off); ``entropy = mean(H(pi))``; and
     ``total = policy + value_cost * value - entropy_cost * entropy``. Any shape of steps:
-    logits ``[..., A]``, the rest ``[...]``.
+    logits ``[..., A]`` (the distribution's parameters, ``head``'s; None: a categorical),
+    actions ``[..., *action shape]``, the rest ``[...]``.
     """
-    log_probs = F.log_softmax(logits, dim=-1)
-    chosen = log_probs.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+    chosen = (categorical_log_prob if head is None else head.log_prob)(logits, actions)
     log_ratio = chosen - old_log_probs
     ratio = log_ratio.exp()
     unclipped = ratio * advantages
@@ -112,7 +113,7 @@ def ppo_loss(
         moved = old_values + (values - old_values).clamp(-clip, clip)
         value_error = torch.max(value_error, (moved - returns).pow(2))
     value = 0.5 * value_error.mean()
-    entropy = -(log_probs.exp() * log_probs).sum(-1).mean()
+    entropy = (categorical_entropy if head is None else head.entropy)(logits).mean()
     total = policy + value_cost * value - entropy_cost * entropy
     with torch.no_grad():
         approx_kl = ((ratio - 1.0) - log_ratio).mean()
@@ -177,7 +178,7 @@ def cut_into_sequences(
 ) -> Sequences:
     """Sequence ``c * K + k`` is steps ``c L .. (c + 1) L - 1`` of env ``k``, started from
     ``rollout.sequence_states[c]`` (collected with ``state_every=length``)."""
-    steps, envs = rollout.actions.shape
+    steps, envs = rollout.actions.shape[:2]
     if steps % length:
         raise ValueError(f"a sequence length of {length} does not divide {steps} steps")
     chunks = steps // length
@@ -195,12 +196,11 @@ def cut_into_sequences(
             .reshape(length, chunks * envs, *rest)
         )
 
-    log_probs = F.log_softmax(rollout.logits, -1).gather(-1, rollout.actions[..., None])[..., 0]
     return Sequences(
         cut(rollout.obs),
         cut(rollout.actions),
         cut(rollout.resets),
-        cut(log_probs),
+        cut(rollout.log_probs),
         cut(rollout.values),
         cut(advantages),
         cut(returns),
@@ -262,6 +262,7 @@ def ppo_update(
                 config.value_clip,
                 config.value_cost,
                 config.entropy_cost,
+                learner.head,
             )
             if not torch.isfinite(loss.total):
                 raise NonFiniteLossError(

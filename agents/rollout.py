@@ -28,11 +28,12 @@ class Rollout:
     there and, like any episode end, not carried across into the next episode."""
 
     obs: torch.Tensor  # [T, K, *observation]
-    actions: torch.Tensor  # [T, K]
+    actions: torch.Tensor  # [T, K, *action shape] as sampled (a Box's unclipped)
     rewards: torch.Tensor  # [T, K]
     dones: torch.Tensor  # [T, K] bool
     resets: torch.Tensor  # [T, K] bool
-    logits: torch.Tensor  # [T, K, A] the policy the actions were drawn from
+    logits: torch.Tensor  # [T, K, P] the policy the actions were drawn from (its parameters)
+    log_probs: torch.Tensor  # [T, K] log pi(a) of the actions taken, as acted
     values: torch.Tensor  # [T, K] the value of each step's observation, as acted
     start_state: AgentState  # the agent's state before step 0
     bootstrap: torch.Tensor  # [K] value of the observation after step T - 1
@@ -76,11 +77,12 @@ class RolloutCollector:
         env, model = self.env, self.model
         k = env.num_envs
         obs_buf = torch.empty(steps, k, *env.single_observation_space.shape)
-        actions = torch.empty(steps, k, dtype=torch.long)
+        head = model.head
+        actions = torch.empty(steps, k, *head.shape, dtype=head.dtype)
         rewards = torch.empty(steps, k)
         dones = torch.empty(steps, k, dtype=torch.bool)
         resets = torch.empty(steps, k, dtype=torch.bool)
-        logits_buf = torch.empty(steps, k, env.single_action_space.n)
+        logits_buf = torch.empty(steps, k, head.params_size)
         values = torch.empty(steps, k)
         start_state, finished, successes, sequence_states = self.state, [], [], []
         state, starts, obs = self.state, self.starts, self.obs
@@ -91,9 +93,9 @@ class RolloutCollector:
                 sequence_states.append(state)
             logits, values[t], state = model.act(obs_buf[t], state, starts)
             logits_buf[t] = logits
-            actions[t] = torch.multinomial(torch.softmax(logits, -1), 1)[:, 0]
+            actions[t] = head.sample(logits)
             state = state.after(actions[t])
-            obs, reward, terminated, truncated, info = env.step(actions[t].numpy())
+            obs, reward, terminated, truncated, info = env.step(head.to_env(actions[t]))
             done = terminated | truncated
             rewards[t] = torch.from_numpy(reward)
             self.episode_return += reward
@@ -115,6 +117,7 @@ class RolloutCollector:
             dones,
             resets,
             logits_buf,
+            head.log_prob(logits_buf, actions),
             values,
             start_state,
             bootstrap,

@@ -74,7 +74,14 @@ def run_worker(
         )
         returns = advantages + values.detach()
         parts = actor_critic_loss(
-            logits, values, r.actions, advantages, returns, config.value_cost, config.entropy_cost
+            logits,
+            values,
+            r.actions,
+            advantages,
+            returns,
+            config.value_cost,
+            config.entropy_cost,
+            local.head,
         )
         update += 1
         if not torch.isfinite(parts.total):

@@ -9,7 +9,10 @@ refused.
 Observations other than a ``Box`` (``Discrete``, ``MultiDiscrete``, ``MultiBinary``, and
 ``Tuple`` / ``Dict`` of these and of ``Box``) are flattened by Gymnasium's own
 ``FlattenObservation`` (one-hot for the discrete parts); a ``Box`` reaches the model as it
-is and is flattened there. Actions must be ``Discrete``.
+is (an ``H x W x C`` image of bytes goes through a convolutional encoder, the others are
+flattened there). A ``Text`` part (MiniGrid's ``mission``) is refused with the wrapper that
+removes it. Actions: ``Discrete``, ``MultiDiscrete``, ``MultiBinary`` or ``Box``, each with
+its head (``fw_rl.agents.action_heads``).
 
 Ids may name the module that registers them, Gymnasium's ``module:EnvId`` form
 (``popgym:popgym-RepeatPreviousEasy-v0``).
@@ -85,24 +88,30 @@ def _check_observation_space(space: spaces.Space, where: str = "observation spac
         for key, part in space.spaces.items():
             _check_observation_space(part, f"{where}[{key!r}]")
         return
+    if isinstance(space, spaces.Text):
+        raise EnvError(
+            f"unsupported {where}: {describe_space(space)} (text, e.g. MiniGrid's mission); "
+            "remove it with --env-wrappers minigrid.wrappers:ImgObsWrapper (MiniGrid) or "
+            "gymnasium.wrappers:FilterObservation"
+        )
     raise EnvError(
         f"unsupported {where}: {describe_space(space)}; allowed: Box, Discrete, "
         "MultiDiscrete, MultiBinary, and Tuple / Dict of these"
     )
 
 
+ACTION_SPACES = (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary, spaces.Box)
+
+
 def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
-    """Raise :class:`EnvError` for a space the agents cannot use."""
+    """Raise :class:`EnvError` for a space the agents cannot use (the action space's own
+    limits, such as a Discrete's start at 0, are checked by its head:
+    ``fw_rl.agents.action_heads.head_for``, as the model is built)."""
     _check_observation_space(observation_space)
-    if not isinstance(action_space, spaces.Discrete):
+    if not isinstance(action_space, ACTION_SPACES):
         raise EnvError(
             f"unsupported action space: {describe_space(action_space)}; "
-            "the agents need a Discrete action space"
-        )
-    if int(action_space.start) != 0:
-        raise EnvError(
-            f"unsupported action space: {describe_space(action_space)}; "
-            "a Discrete action space must start at 0"
+            "allowed: Discrete, MultiDiscrete, MultiBinary, Box"
         )
 
 
@@ -117,7 +126,7 @@ class EnvInfo:
 
     env_id: str
     observation_space: spaces.Space  # the env's own
-    action_space: spaces.Discrete
+    action_space: spaces.Space
     episode_limit: int | None  # the most steps an episode can last, where the env says
 
     @property

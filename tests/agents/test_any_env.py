@@ -38,13 +38,22 @@ class Constant(gym.Env):
         return np.ones(1, np.float32), 1.0, self.terminate and self.t == 3, False, {}
 
 
+class WithMission(Constant):
+    """MiniGrid's shape of observation: an image and a text mission."""
+
+    observation_space = spaces.Dict(
+        {"image": spaces.Box(0, 255, (3, 3, 3), np.uint8), "mission": spaces.Text(20)}
+    )
+
+
 @pytest.fixture(scope="module", autouse=True)
 def constant_envs():
     gym.register("TestTruncated-v0", entry_point=Constant, max_episode_steps=3)
     gym.register("TestTerminated-v0", entry_point=Constant, kwargs={"terminate": True})
+    gym.register("TestMission-v0", entry_point=WithMission)
     yield
-    gym.registry.pop("TestTruncated-v0")
-    gym.registry.pop("TestTerminated-v0")
+    for name in ("TestTruncated-v0", "TestTerminated-v0", "TestMission-v0"):
+        gym.registry.pop(name)
 
 
 def value_five_model():
@@ -86,7 +95,7 @@ def test_a_truncated_episode_is_bootstrapped_from_its_final_observation(env_id, 
         (["--env", "no_such_module:Foo-v0"], "cannot import the module 'no_such_module'"),
         (["--env-kwargs", "{bad"], "--env-kwargs must be a JSON object"),
         (["--env", "CartPole-v1", "--env-kwargs", '{"x": 1}'], '--env-kwargs {"x": 1}'),
-        (["--env", "Pendulum-v1"], "unsupported action space: Box"),
+        (["--env", "TestMission-v0"], "--env-wrappers minigrid.wrappers:ImgObsWrapper"),
         (["--env", "CartPole-v1", "--size", "10"], "--size set Catch-v0's board"),
         (["--env-kwargs", '{"size": 10}'], "set Catch's size with --size"),
     ],

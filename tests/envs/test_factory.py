@@ -53,10 +53,8 @@ def test_spaces_other_than_a_box_are_flattened_one_hot(space, size):
 @pytest.mark.parametrize(
     "observation, action, message",
     [
-        (spaces.Box(0, 1, (2,)), spaces.Box(-1, 1, (1,)), "unsupported action space: Box"),
-        (spaces.Box(0, 1, (2,)), spaces.MultiDiscrete([2, 2]), "action space: MultiDiscrete"),
-        (spaces.Box(0, 1, (2,)), spaces.Discrete(3, start=1), "must start at 0"),
-        (spaces.Text(5), spaces.Discrete(2), r"unsupported observation space: Text"),
+        (spaces.Box(0, 1, (2,)), spaces.Tuple([spaces.Discrete(2)]), "action space: Tuple"),
+        (spaces.Text(5), spaces.Discrete(2), r"unsupported observation space: Text.*Wrapper"),
         (
             spaces.Tuple((spaces.Discrete(2), spaces.Text(3))),
             spaces.Discrete(2),
