@@ -133,6 +133,7 @@ class AgentRun:
             config.eval_seed,
             env_id=config.env,
             max_steps=config.eval_step_cap,
+            wrappers=config.wrappers,
         )
         frames = self.counters["frames"]
         self.session.log("eval", {"frames": frames, "elapsed_s": self.session.elapsed(), **result})

@@ -23,7 +23,9 @@ from fw_rl.envs.factory import (
     canonical_kwargs,
     env_info,
     is_catch,
+    is_process_local,
     parse_env_kwargs,
+    parse_wrappers,
 )
 
 # Catch-v0's board flags: shorthands for its keyword arguments
@@ -86,7 +88,14 @@ class EnvConfig:
     env: str = option(
         CATCH_ID,
         "Gymnasium env id; module:EnvId imports the module that registers it first "
-        "(popgym:popgym-RepeatPreviousEasy-v0)",
+        "(popgym:popgym-RepeatPreviousEasy-v0); module:function calls a function that "
+        "returns an env; modules are found in the current directory too",
+        role="identity",
+    )
+    env_wrappers: str = option(
+        "",
+        "wrappers applied to each env in order, MODULE:CLASS[,MODULE:CLASS...] "
+        "(minigrid.wrappers:ImgObsWrapper)",
         role="identity",
     )
     env_kwargs: str = option(
@@ -123,6 +132,7 @@ class EnvConfig:
         then the env made once (an unknown id or an unsupported space fails here)."""
         try:
             kwargs = parse_env_kwargs(self.env_kwargs)
+            self.env_wrappers = ",".join(parse_wrappers(self.env_wrappers))
         except EnvError as e:
             raise ConfigError(str(e)) from None
         self.env_kwargs = canonical_kwargs(kwargs)
@@ -148,7 +158,7 @@ class EnvConfig:
                     "give its options in --env-kwargs"
                 )
         try:
-            env_info(self.env, self.env_options)
+            env_info(self.env, self.env_options, self.wrappers)
         except EnvError as e:
             raise ConfigError(str(e)) from None
 
@@ -183,9 +193,14 @@ class EnvConfig:
         return kwargs
 
     @property
+    def wrappers(self) -> tuple[str, ...]:
+        """``--env-wrappers`` as a tuple of ``module:Class`` names."""
+        return parse_wrappers(self.env_wrappers)
+
+    @property
     def env_info(self) -> EnvInfo:
-        """The env's spaces and episode bound (made once per id and kwargs)."""
-        return env_info(self.env, self.env_options)
+        """The env's spaces and episode bound (made once per id, kwargs and wrappers)."""
+        return env_info(self.env, self.env_options, self.wrappers)
 
 
 @dataclass
@@ -324,6 +339,11 @@ class A3CConfig(TrainerConfig):
         _need(
             self.optimiser in ("rmsprop", "adam"),
             f"--optimiser must be rmsprop or adam, got {self.optimiser!r}",
+        )
+        _need(
+            not is_process_local(self.env),
+            "A3C's workers are other processes, which cannot call an env given as a lambda "
+            "or closure: pass a module-level function (module:function), or train with PPO",
         )
 
     # ---- derived values -----------------------------------------------------------------

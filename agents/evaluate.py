@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -20,6 +21,7 @@ def evaluate(
     greedy: bool = True,
     env_id: str = CATCH_ID,
     max_steps: int = 10_000,
+    wrappers: Sequence[str] = (),
 ) -> dict[str, float]:
     """Play ``episodes`` episodes (seeds ``seed .. seed + episodes - 1``), one per env of
     one vector env, each until it ends or ``max_steps`` steps have passed.
@@ -28,7 +30,7 @@ def evaluate(
     success for, NaN where it reports none; Catch: a catch) and ``capped``, the fraction of
     episodes cut at ``max_steps`` (their return so far counts).
     """
-    env = make_vector_env(env_id, env_kwargs, episodes)
+    env = make_vector_env(env_id, env_kwargs, episodes, wrappers=wrappers)
     try:
         obs, _ = env.reset(seed=seed)
         state = model.initial_state(episodes)

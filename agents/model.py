@@ -154,9 +154,7 @@ class ActorCritic(nn.Module):
         return core_declaration(self.core_name).has_attention
 
     def initial_state(self, batch_size: int) -> AgentState:
-        return AgentState(
-            self.core.initial_state(batch_size), self.head.none_actions(batch_size)
-        )
+        return AgentState(self.core.initial_state(batch_size), self.head.none_actions(batch_size))
 
     def previous_actions(
         self,

@@ -324,7 +324,9 @@ class PPOTrainer(AgentRun):
         if self.payload is not None and self.payload.get("optimiser"):
             self.optimiser.load_state_dict(self.payload["optimiser"])
         self.session.open()
-        self.env = make_vector_env(config.env, config.env_options, config.num_envs, training=True)
+        self.env = make_vector_env(
+            config.env, config.env_options, config.num_envs, training=True, wrappers=config.wrappers
+        )
         self.collector = RolloutCollector(
             self.env,
             self.model,

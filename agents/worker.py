@@ -56,7 +56,9 @@ def run_worker(
     """Train until ``should_stop()``; each update is reported through ``report``."""
     k, steps = config.envs_per_worker, config.steps_per_rollout
     torch.manual_seed(config.seed * 10_007 + worker)
-    env = make_vector_env(config.env, config.env_options, k, training=True)
+    env = make_vector_env(
+        config.env, config.env_options, k, training=True, wrappers=config.wrappers
+    )
     info = config.env_info
     local = build_model(config, info.observation_space, info.action_space)
     collector = RolloutCollector(

@@ -14,13 +14,29 @@ flattened there). A ``Text`` part (MiniGrid's ``mission``) is refused with the w
 removes it. Actions: ``Discrete``, ``MultiDiscrete``, ``MultiBinary`` or ``Box``, each with
 its head (``fw_rl.agents.action_heads``).
 
-Ids may name the module that registers them, Gymnasium's ``module:EnvId`` form
-(``popgym:popgym-RepeatPreviousEasy-v0``).
+An env is named by a string, which a run records:
+
+* a registered id, ``EnvId``;
+* ``module:EnvId``, Gymnasium's form: the module registers the id when imported
+  (``popgym:popgym-RepeatPreviousEasy-v0``);
+* ``module:factory``, a callable of that module that returns a ``gym.Env`` (its keyword
+  arguments from ``--env-kwargs``), e.g. ``my_envs:make_maze``.
+
+The module is imported from the current directory too (a user's own ``my_envs.py``).
+``wrappers`` (``--env-wrappers``) are ``module:Class`` names, applied in order to each env
+(``minigrid.wrappers:ImgObsWrapper``, ``gymnasium.wrappers:TimeLimit``); a wrapper that
+needs arguments is wrapped in a factory of the user's. The Python API
+(:mod:`fw_rl.api`) also takes a callable: :func:`register_factory` names it for this
+process.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -156,13 +172,125 @@ def _episode_limit(env: gym.Env) -> int | None:
     return None
 
 
-def make_env(env_id: str, kwargs: dict | None = None, **make_kwargs) -> gym.Env:
-    """``gym.make(env_id, **kwargs)``, every failure turned into one :class:`EnvError` line."""
+# factories given to the Python API as callables, by the name a run records (this process)
+_FACTORIES: dict[str, Callable[..., gym.Env]] = {}
+FACTORY_PREFIX = "factory:"
+
+
+def register_factory(factory: Callable[..., gym.Env]) -> str:
+    """The name a run records for an env made by ``factory``: ``module:qualname`` where the
+    callable can be imported by it (then other processes make it too), else a name known
+    to this process only (a lambda, a closure: one-process trainers only)."""
+    module = getattr(factory, "__module__", None)
+    qualname = getattr(factory, "__qualname__", "")
+    if module and module != "__main__" and qualname.isidentifier():
+        try:
+            if getattr(importlib.import_module(module), qualname, None) is factory:
+                return f"{module}:{qualname}"
+        except ImportError:
+            pass
+    name = f"{FACTORY_PREFIX}{qualname or type(factory).__name__}-{id(factory):x}"
+    _FACTORIES[name] = factory
+    return name
+
+
+def is_process_local(env_id: str) -> bool:
+    """An env only this process can make (a callable given to the Python API)."""
+    return env_id.startswith(FACTORY_PREFIX)
+
+
+def _import_from_cwd(module: str):
+    """``importlib.import_module``, the current directory searched too (where a user's
+    ``my_envs.py`` is; ``python scripts/...`` puts ``scripts/`` first, not it)."""
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.append(cwd)
+    return importlib.import_module(module)
+
+
+def _factory(env_id: str) -> Callable[..., gym.Env] | None:
+    """The callable ``env_id`` names (``module:factory``, or one registered in-process);
+    None for a Gymnasium id."""
+    if env_id in _FACTORIES:
+        return _FACTORIES[env_id]
+    if is_process_local(env_id):
+        raise EnvError(
+            f"--env {env_id!r} was a callable given in another process: pass it again "
+            "(fw_rl.load(..., env=...)), or give a module-level function as module:function"
+        )
+    if ":" not in env_id:
+        return None
+    module, name = env_id.split(":", 1)
+    imported = _import_from_cwd(module)  # registers its ids, for module:EnvId
+    attribute = getattr(imported, name, None) if name.isidentifier() else None
+    if callable(attribute) and name not in gym.registry:
+        return attribute
+    return None
+
+
+def parse_wrappers(text: str | Sequence[str]) -> tuple[str, ...]:
+    """``--env-wrappers "a.b:C,d:E"`` (or a list) -> ``("a.b:C", "d:E")``, each checked to
+    be ``module:Class``."""
+    items = text.split(",") if isinstance(text, str) else list(text)
+    wrappers = tuple(w.strip() for w in items if w.strip())
+    for w in wrappers:
+        module, _, name = w.partition(":")
+        if not module or not name.isidentifier():
+            raise EnvError(
+                f"--env-wrappers takes MODULE:CLASS[,MODULE:CLASS...], got {w!r} "
+                "(e.g. minigrid.wrappers:ImgObsWrapper)"
+            )
+    return wrappers
+
+
+def wrapper_class(name: str) -> type:
+    """The wrapper ``module:Class`` names; :class:`EnvError` if it cannot be imported."""
+    module, _, attribute = name.partition(":")
+    try:
+        cls = getattr(_import_from_cwd(module), attribute)
+    except ModuleNotFoundError as e:
+        raise EnvError(
+            f"--env-wrappers {name!r}: no module named {e.name!r}; is its package installed?"
+        ) from None
+    except AttributeError:
+        raise EnvError(f"--env-wrappers {name!r}: {module} has no {attribute!r}") from None
+    if not callable(cls):
+        raise EnvError(f"--env-wrappers {name!r} is not a wrapper class")
+    return cls
+
+
+def apply_wrappers(env: gym.Env, wrappers: Sequence[str]) -> gym.Env:
+    """``env`` wrapped by each of ``wrappers`` in order; a failure is one EnvError line."""
+    for name in wrappers:
+        try:
+            env = wrapper_class(name)(env)
+        except EnvError:
+            raise
+        except Exception as e:  # a wrapper that does not fit this env
+            raise EnvError(f"--env-wrappers {name!r} on {env}: {e}") from None
+    return env
+
+
+def make_env(
+    env_id: str, kwargs: dict | None = None, wrappers: Sequence[str] = (), **make_kwargs
+) -> gym.Env:
+    """The env ``env_id`` names (a Gymnasium id, ``module:EnvId`` or ``module:factory``)
+    with ``kwargs``, wrapped by ``wrappers``; every failure turned into one
+    :class:`EnvError` line."""
     import fw_rl.envs  # noqa: F401  registers Catch-v0
 
     kwargs = dict(kwargs or {})
     try:
-        return gym.make(env_id, **kwargs, **make_kwargs)
+        factory = _factory(env_id)
+        if factory is not None:
+            env = factory(**kwargs, **make_kwargs)
+            if not isinstance(env, gym.Env):
+                raise EnvError(
+                    f"--env {env_id!r} returned {type(env).__name__}, not a gymnasium.Env"
+                )
+        else:
+            env = gym.make(env_id, **kwargs, **make_kwargs)
+        return apply_wrappers(env, wrappers)
     except ModuleNotFoundError as e:
         module = env_id.split(":", 1)[0] if ":" in env_id else e.name
         raise EnvError(
@@ -170,7 +298,8 @@ def make_env(env_id: str, kwargs: dict | None = None, **make_kwargs) -> gym.Env:
             f"(no module named {e.name!r}); is its package installed?"
         ) from None
     except gym.error.Error as e:  # unknown name, namespace or version, a bad render mode
-        raise EnvError(f"--env {env_id!r}: {str(e).splitlines()[0]}") from None
+        hint = "" if ":" in env_id else " (an env of another package: --env module:EnvId)"
+        raise EnvError(f"--env {env_id!r}: {str(e).splitlines()[0]}{hint}") from None
     except TypeError as e:  # an unknown keyword argument
         raise EnvError(f"--env-kwargs {canonical_kwargs(kwargs)} for {env_id}: {e}") from None
     except ImportError as e:  # a package the env needs (the bsuite envs: bsuite)
@@ -182,8 +311,8 @@ def make_env(env_id: str, kwargs: dict | None = None, **make_kwargs) -> gym.Env:
 
 
 @lru_cache(maxsize=64)
-def _env_info(env_id: str, kwargs_text: str) -> EnvInfo:
-    env = make_env(env_id, json.loads(kwargs_text))
+def _env_info(env_id: str, kwargs_text: str, wrappers: tuple[str, ...]) -> EnvInfo:
+    env = make_env(env_id, json.loads(kwargs_text), wrappers)
     try:
         check_spaces(env.observation_space, env.action_space)
         return EnvInfo(env_id, env.observation_space, env.action_space, _episode_limit(env))
@@ -191,34 +320,38 @@ def _env_info(env_id: str, kwargs_text: str) -> EnvInfo:
         env.close()
 
 
-def env_info(env_id: str, kwargs: dict | None = None) -> EnvInfo:
-    """Make the env once (cached per id and kwargs, without ``TRAINING_ONLY_KWARGS``),
-    check its spaces and describe it."""
-    return _env_info(env_id, canonical_kwargs(without_training_only(kwargs or {})))
+def env_info(env_id: str, kwargs: dict | None = None, wrappers: Sequence[str] = ()) -> EnvInfo:
+    """Make the env once (cached per id, kwargs without ``TRAINING_ONLY_KWARGS``, and
+    wrappers), check its spaces and describe it."""
+    kwargs_text = canonical_kwargs(without_training_only(kwargs or {}))
+    return _env_info(env_id, kwargs_text, tuple(wrappers))
 
 
 def make_vector_env(
-    env_id: str, kwargs: dict | None, num_envs: int, training: bool = False
+    env_id: str,
+    kwargs: dict | None,
+    num_envs: int,
+    training: bool = False,
+    wrappers: Sequence[str] = (),
 ) -> VectorEnv:
-    """``num_envs`` copies of the env, same-step autoreset, observations as the model
-    sees them (:func:`model_observation_space`); ``TRAINING_ONLY_KWARGS`` reach the env
-    only when ``training``."""
+    """``num_envs`` copies of the env (each wrapped by ``wrappers``), same-step autoreset,
+    observations as the model sees them (:func:`model_observation_space`);
+    ``TRAINING_ONLY_KWARGS`` reach the env only when ``training``."""
     kwargs = dict(kwargs or {}) if training else without_training_only(kwargs or {})
-    if is_catch(env_id):
+    wrappers = tuple(wrappers)
+    if is_catch(env_id) and not wrappers:
         from fw_rl.envs.catch_vector import CatchVectorEnv
 
         return CatchVectorEnv(num_envs, autoreset_mode="SameStep", copy=False, **kwargs)
-    info = env_info(env_id, kwargs)
-    wrappers = []
-    if not isinstance(info.observation_space, spaces.Box):
-        wrappers.append(gym.wrappers.FlattenObservation)
-    vec = gym.make_vec(
-        env_id,
-        num_envs=num_envs,
-        vectorization_mode="sync",
-        vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP, "copy": False},
-        wrappers=wrappers,
-        **kwargs,
+    info = env_info(env_id, kwargs, wrappers)
+    flatten = not isinstance(info.observation_space, spaces.Box)
+
+    def one_env() -> gym.Env:
+        env = make_env(env_id, kwargs, wrappers)
+        return gym.wrappers.FlattenObservation(env) if flatten else env
+
+    vec = gym.vector.SyncVectorEnv(
+        [one_env] * num_envs, autoreset_mode=AutoresetMode.SAME_STEP, copy=False
     )
     check_same_step(vec)
     return vec

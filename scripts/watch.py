@@ -179,7 +179,7 @@ def play_env(args, config, model) -> int:
     from fw_rl.envs.factory import EnvError, make_env, without_training_only
 
     options = without_training_only(config.env_options)  # not bsuite's training log
-    probe = make_env(config.env, options)
+    probe = make_env(config.env, options, config.wrappers)
     modes = list(probe.metadata.get("render_modes", []))
     probe.close()
     if "rgb_array" not in modes:
@@ -187,7 +187,7 @@ def play_env(args, config, model) -> int:
             f"{config.env} does not render rgb_array frames (its render modes: "
             f"{modes or 'none'}), so it cannot be watched"
         )
-    env = make_env(config.env, options, render_mode="rgb_array")
+    env = make_env(config.env, options, config.wrappers, render_mode="rgb_array")
     if not isinstance(env.observation_space, gym.spaces.Box):
         env = gym.wrappers.FlattenObservation(env)  # as the agents see it
     env.reset(seed=args.seed)

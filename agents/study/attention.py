@@ -44,7 +44,7 @@ def attention_profile(run_dir: Path, episodes: int = 500, seed: int = 30_000) ->
     model = build_model(config)
     load_model_state(model, payload, run_dir)
     model.eval()
-    env = make_vector_env(config.env, config.env_options, episodes)
+    env = make_vector_env(config.env, config.env_options, episodes, wrappers=config.wrappers)
     obs, _ = env.reset(seed=seed)
     state = model.initial_state(episodes)
     observations, actions, total = [], [], np.zeros(episodes)

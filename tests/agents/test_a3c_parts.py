@@ -83,7 +83,7 @@ def test_checkpoint_round_trip_and_errors(tmp_path):
     "kwargs, match",
     [
         (dict(workers=-1), "--workers must be >= 0"),
-        (dict(core="gru"), "--core must be one of"),
+        (dict(core="transformer"), "--core must be one of"),
         (dict(core_options='{"deacy": 0.9}'), "not accepted by core 'fastweights'"),
         (dict(core_options="[1]"), "JSON object"),
         (dict(visible_steps=-2), "--visible-steps"),

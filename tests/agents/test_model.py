@@ -103,6 +103,7 @@ def test_every_identity_field_changes_the_model():
         "size": 9,
         "env": "FrozenLake-v1",  # Discrete(16), one-hot
         "env_kwargs": '{"map_name": "8x8"}',  # of FrozenLake: Discrete(64)
+        "env_wrappers": "gymnasium.wrappers:TimeAwareObservation",  # CartPole: 4 -> 5
     }
     assert set(changed) == set(fields_with_role(A3CConfig, "identity"))
 
@@ -124,10 +125,13 @@ def test_every_identity_field_changes_the_model():
         if name == "core":  # another core: its own options and versions
             typed["core_version"] = 0
         against = reference
-        if name in ("env", "env_kwargs"):  # the board flags belong to Catch alone
+        if name in ("env", "env_kwargs", "env_wrappers"):  # the board flags: Catch's alone
             typed["size"] = CatchRules.size
         if name == "env_kwargs":  # against FrozenLake's own default map
             typed["env"] = "FrozenLake-v1"
+            against = describe(build_model(dataclasses.replace(base, **typed)))
+        if name == "env_wrappers":  # against CartPole unwrapped
+            typed["env"] = "CartPole-v1"
             against = describe(build_model(dataclasses.replace(base, **typed)))
         other = dataclasses.replace(base, **{name: value, **typed})
         assert describe(build_model(other)) != against, name
