@@ -15,6 +15,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH_INDEX) "$(TORCH)"
 	$(PY) -m pip install --quiet -e ".[dev]"
+	# MiniGrid's memory tasks; --no-deps: its pygame-ce would replace the pygame we use
+	$(PY) -m pip install --quiet --no-deps "minigrid>=2.3,<4"
 	$(PY) -m fw_rl.cores.fast_weights.warm_up  # compile the numba kernels now, not in the first run
 	touch $@
 

@@ -96,7 +96,7 @@ class ActionHead:
 
     def to_env(self, actions: Tensor) -> np.ndarray:
         """A batch of actions as the vector env's ``step`` takes them."""
-        return actions.numpy()
+        return actions.detach().numpy()
 
 
 class DiscreteHead(ActionHead):
@@ -209,7 +209,7 @@ class MultiBinaryHead(ActionHead):
         return actions.clamp(min=0).float()
 
     def to_env(self, actions: Tensor) -> np.ndarray:
-        return actions.numpy().astype(self.space.dtype)
+        return actions.detach().numpy().astype(self.space.dtype)
 
 
 class BoxHead(ActionHead):
@@ -261,7 +261,7 @@ class BoxHead(ActionHead):
         return params[..., : self.size].reshape(*params.shape[:-1], *self.shape)
 
     def clip(self, actions: Tensor) -> Tensor:
-        flat = self._flat(actions).double().numpy()
+        flat = self._flat(actions.detach()).double().numpy()
         return torch.from_numpy(np.clip(flat, self._low, self._high)).float()
 
     def encode(self, actions: Tensor) -> Tensor:

@@ -446,13 +446,14 @@ def _cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
-# the config of each checkpoint kind whose model is an ActorCritic (fw_rl.checkpoint.AGENT_KINDS)
-CONFIG_OF_KIND = {"a3c": A3CConfig, "ppo": PPOConfig}
-
-
 def agent_config(payload: dict) -> TrainerConfig:
-    """The config of a saved agent, whichever trainer made it (its checkpoint's kind)."""
-    return CONFIG_OF_KIND[payload.get("kind", "a3c")].from_dict(payload["config"])
+    """The config of a saved agent, whichever trainer made it (its checkpoint's kind, the
+    algorithm that declares it: :mod:`fw_rl.agents.algorithms`; checkpoints of format 1
+    have no kind and were A3C's)."""
+    from fw_rl.agents.algorithms import algorithm_of_kind
+
+    kind = payload.get("kind", "a3c")
+    return algorithm_of_kind(kind).config_class().from_dict(payload["config"])
 
 
 def upgrade_saved_config(values: dict) -> dict:

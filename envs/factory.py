@@ -91,6 +91,16 @@ def describe_space(space: spaces.Space) -> str:
     return str(space)
 
 
+def _is_text(space: spaces.Space) -> bool:
+    """A space of strings: ``Text``, or another library's (MiniGrid's ``MissionSpace``)."""
+    if isinstance(space, spaces.Text):
+        return True
+    try:
+        return isinstance(space.sample(), str)
+    except Exception:
+        return False
+
+
 def _check_observation_space(space: spaces.Space, where: str = "observation space") -> None:
     if isinstance(space, (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)):
         if isinstance(space, spaces.Box) and not np.issubdtype(space.dtype, np.number):
@@ -104,7 +114,7 @@ def _check_observation_space(space: spaces.Space, where: str = "observation spac
         for key, part in space.spaces.items():
             _check_observation_space(part, f"{where}[{key!r}]")
         return
-    if isinstance(space, spaces.Text):
+    if _is_text(space):
         raise EnvError(
             f"unsupported {where}: {describe_space(space)} (text, e.g. MiniGrid's mission); "
             "remove it with --env-wrappers minigrid.wrappers:ImgObsWrapper (MiniGrid) or "

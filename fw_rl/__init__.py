@@ -19,6 +19,7 @@ if _os.path.isfile(_os.path.join(_checkout, "pyproject.toml")) and _os.path.isfi
 import fw_rl.envs  # noqa: E402, F401  (registers Catch-v0)
 from fw_rl.cores import (  # noqa: E402
     CORES,
+    CoreDeclaration,
     FastWeightsRNN,
     IRNNCore,
     LSTMCore,
@@ -26,10 +27,29 @@ from fw_rl.cores import (  # noqa: E402
     core_options,
     detach_state,
     make_core,
+    register_core,
 )
 
+# the Python API (fw_rl.agents.api), imported on first use: ``import fw_rl`` stays light
+_API = ("A3C", "PPO", "Agent", "ConfigError", "TrainingError", "evaluate", "load")
+
+
+def __getattr__(name: str):
+    if name in _API:
+        if name == "ConfigError":
+            from fw_rl.agents.config import ConfigError
+
+            return ConfigError
+        from fw_rl.agents import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'fw_rl' has no attribute {name!r}")
+
+
 __all__ = [
+    *_API,
     "CORES",
+    "CoreDeclaration",
     "FastWeightsRNN",
     "IRNNCore",
     "LSTMCore",
@@ -37,5 +57,6 @@ __all__ = [
     "core_options",
     "detach_state",
     "make_core",
+    "register_core",
 ]
 __version__ = "0.1.0"

@@ -22,10 +22,6 @@ class CheckpointError(RuntimeError):
     """A checkpoint that is missing, corrupt, or made for another agent."""
 
 
-# the checkpoints of an agent of ours (an ActorCritic), whichever trainer made it
-AGENT_KINDS = ("a3c", "ppo")
-
-
 def save_checkpoint(
     path: str | Path,
     *,
@@ -91,8 +87,8 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 def load_checkpoint(path: str | Path, kind: str | tuple[str, ...] = "a3c") -> dict:
     """Load and check a checkpoint of ``kind``, or of one of several kinds (an agent that
-    any RL trainer made: :data:`AGENT_KINDS`), ``weights_only=True``: no code is
-    unpickled."""
+    any RL trainer made: :func:`fw_rl.agents.algorithms.agent_kinds`),
+    ``weights_only=True``: no code is unpickled."""
     path = resolve_checkpoint(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)

@@ -98,9 +98,10 @@ def main(argv=None) -> int:
         )
         return 2
 
+    from fw_rl.agents.algorithms import agent_kinds
     from fw_rl.agents.config import agent_config
     from fw_rl.agents.model import build_model
-    from fw_rl.checkpoint import AGENT_KINDS, CheckpointError, load_checkpoint
+    from fw_rl.checkpoint import CheckpointError, load_checkpoint
     from fw_rl.envs.catch_rules import CatchRules
     from fw_rl.envs.factory import EnvError, is_catch
 
@@ -109,7 +110,7 @@ def main(argv=None) -> int:
     model = None
     if args.checkpoint:
         try:
-            payload = load_checkpoint(args.checkpoint, kind=AGENT_KINDS)
+            payload = load_checkpoint(args.checkpoint, kind=agent_kinds())
             config = agent_config(payload)
             model = build_model(config)
             model.load_state_dict(payload["model"])

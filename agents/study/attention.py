@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fw_rl.agents.algorithms import agent_kinds
 from fw_rl.agents.config import agent_config
 from fw_rl.agents.model import build_model
-from fw_rl.checkpoint import AGENT_KINDS, load_checkpoint, load_model_state
+from fw_rl.checkpoint import load_checkpoint, load_model_state
 from fw_rl.cores import core_declaration
 from fw_rl.envs.factory import is_catch, make_vector_env
 
@@ -32,7 +33,7 @@ from fw_rl.envs.factory import is_catch, make_vector_env
 def attention_profile(run_dir: Path, episodes: int = 500, seed: int = 30_000) -> dict:
     """``{"mean": [T, T], "visible_share": [T], "decay_share": [T], "visible": M,
     "mean_return": float}`` for the run's final weights."""
-    payload = load_checkpoint(run_dir, kind=AGENT_KINDS)
+    payload = load_checkpoint(run_dir, kind=agent_kinds())
     config = agent_config(payload)
     if not core_declaration(config.core).has_attention:
         raise ValueError(f"{run_dir} is a {config.core} agent: its core has no attention to show")

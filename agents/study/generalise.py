@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fw_rl.agents.algorithms import agent_kinds
 from fw_rl.agents.config import agent_config
 from fw_rl.agents.evaluate import evaluate
 from fw_rl.agents.model import build_model
 from fw_rl.agents.study.report import ReportError, interval_estimates
 from fw_rl.agents.study.runner import DONE_NAME, SPEC_NAME
 from fw_rl.checkpoint import (
-    AGENT_KINDS,
     CHECKPOINT_NAME,
     CheckpointError,
     load_checkpoint,
@@ -36,7 +36,7 @@ FIELDS = ["run", "labels", "seed", "trained_visible_steps", "visible_steps", "me
 
 def evaluate_run(run_dir: Path, visible_steps: list[int], episodes: int, seed: int) -> list[dict]:
     """One row per ``visible_steps`` value for the run in ``run_dir``."""
-    payload = load_checkpoint(run_dir, kind=AGENT_KINDS)
+    payload = load_checkpoint(run_dir, kind=agent_kinds())
     config = agent_config(payload)
     if not is_catch(config.env):
         raise ReportError(

@@ -32,8 +32,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from fw_rl.agents.algorithms import ALGORITHMS
+
 LABEL = re.compile(r"^[A-Za-z0-9._+]+$")
-SCRIPTS = ("a3c", "ppo", "assoc_retrieval", "glimpses", "sb3_recurrent_ppo")  # fw_rl.scripts.*
+# the scripts (fw_rl.scripts.*) a grid may run: each algorithm's, and the supervised tasks'
+SUPERVISED_SCRIPTS = ("assoc_retrieval", "glimpses")
+SCRIPTS = (*(a.script for a in ALGORITHMS.values()), *SUPERVISED_SCRIPTS)
 
 
 class GridError(ValueError):

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import ray
 
+from fw_rl.agents.algorithms import ALGORITHMS
 from fw_rl.agents.study.grid import RunSpec
 
 NOT_SHIPPED = {"log.txt", "study.json", "done.json"}  # kept by the driver, not the task
@@ -32,10 +33,11 @@ NOT_SHIPPED = {"log.txt", "study.json", "done.json"}  # kept by the driver, not 
 def cpus_of(spec: RunSpec) -> int:
     """The CPUs a run asks Ray for: an A3C run's ``--workers``, a supervised run's
     ``--threads`` (1 when the flag is absent)."""
+    if spec.script in ALGORITHMS:
+        return ALGORITHMS[spec.script].cpus(spec.flags)
     flags = list(spec.flags)
-    name = "--workers" if spec.script == "a3c" else "--threads"
     for i, flag in enumerate(flags[:-1]):
-        if flag == name:
+        if flag == "--threads":
             return max(1, int(flags[i + 1]))
     return 1
 

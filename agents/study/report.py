@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fw_rl.agents.algorithms import ALGORITHMS
 from fw_rl.agents.config import TrainerConfig
 from fw_rl.cli import fields_with_role
 from fw_rl.cores.identity import run_core_label
@@ -54,7 +55,8 @@ AGENT_SETTINGS = tuple(
     if name not in ("core", "core_options", "core_version")
 )
 # a field of config.json that only one trainer writes (agents/config.py, sb3_recurrent_ppo.py)
-TRAINER_MARKERS = {"ppo": "epochs", "a3c": "workers", "sb3_recurrent_ppo": "n_epochs"}
+# a setting only each trainer's config.json has, by trainer (each algorithm's declaration)
+TRAINER_MARKERS = {a.name: a.marker for a in ALGORITHMS.values()}
 TENTHS = 10  # the frame budget's parts over which train_drop compares the training return
 
 

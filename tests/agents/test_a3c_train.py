@@ -137,7 +137,9 @@ def test_resume_continues_frame_counter_and_csv(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # the numba kernels are prepared before the workers start, and the user is told
-    assert "preparing the fastweights core's kernels" in proc.stdout and "kernels ready" in proc.stdout
+    assert (
+        "preparing the fastweights core's kernels" in proc.stdout and "kernels ready" in proc.stdout
+    )
     first = load_checkpoint(run)["counters"]
     rows_before = read_csv(run / "metrics.csv")
     assert first["frames"] >= 6000 and len(rows_before) >= 2

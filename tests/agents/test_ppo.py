@@ -16,11 +16,12 @@ import pytest
 import torch
 
 from fw_rl.agents import ppo
+from fw_rl.agents.algorithms import agent_kinds
 from fw_rl.agents.config import ConfigError, PPOConfig, agent_config
 from fw_rl.agents.model import build_model
 from fw_rl.agents.ppo import cut_into_sequences, ppo_loss
 from fw_rl.agents.rollout import RolloutCollector
-from fw_rl.checkpoint import AGENT_KINDS, load_checkpoint
+from fw_rl.checkpoint import load_checkpoint
 from fw_rl.envs.factory import make_vector_env
 from fw_rl.scripts import ppo as ppo_script
 
@@ -255,10 +256,10 @@ def test_a_seeded_run_on_the_cpu_repeats_itself(tmp_path):
 
 
 def test_a_ppo_agent_loads_where_an_a3c_agent_does(tmp_path):
-    """watch, generalise and attention read any agent's checkpoint (AGENT_KINDS)."""
+    """watch, generalise and attention read any agent's checkpoint (agent_kinds())."""
     run = tmp_path / "run"
     assert ppo_script.main([*TINY, "--total-frames", "128", "--run-dir", str(run)]) == 0
-    payload = load_checkpoint(run, kind=AGENT_KINDS)
+    payload = load_checkpoint(run, kind=agent_kinds())
     config = agent_config(payload)
     assert isinstance(config, PPOConfig) and config.num_envs == 4
     build_model(config).load_state_dict(payload["model"])

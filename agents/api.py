@@ -1,0 +1,330 @@
+"""The Python API, in the shape Stable-Baselines3 users know::
+
+    import fw_rl
+
+    agent = fw_rl.PPO("popgym:popgym-RepeatFirstEasy-v0", core="fastweights", num_envs=16)
+    agent.learn(total_frames=2_000_000, run_dir="runs/rf")  # the CLI's run session
+    agent = fw_rl.load("runs/rf")                            # a run folder or checkpoint
+    action, state = agent.predict(obs, state=None, episode_start=None, deterministic=True)
+    fw_rl.evaluate(agent, episodes=100)
+
+An agent is an algorithm's settings (the same dataclass the command line fills: every
+flag is a keyword, with the same checks and the same errors, :class:`ConfigError`) and,
+once trained or loaded, its network. ``learn`` runs the same trainer as
+``scripts/ppo.py`` / ``scripts/a3c.py``, in a run folder with ``config.json``, logs and
+checkpoints that resume; a second ``learn`` continues that run to its new total.
+
+``env`` is a Gymnasium id (``module:EnvId`` imports the module that registers it), a
+callable that returns a ``gym.Env`` (a module-level function is recorded as
+``module:function`` and works everywhere; a lambda or closure only in this process, so
+only with PPO), and ``wrappers`` are applied in order (classes, or ``module:Class``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+
+from fw_rl.agents.algorithms import (
+    ALGORITHMS,
+    AlgorithmDeclaration,
+    agent_kinds,
+    algorithm_of_kind,
+)
+from fw_rl.agents.config import ConfigError, TrainerConfig
+from fw_rl.agents.model import ActorCritic, AgentState, build_model
+from fw_rl.checkpoint import load_checkpoint, load_model_state, resolve_checkpoint
+from fw_rl.envs.factory import EnvError, make_env, register_factory
+from fw_rl.run_session import EXIT_OK
+
+EnvLike = str | Callable[..., gym.Env]
+
+# exit codes of a trainer (fw_rl.run_session) -> what went wrong, for the exception
+_INTERRUPTED = (130, 143)
+
+
+class TrainingError(RuntimeError):
+    """A run that ended without finishing (its exit code and the run folder say why)."""
+
+
+def _env_name(env: EnvLike) -> str:
+    if isinstance(env, str):
+        return env
+    if isinstance(env, gym.Env):
+        raise ConfigError(
+            "env must be an id or a function that makes the env, not an env instance: "
+            "the trainers make several copies (e.g. env=lambda: MyEnv())"
+        )
+    if callable(env):
+        return register_factory(env)
+    raise ConfigError(f"env must be a Gymnasium id or a callable, got {type(env).__name__}")
+
+
+def _wrapper_name(wrapper: str | type) -> str:
+    if isinstance(wrapper, str):
+        return wrapper
+    module, name = getattr(wrapper, "__module__", ""), getattr(wrapper, "__qualname__", "")
+    if not module or module == "__main__" or not name.isidentifier():
+        raise ConfigError(
+            f"wrapper {wrapper!r} cannot be named by module:Class; define it in a module "
+            "(a run records its wrappers by name)"
+        )
+    return f"{module}:{name}"
+
+
+def _config_fields(config_class) -> list[str]:
+    return [f.name for f in dataclasses.fields(config_class)]
+
+
+class Agent:
+    """An algorithm's agent: its settings (``config``) and, once trained or loaded, its
+    network (``model``). Use :class:`PPO` or :class:`A3C`."""
+
+    algorithm: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        env: EnvLike = "Catch-v0",
+        core: str = "fastweights",
+        *,
+        wrappers: Sequence[str | type] = (),
+        env_kwargs: dict | None = None,
+        verbose: bool = True,
+        **settings: Any,
+    ) -> None:
+        declaration = self.declaration()
+        config_class = declaration.config_class()
+        unknown = sorted(set(settings) - set(_config_fields(config_class)))
+        if unknown:
+            raise ConfigError(
+                f"{type(self).__name__} takes no setting {', '.join(unknown)}; its settings "
+                f"are the flags of scripts/{declaration.script}.py: "
+                f"{', '.join(_config_fields(config_class))}"
+            )
+        values = {
+            "env": _env_name(env),
+            "core": core,
+            "env_wrappers": ",".join(_wrapper_name(w) for w in wrappers),
+            "env_kwargs": json.dumps(env_kwargs or {}),
+            "progress": False,
+            **settings,
+        }
+        try:
+            self.config: TrainerConfig = config_class(**values)
+        except EnvError as e:
+            raise ConfigError(str(e)) from None
+        self.verbose = verbose
+        self.run_dir: Path | None = None
+        self.model: ActorCritic = build_model(self.config)
+
+    @classmethod
+    def declaration(cls) -> AlgorithmDeclaration:
+        return ALGORITHMS[cls.algorithm]
+
+    # ---- training ------------------------------------------------------------------------
+
+    def learn(
+        self, total_frames: int | None = None, run_dir: str | Path | None = None, **settings
+    ) -> Agent:
+        """Train until the run has seen ``total_frames`` frames (resumes included), with
+        the command line's trainer and run session; ``run_dir`` as ``--run-dir``
+        (default ``runs/<algorithm>-<core>-<time>``). A second call continues the same run.
+        Raises :class:`TrainingError` where the run did not finish (a non-finite loss, an
+        unwritable folder) and ``KeyboardInterrupt`` after saving on Ctrl-C."""
+        changes = dict(settings)
+        if total_frames is not None:
+            changes["total_frames"] = int(total_frames)
+        resume = ""
+        if self.run_dir is not None and (run_dir is None or Path(run_dir) == self.run_dir):
+            resume = str(self.run_dir)
+        elif run_dir is not None:
+            changes["run_dir"] = str(run_dir)
+        try:
+            config = dataclasses.replace(self.config, resume=resume, **changes)
+        except (TypeError, EnvError) as e:
+            raise ConfigError(str(e)) from None
+        payload = load_checkpoint(resume, kind=self.declaration().kind) if resume else None
+        out = sys.stdout if self.verbose else open(os.devnull, "w")  # noqa: SIM115
+        try:
+            trainer = self.declaration().trainer_class()(config, out=out, payload=payload)
+            code = trainer.train()
+        finally:
+            if out is not sys.stdout:
+                out.close()
+        self.run_dir = Path(trainer.run_dir)
+        self.config = dataclasses.replace(config, resume="")
+        if code in _INTERRUPTED:
+            self._load_weights(self.run_dir)
+            raise KeyboardInterrupt(f"training stopped; saved in {self.run_dir}")
+        if code != EXIT_OK:
+            raise TrainingError(f"training ended with exit code {code}; see {self.run_dir}")
+        self._load_weights(self.run_dir)
+        return self
+
+    def _load_weights(self, path: str | Path) -> None:
+        payload = load_checkpoint(path, kind=self.declaration().kind)
+        load_model_state(self.model, payload, Path(path))
+        self.model.eval()
+
+    # ---- acting --------------------------------------------------------------------------
+
+    @property
+    def observation_space(self) -> spaces.Space:
+        """The env's observation space, as the (wrapped) env gives observations."""
+        return self.config.env_info.observation_space
+
+    @property
+    def action_space(self) -> spaces.Space:
+        return self.config.env_info.action_space
+
+    def make_env(self, **make_kwargs) -> gym.Env:
+        """One env as this agent trained on: its id, keyword arguments and wrappers."""
+        return make_env(
+            self.config.env, self.config.env_options, self.config.wrappers, **make_kwargs
+        )
+
+    def initial_state(self, batch_size: int = 1) -> AgentState:
+        """The state before any step: no history, no previous action."""
+        return self.model.initial_state(batch_size)
+
+    def _batch(self, obs) -> tuple[torch.Tensor, bool]:
+        """Observations as the model takes them ``[B, ...]``, and whether one was given."""
+        space = self.observation_space
+        if isinstance(space, spaces.Box):
+            array = np.asarray(obs, dtype=space.dtype)
+            if array.shape == space.shape:
+                return torch.from_numpy(array[None].astype(np.float32)), True
+            if array.shape[1:] == space.shape:
+                return torch.from_numpy(array.astype(np.float32)), False
+            raise ValueError(
+                f"obs must have shape {space.shape} or [batch, *{space.shape}], got {array.shape}"
+            )
+        single = space.contains(obs) if not isinstance(obs, list) else False
+        items = [obs] if single else list(obs)
+        flat = np.stack([spaces.flatten(space, o) for o in items]).astype(np.float32)
+        return torch.from_numpy(flat), single
+
+    @torch.no_grad()
+    def predict(
+        self,
+        obs,
+        state: AgentState | None = None,
+        episode_start=None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, AgentState]:
+        """The action for one observation or a batch, and the state to pass next time.
+
+        ``state`` is what the last call returned (None: episodes just started);
+        ``episode_start`` (a bool or one per observation) says where an episode starts at
+        this observation, so its memory is cleared first. Actions are as the env's ``step``
+        takes them (a ``Box`` action clipped to its bounds); ``deterministic`` picks the
+        most likely action, else one is sampled."""
+        batch, single = self._batch(obs)
+        size = batch.shape[0]
+        if state is None:
+            state = self.initial_state(size)
+        if state.core[0].shape[0] != size:
+            raise ValueError(
+                f"state is for a batch of {state.core[0].shape[0]}, obs for {size}: pass the "
+                "state predict returned for the same envs, or None"
+            )
+        reset = None
+        if episode_start is not None:
+            reset = torch.as_tensor(np.asarray(episode_start, dtype=bool).reshape(size))
+        params, _, state = self.model.act(batch, state, reset)
+        head = self.model.head
+        actions = head.greedy(params) if deterministic else head.sample(params)
+        state = state.after(actions)
+        env_actions = head.to_env(actions)
+        return (env_actions[0] if single else env_actions), state
+
+    def save(self, path: str | Path) -> Path:
+        """Copy the run's checkpoint to ``path`` (a file): an agent to ship; ``load`` reads
+        it back. The run folder itself already holds ``checkpoint.pt`` and ``best.pt``."""
+        if self.run_dir is None:
+            raise ValueError("nothing to save yet: learn() or load() an agent first")
+        import shutil
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(resolve_checkpoint(self.run_dir), path)
+        return path
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(env={self.config.env!r}, core={self.config.core!r}, "
+            f"run_dir={str(self.run_dir) if self.run_dir else None!r})"
+        )
+
+
+class PPO(Agent):
+    """Recurrent PPO (:mod:`fw_rl.agents.ppo`); settings: ``scripts/ppo.py --help``."""
+
+    algorithm = "ppo"
+
+
+class A3C(Agent):
+    """Multiprocess A3C (:mod:`fw_rl.agents.trainer`); settings: ``scripts/a3c.py --help``."""
+
+    algorithm = "a3c"
+
+
+AGENT_CLASSES: dict[str, type[Agent]] = {cls.algorithm: cls for cls in (PPO, A3C)}
+
+
+def load(path: str | Path, env: EnvLike | None = None, verbose: bool = True) -> Agent:
+    """The agent saved in a run folder (its ``checkpoint.pt``) or a checkpoint file, of
+    any algorithm. ``env`` replaces the recorded env (needed where the run was given a
+    lambda or closure, which no other process can make)."""
+    payload = load_checkpoint(path, kind=agent_kinds())
+    algorithm = algorithm_of_kind(payload.get("kind", "a3c"))
+    cls = AGENT_CLASSES[algorithm.name]
+    config = algorithm.config_class().from_dict(payload["config"])
+    if env is not None:
+        config = dataclasses.replace(config, env=_env_name(env))
+    agent = cls.__new__(cls)
+    agent.config, agent.verbose = dataclasses.replace(config, resume="", progress=False), verbose
+    path = Path(path)
+    agent.run_dir = path if path.is_dir() else path.parent
+    agent.model = build_model(agent.config)
+    load_model_state(agent.model, payload, path)
+    agent.model.eval()
+    return agent
+
+
+def evaluate(
+    agent: Agent,
+    env: EnvLike | None = None,
+    episodes: int = 100,
+    seed: int = 10_000,
+    deterministic: bool = True,
+    max_steps: int | None = None,
+) -> dict[str, float]:
+    """Play ``episodes`` episodes (seeds ``seed ..``) on the agent's env (or ``env``, with
+    the agent's wrappers); returns ``mean_return``, ``success_rate`` (NaN where the env
+    reports none) and ``capped`` (the share cut at ``max_steps``)."""
+    from fw_rl.agents.evaluate import evaluate as play
+
+    config = agent.config
+    env_id = config.env if env is None else _env_name(env)
+    kwargs = config.env_options if env is None else {}
+    return play(
+        agent.model,
+        kwargs,
+        episodes,
+        seed,
+        greedy=deterministic,
+        env_id=env_id,
+        max_steps=max_steps or config.eval_step_cap,
+        wrappers=config.wrappers,
+    )

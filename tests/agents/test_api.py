@@ -1,0 +1,167 @@
+"""The Python API (fw_rl.PPO, fw_rl.A3C, fw_rl.load, fw_rl.evaluate): train, save, load
+and act from Python for both algorithms and every core; predict step by step is the
+model's sequence call; bad input is a ConfigError that names what is allowed; a core
+registered from outside the package trains and loads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+
+import fw_rl
+from fw_rl.agents.model import ActorCritic
+from fw_rl.cores import CORES, CoreDeclaration, register_core
+from fw_rl.cores.gru import GRUCore
+from fw_rl.cores.registry import CORES as REGISTERED
+from fw_rl.cores.registry import DECLARATIONS
+
+REPEAT = "popgym:popgym-RepeatPreviousEasy-v0"
+TINY = dict(hidden_size=8, encoder_size=8, eval_interval=256, eval_episodes=2)
+PPO_TINY = dict(num_envs=2, rollout_steps=16, minibatches=2, **TINY)
+A3C_TINY = dict(workers=1, envs_per_worker=2, rollout_steps=8, **TINY)
+
+
+def make_cartpole():
+    """A module-level factory: a run records it as module:function."""
+    import gymnasium as gym
+
+    return gym.make("CartPole-v1")
+
+
+@pytest.mark.parametrize("core", sorted(CORES))
+def test_ppo_learns_saves_loads_and_predicts_with_every_core(tmp_path, core):
+    pytest.importorskip("popgym")
+    agent = fw_rl.PPO(REPEAT, core=core, verbose=False, **PPO_TINY)
+    agent.learn(total_frames=64, run_dir=tmp_path / "run")
+    assert (tmp_path / "run" / "checkpoint.pt").is_file() and agent.run_dir == tmp_path / "run"
+    shipped = agent.save(tmp_path / "agent.pt")
+    for source in (tmp_path / "run", shipped):
+        loaded = fw_rl.load(source, verbose=False)
+        assert isinstance(loaded, fw_rl.PPO) and loaded.config.core == core
+        for a, b in zip(agent.model.state_dict().values(), loaded.model.state_dict().values()):
+            torch.testing.assert_close(a, b)
+        obs, _ = loaded.make_env().reset(seed=0)
+        action, state = loaded.predict(obs, episode_start=True)
+        assert loaded.action_space.contains(action)
+        assert state.core[0].shape[0] == 1
+
+
+def test_a3c_learns_loads_and_predicts(tmp_path):
+    pytest.importorskip("popgym")
+    for core in ("fastweights", "gru"):
+        agent = fw_rl.A3C(REPEAT, core=core, verbose=False, **A3C_TINY)
+        agent.learn(total_frames=64, run_dir=tmp_path / core)
+        loaded = fw_rl.load(tmp_path / core)
+        assert isinstance(loaded, fw_rl.A3C) and loaded.config.core == core
+        action, _ = loaded.predict(np.int64(1))
+        assert loaded.action_space.contains(action)
+
+
+def test_a_second_learn_continues_the_same_run(tmp_path):
+    pytest.importorskip("popgym")
+    agent = fw_rl.PPO(REPEAT, core="lstm", verbose=False, **PPO_TINY)
+    agent.learn(total_frames=64, run_dir=tmp_path / "run")
+    agent.learn(total_frames=128)
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    frames = [int(float(r.split(",")[0])) for r in rows[1:]]
+    assert frames[-1] == 128 and frames == sorted(frames)
+
+
+def test_predict_step_by_step_equals_the_models_sequence_call():
+    """predict carries the recurrent state and the previous action: its actions, fed back
+    as one sequence call of the model, give the same policy at every step."""
+    agent = fw_rl.PPO("CartPole-v1", core="fastweights", verbose=False, **PPO_TINY)
+    env = agent.make_env()
+    obs, _ = env.reset(seed=3)
+    observations, actions, state = [], [], None
+    for t in range(12):
+        observations.append(torch.as_tensor(obs, dtype=torch.float32))
+        action, state = agent.predict(obs, state, episode_start=t == 0)
+        actions.append(int(action))
+        obs, *_ = env.step(action)
+    sequence = torch.stack(observations)[:, None]
+    taken = torch.tensor(actions)[:, None]
+    logits, _, _ = agent.model(sequence, None, None, taken)
+    assert logits.argmax(-1)[:, 0].tolist() == actions
+
+
+def test_predict_takes_a_batch_and_clears_the_memory_where_an_episode_starts():
+    agent = fw_rl.PPO("CartPole-v1", core="gru", verbose=False, **PPO_TINY)
+    obs = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
+    actions, state = agent.predict(obs)
+    assert actions.shape == (3,) and state.core[0].shape == (3, 8)
+    _, carried = agent.predict(obs, state)
+    _, restarted = agent.predict(obs, state, episode_start=[True, False, True])
+    _, fresh = agent.predict(obs)
+    torch.testing.assert_close(restarted.core[0][0], fresh.core[0][0])
+    torch.testing.assert_close(restarted.core[0][1], carried.core[0][1])
+    with pytest.raises(ValueError, match="state is for a batch of 3"):
+        agent.predict(obs[0], state)
+
+
+def test_env_as_a_callable_with_wrappers_and_a_continuous_action(tmp_path):
+    """A lambda trains with PPO (one process); a Box action is clipped to its bounds."""
+    import gymnasium as gym
+
+    agent = fw_rl.PPO(
+        lambda: gym.make("Pendulum-v1"),
+        core="gru",
+        wrappers=["gymnasium.wrappers:TimeAwareObservation"],
+        verbose=False,
+        **PPO_TINY,
+    )
+    assert agent.observation_space.shape == (4,)  # Pendulum's 3 + the time
+    agent.learn(total_frames=64, run_dir=tmp_path / "run")
+    action, _ = agent.predict(np.zeros(4, np.float32), deterministic=False)
+    assert action.shape == (1,) and -2.0 <= action[0] <= 2.0
+    result = fw_rl.evaluate(agent, episodes=2, max_steps=20)
+    assert result["capped"] == 1.0 and np.isfinite(result["mean_return"])
+
+
+def test_bad_api_input_is_a_config_error_naming_what_is_allowed():
+    import gymnasium as gym
+
+    with pytest.raises(fw_rl.ConfigError, match="takes no setting learning_rate.*lr"):
+        fw_rl.PPO("CartPole-v1", learning_rate=3e-4)
+    with pytest.raises(fw_rl.ConfigError, match="--lr must be > 0"):
+        fw_rl.PPO("CartPole-v1", lr=-1.0)
+    with pytest.raises(fw_rl.ConfigError, match="not an env instance"):
+        fw_rl.PPO(gym.make("CartPole-v1"))
+    with pytest.raises(fw_rl.ConfigError, match="module-level function"):
+        fw_rl.A3C(lambda: gym.make("CartPole-v1"))
+    with pytest.raises(fw_rl.ConfigError, match="must be one of"):
+        fw_rl.PPO("CartPole-v1", core="transformer")
+    fw_rl.A3C(make_cartpole, verbose=False, **A3C_TINY)  # a module-level function is fine
+    assert fw_rl.A3C(make_cartpole).config.env == f"{__name__}:make_cartpole"
+
+
+class ToyCore(GRUCore):
+    """A core from outside the package (here, a GRU under another name)."""
+
+
+def test_a_core_registered_from_outside_trains_one_ppo_update_and_loads(tmp_path):
+    register_core(CoreDeclaration(name="toy", cls=ToyCore, history={1: "a GRU, renamed"}))
+    try:
+        agent = fw_rl.PPO("CartPole-v1", core="toy", verbose=False, **PPO_TINY)
+        agent.learn(total_frames=32, run_dir=tmp_path / "run")
+        loaded = fw_rl.load(tmp_path / "run")
+        assert type(loaded.model.core) is ToyCore and loaded.config.core_version == 1
+        with pytest.raises(ValueError, match="registered already"):
+            register_core(CoreDeclaration(name="toy", cls=GRUCore))
+    finally:
+        DECLARATIONS.pop("toy", None)
+        REGISTERED.pop("toy", None)
+
+
+@pytest.mark.parametrize(
+    "space",
+    [spaces.MultiDiscrete([3, 2]), spaces.MultiBinary(3), spaces.Box(-1.0, 1.0, (2,))],
+    ids=["MultiDiscrete", "MultiBinary", "Box"],
+)
+def test_actor_critic_takes_any_action_space(space):
+    model = ActorCritic((4,), space, "lstm", hidden_size=8, encoder_size=8)
+    params, values, state = model.act(torch.zeros(5, 4), model.initial_state(5))
+    assert params.shape == (5, model.head.params_size) and values.shape == (5,)
+    assert space.contains(model.head.to_env(model.head.sample(params))[0])
