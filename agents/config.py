@@ -14,22 +14,18 @@ from typing import ClassVar
 from fw_rl.cli import check_finite, option
 from fw_rl.cores.config import CoreConfig
 from fw_rl.cores.identity import upgrade_legacy_config
-from fw_rl.envs.catch_rules import CatchRules
+from fw_rl.envs.catch_family import CATCH_ID, CatchBoardFlags
 from fw_rl.envs.factory import (
-    CATCH_ID,
     TRAINING_ONLY_KWARGS,
     EnvError,
     EnvInfo,
     canonical_kwargs,
     env_info,
-    is_catch,
     is_process_local,
     parse_env_kwargs,
     parse_wrappers,
 )
-
-# Catch-v0's board flags: shorthands for its keyword arguments
-CATCH_FLAGS = ("size", "paddle_width", "ball_speed", "visible_steps")
+from fw_rl.envs.family import FAMILIES, EnvFamily, family_of
 
 
 class ConfigError(ValueError):
@@ -82,8 +78,11 @@ class AgentConfig(CoreConfig):
 
 
 @dataclass
-class EnvConfig:
-    """Which env the agent plays, and its options (:mod:`fw_rl.envs.factory`)."""
+class EnvConfig(CatchBoardFlags):
+    """Which env the agent plays, and its options (:mod:`fw_rl.envs.factory`). An env
+    family's shorthand flags (Catch-v0's board: ``--size`` ...) are fields of its own
+    dataclass, inherited here; what they mean is the family's
+    (:class:`~fw_rl.envs.family.EnvFamily`)."""
 
     env: str = option(
         CATCH_ID,
@@ -92,31 +91,17 @@ class EnvConfig:
         "returns an env; modules are found in the current directory too",
         role="identity",
     )
+    env_kwargs: str = option(
+        "{}",
+        "the env's keyword arguments as JSON, gym.make(ID, **kwargs); for Catch-v0 the "
+        "board flags are the shorthands",
+        role="identity",
+    )
     env_wrappers: str = option(
         "",
         "wrappers applied to each env in order, MODULE:CLASS[,MODULE:CLASS...] "
         "(minigrid.wrappers:ImgObsWrapper)",
         role="identity",
-    )
-    env_kwargs: str = option(
-        "{}",
-        "the env's keyword arguments as JSON, gym.make(ID, **kwargs); for Catch-v0 the "
-        "board flags below are the shorthands",
-        role="identity",
-    )
-    size: int = option(
-        CatchRules.size,
-        "Catch board size (episodes last size - 1 steps); the paper's other setting is "
-        "--size 16 --visible-steps 3",
-        role="identity",
-    )
-    paddle_width: int = option(CatchRules.paddle_width, "paddle width in cells")
-    ball_speed: int = option(
-        CatchRules.ball_speed, "sideways ball speed in cells per step (0 = straight down)"
-    )
-    visible_steps: int = option(
-        CatchRules.visible_steps,
-        "observations that show the board before it goes blank; -1 = always visible",
     )
 
     # the flags that make a trainer play one stream of episodes (bsuite's protocol)
@@ -127,8 +112,12 @@ class EnvConfig:
         """Whether the trainer plays a single stream of episodes (one env, one worker)."""
         raise NotImplementedError
 
+    @property
+    def family(self) -> EnvFamily:
+        return family_of(self.env)
+
     def _check_env(self) -> None:
-        """``--env-kwargs`` canonical; Catch's board flags only for Catch, and not twice;
+        """``--env-kwargs`` canonical; a family's flags only for its envs, and not twice;
         then the env made once (an unknown id or an unsupported space fails here)."""
         try:
             kwargs = parse_env_kwargs(self.env_kwargs)
@@ -136,60 +125,47 @@ class EnvConfig:
         except EnvError as e:
             raise ConfigError(str(e)) from None
         self.env_kwargs = canonical_kwargs(kwargs)
-        if is_catch(self.env):
-            twice = sorted(set(kwargs) & set(CATCH_FLAGS))
-            if twice:
-                flags = ", ".join(f"--{k.replace('_', '-')}" for k in twice)
-                raise ConfigError(f"set Catch's {', '.join(twice)} with {flags}, not --env-kwargs")
-            self._check_board()
-        else:
-            logs = sorted(set(kwargs) & set(TRAINING_ONLY_KWARGS))
-            if logs and not self.one_stream:
-                raise ConfigError(
-                    f"--env-kwargs {', '.join(logs)} logs one stream of episodes (bsuite's "
-                    f"protocol): give it {self.one_stream_flags}"
-                )
-            defaults = {f.name: f.default for f in fields(self)}
-            changed = [k for k in CATCH_FLAGS if getattr(self, k) != defaults[k]]
+        family = self.family
+        twice = sorted(set(kwargs) & set(family.flags))
+        if twice:
+            flags = ", ".join(f"--{k.replace('_', '-')}" for k in twice)
+            raise ConfigError(
+                f"set {family.name}'s {', '.join(twice)} with {flags}, not --env-kwargs"
+            )
+        for other in FAMILIES:
+            changed = [
+                k for k in other.flags
+                if other is not family and getattr(self, k) != other.flag_defaults[k]
+            ]  # fmt: skip
             if changed:
                 flags = ", ".join(f"--{k.replace('_', '-')}" for k in changed)
                 raise ConfigError(
-                    f"{flags} set Catch-v0's board, not {self.env}'s: "
+                    f"{flags} set {other.name}'s env, not {self.env}'s: "
                     "give its options in --env-kwargs"
                 )
+        if family.check is not None:
+            try:
+                family.check(self)
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
+        logs = sorted(set(kwargs) & set(TRAINING_ONLY_KWARGS))
+        if logs and not self.one_stream:
+            raise ConfigError(
+                f"--env-kwargs {', '.join(logs)} logs one stream of episodes (bsuite's "
+                f"protocol): give it {self.one_stream_flags}"
+            )
         try:
             env_info(self.env, self.env_options, self.wrappers)
         except EnvError as e:
             raise ConfigError(str(e)) from None
 
-    def _check_board(self) -> None:
-        _need_at_least(self, 1, ("size", "paddle_width"))
-        _need_at_least(self, 0, ("ball_speed",))
-        _need(
-            self.visible_steps >= -1,
-            f"--visible-steps must be >= 0, or -1 for a fully "
-            f"observable game, got {self.visible_steps}",
-        )
-        _need(
-            self.paddle_width <= self.size,
-            f"--paddle-width must be at most --size ({self.size}), got {self.paddle_width}",
-        )
-        _need(
-            self.ball_speed < self.size,
-            f"--ball-speed must be below --size ({self.size}), got {self.ball_speed}",
-        )
-
     @property
     def env_options(self) -> dict:
-        """The env's keyword arguments: ``--env-kwargs``, and for Catch its board flags."""
+        """The env's keyword arguments: ``--env-kwargs``, and its family's flags."""
         kwargs = parse_env_kwargs(self.env_kwargs)
-        if is_catch(self.env):
-            kwargs.update(
-                size=self.size,
-                paddle_width=self.paddle_width,
-                ball_speed=self.ball_speed,
-                visible_steps=None if self.visible_steps < 0 else self.visible_steps,
-            )
+        family = self.family
+        if family.kwargs is not None:
+            kwargs.update(family.kwargs(self))
         return kwargs
 
     @property

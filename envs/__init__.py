@@ -9,19 +9,27 @@ from gymnasium.envs.registration import register, registry
 
 from fw_rl.envs.bsuite_adapter import register_bsuite_envs
 from fw_rl.envs.catch import CatchEnv, EpisodeFinishedError, InvalidActionError
+from fw_rl.envs.catch_family import CATCH
 from fw_rl.envs.catch_rules import CatchConfigError, CatchRules
 from fw_rl.envs.catch_vector import CatchVectorEnv
+from fw_rl.envs.family import EnvFamily, family_of, register_family
+from fw_rl.envs.popgym_family import POPGYM
 
 __all__ = [
     "CatchConfigError",
     "CatchEnv",
     "CatchRules",
     "CatchVectorEnv",
+    "EnvFamily",
     "EpisodeFinishedError",
     "InvalidActionError",
+    "family_of",
+    "register_family",
 ]
 
 register_bsuite_envs()  # bsuite/memory_len-v0 and others; bsuite is imported when one is made
+register_family(POPGYM)
+register_family(CATCH)
 
 if "Catch-v0" not in registry:
     register(

@@ -45,7 +45,9 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 
-CATCH_ID = "Catch-v0"
+from fw_rl.envs.catch_family import CATCH_ID, is_catch  # noqa: F401  (the default env; re-exported)
+from fw_rl.envs.family import family_of
+
 # the rollout length of an env whose episodes have no known bound (``--rollout-steps 0``)
 DEFAULT_ROLLOUT = 32
 # an episode bound longer than this is cut to it for the default rollout length
@@ -65,10 +67,6 @@ def without_training_only(kwargs: dict) -> dict:
 
 class EnvError(ValueError):
     """An env that cannot be made or used here, said in one line."""
-
-
-def is_catch(env_id: str) -> bool:
-    return env_id.rsplit(":", 1)[-1] == CATCH_ID
 
 
 def parse_env_kwargs(text: str) -> dict:
@@ -171,9 +169,11 @@ class EnvInfo:
 def _episode_limit(env: gym.Env) -> int | None:
     """The env's bound on an episode's steps: its ``TimeLimit``, or the
     ``max_episode_length`` attribute that POPGym's envs (and our bsuite adapter) carry."""
-    rules = getattr(env.unwrapped, "rules", None)
-    if env.spec is not None and is_catch(env.spec.id) and rules is not None:
-        return rules.size - 1  # every Catch episode lasts this long
+    family = family_of(env.spec.id) if env.spec is not None else None
+    if family is not None and family.episode_limit is not None:
+        limit = family.episode_limit(env)
+        if limit is not None:
+            return limit
     if env.spec is not None and env.spec.max_episode_steps:
         return int(env.spec.max_episode_steps)
     limit = getattr(env.unwrapped, "max_episode_length", None)
@@ -349,10 +349,9 @@ def make_vector_env(
     ``TRAINING_ONLY_KWARGS`` reach the env only when ``training``."""
     kwargs = dict(kwargs or {}) if training else without_training_only(kwargs or {})
     wrappers = tuple(wrappers)
-    if is_catch(env_id) and not wrappers:
-        from fw_rl.envs.catch_vector import CatchVectorEnv
-
-        return CatchVectorEnv(num_envs, autoreset_mode="SameStep", copy=False, **kwargs)
+    family = family_of(env_id)
+    if family.vector_env is not None and not wrappers:
+        return family.vector_env(num_envs, kwargs)
     info = env_info(env_id, kwargs, wrappers)
     flatten = not isinstance(info.observation_space, spaces.Box)
 
@@ -390,11 +389,12 @@ def final_observations(obs: np.ndarray, info: dict, ended: np.ndarray) -> np.nda
 def episode_successes(
     env_id: str, returns: np.ndarray, info: dict, ended: np.ndarray
 ) -> np.ndarray | None:
-    """Whether each ended episode succeeded, where the env says: Catch's catches (a
-    positive return), else a ``success`` / ``is_success`` entry of the episode's final
-    info; ``None`` where the env reports none."""
-    if is_catch(env_id):
-        return returns[ended] > 0
+    """Whether each ended episode succeeded, where the env says: its family's rule (Catch:
+    a catch), else a ``success`` / ``is_success`` entry of the episode's final info;
+    ``None`` where the env reports none."""
+    family = family_of(env_id)
+    if family.successes is not None:
+        return family.successes(returns, info, ended)
     final_info = info.get("final_info", {})
     for key in ("success", "is_success"):
         if key in final_info:

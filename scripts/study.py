@@ -222,7 +222,13 @@ def main(argv=None) -> int:
     report.add_argument("--out", type=Path, help="where to write (default: the study's folder)")
     report.add_argument("--compare", default="core", help="the axis whose values are compared")
     report.add_argument("--baseline", default="lstm", help="the value others are compared with")
-    report.add_argument("--threshold", type=float, default=0.9, help="the return to reach")
+    report.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="the return to reach (default: the env family's solved return, Catch's 0.9; "
+        "else 90 %% of the way up the return range the runs reached)",
+    )
     report.add_argument("--reps", type=int, default=2000, help="bootstrap resamples")
     report.add_argument(
         "--with", dest="also", nargs="+", type=Path, metavar="DIR",
@@ -249,7 +255,7 @@ def main(argv=None) -> int:
     best.add_argument("--choose", default="lr", help="the axis tuned")
     best.add_argument("--per", default="core", help="one choice for each value of this axis")
     best.add_argument("--score", default="auc", choices=["auc", "train_auc", "final"])
-    best.add_argument("--threshold", type=float, default=0.9)
+    best.add_argument("--threshold", type=float, default=None, help="as report's")
     mmer = commands.add_parser(
         "mmer", help="POPGym's score: normalised MMER per env and core, rliable across envs"
     )

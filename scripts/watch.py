@@ -102,8 +102,9 @@ def main(argv=None) -> int:
     from fw_rl.agents.config import agent_config
     from fw_rl.agents.model import build_model
     from fw_rl.checkpoint import CheckpointError, load_checkpoint
+    from fw_rl.envs.catch_family import is_catch
     from fw_rl.envs.catch_rules import CatchRules
-    from fw_rl.envs.factory import EnvError, is_catch
+    from fw_rl.envs.factory import EnvError
 
     names = ("size", "paddle_width", "ball_speed", "visible_steps")
     settings = {k: getattr(CatchRules, k) for k in names}  # the env's defaults

@@ -26,7 +26,8 @@ from fw_rl.agents.config import agent_config
 from fw_rl.agents.model import build_model
 from fw_rl.checkpoint import load_checkpoint, load_model_state
 from fw_rl.cores import core_declaration
-from fw_rl.envs.factory import is_catch, make_vector_env
+from fw_rl.envs.catch_family import is_catch
+from fw_rl.envs.factory import make_vector_env
 
 
 @torch.no_grad()

@@ -29,7 +29,7 @@ from fw_rl.checkpoint import (
     load_checkpoint,
     load_model_state,
 )
-from fw_rl.envs.factory import is_catch
+from fw_rl.envs.catch_family import is_catch
 
 FIELDS = ["run", "labels", "seed", "trained_visible_steps", "visible_steps", "mean_return"]
 

@@ -34,6 +34,8 @@ from fw_rl.agents.algorithms import ALGORITHMS
 from fw_rl.agents.config import TrainerConfig
 from fw_rl.cli import fields_with_role
 from fw_rl.cores.identity import run_core_label
+from fw_rl.envs.catch_family import CATCH_ID
+from fw_rl.envs.family import family_of
 from fw_rl.run_dir import log_column, read_config, read_log
 from fw_rl.statistics import (  # noqa: F401  (the study's statistics, re-exported for its users)
     MIN_RUNS_FOR_P,
@@ -74,6 +76,15 @@ class RunCurves:
     train_return: np.ndarray
     core: str = ""  # the core as it ran: its label with the options resolved (identity.py)
     settings: dict = field(default_factory=dict)  # the trainer and AGENT_SETTINGS (run_settings)
+    env: str = ""
+    # the least and most an episode can return: the env family's, else (read_study) the
+    # range the study's runs of this env reached
+    return_range: tuple[float, float] | None = None
+    threshold: float | None = None  # the family's solved return, else 90 % of the range
+
+    def normalised(self, returns: np.ndarray) -> np.ndarray:
+        low, high = self.return_range or (-1.0, 1.0)
+        return (returns - low) / (high - low) if high > low else np.zeros_like(returns)
 
     def training_tenths(self) -> np.ndarray:
         """The mean training return in each tenth of the frame budget (NaN where a tenth
@@ -85,14 +96,16 @@ class RunCurves:
             [returns[part == i].mean() if (part == i).any() else np.nan for i in range(TENTHS)]
         )
 
-    def scores(self, threshold: float) -> dict[str, float]:
+    def scores(self, threshold: float | None = None) -> dict[str, float]:
+        """The run's scores; ``threshold`` None: the run's own (its env family's)."""
+        threshold = self.threshold if threshold is None else threshold
         hits = np.flatnonzero(self.eval_return >= threshold)
         train = self.train_return[np.isfinite(self.train_return)]
         tenths = self.training_tenths()
         logged = tenths[np.isfinite(tenths)]
         return {
-            "auc": float(np.mean((self.eval_return + 1) / 2)),
-            "train_auc": float(np.mean((train + 1) / 2)) if len(train) else float("nan"),
+            "auc": float(np.mean(self.normalised(self.eval_return))),
+            "train_auc": float(np.mean(self.normalised(train))) if len(train) else float("nan"),
             "frames_to": float(self.eval_frames[hits[0]]) if len(hits) else float(self.budget),
             "reached": bool(len(hits)),
             "final": float(np.mean(self.eval_return[-5:])),
@@ -110,6 +123,7 @@ def read_run(run_dir: Path) -> RunCurves | None:
         raise ReportError(f"cannot read the run {run_dir}: {e}") from None
     if not evals:
         return None
+    family = family_of(config.get("env", CATCH_ID))
     return RunCurves(
         run_dir.name,
         spec["labels"],
@@ -123,6 +137,9 @@ def read_run(run_dir: Path) -> RunCurves | None:
         log_column(train, "mean_return"),
         run_core_label(config),
         run_settings(config),
+        config.get("env", CATCH_ID),
+        family.return_range,
+        family.threshold,
     )
 
 
@@ -152,7 +169,28 @@ def read_study(study: Path, finished_only: bool = True) -> tuple[list[RunCurves]
         runs.append(run)
     if not runs:
         raise ReportError(f"{study} has no finished runs yet")
+    fill_return_ranges(runs)
     return runs, warnings
+
+
+def fill_return_ranges(runs: list[RunCurves]) -> None:
+    """For runs whose env family declares no return range, the range their env's runs
+    reached here (evaluation and training returns); the threshold, where the family
+    declares none, 90 % of the way up that range."""
+    by_env: dict[str, list[RunCurves]] = defaultdict(list)
+    for r in runs:
+        by_env[r.env].append(r)
+    for members in by_env.values():
+        if members[0].return_range is None:
+            seen = np.concatenate([np.r_[r.eval_return, r.train_return] for r in members])
+            seen = seen[np.isfinite(seen)]
+            span = (float(seen.min()), float(seen.max())) if len(seen) else (-1.0, 1.0)
+            for r in members:
+                r.return_range = span
+        for r in members:
+            if r.threshold is None:
+                low, high = r.return_range
+                r.threshold = low + 0.9 * (high - low)
 
 
 def group_runs(runs: list[RunCurves], compare: str) -> dict[tuple, dict[str, list[RunCurves]]]:
@@ -207,19 +245,33 @@ def _fmt(value: tuple[float, float, float], kind: str) -> str:
     return f"{point:.3f} [{low:.3f}, {high:.3f}]"
 
 
+def cell_threshold(groups: dict[str, list[RunCurves]], threshold: float | None) -> float | None:
+    """The threshold the cell's runs are scored with: the one given, else theirs where
+    they share one (None where they differ)."""
+    if threshold is not None:
+        return threshold
+    theirs = {r.threshold for members in groups.values() for r in members}
+    return theirs.pop() if len(theirs) == 1 else None
+
+
+def _threshold_text(threshold: float | None) -> str:
+    return "the solved return" if threshold is None else f"{threshold:.3g}"
+
+
 def cell_table(
-    groups: dict[str, list[RunCurves]], threshold: float, baseline: str, reps: int
+    groups: dict[str, list[RunCurves]], threshold: float | None, baseline: str, reps: int
 ) -> str:
     """One Markdown table for one cell of the other axes: a row per compared value."""
     values = sorted(groups)
     scores = {v: [r.scores(threshold) for r in groups[v]] for v in values}
+    shown = _threshold_text(cell_threshold(groups, threshold))
     estimates = {
         kind: interval_estimates({v: [s[kind] for s in scores[v]] for v in values}, reps)
         for kind in SCORES
     }
     lines = [
-        f"| value | seeds | eval AUC (IQM [95 % CI]) | training AUC | frames to {threshold} "
-        f"| reached {threshold} | final eval return | training drop | P(AUC > {baseline}'s) "
+        f"| value | seeds | eval AUC (IQM [95 % CI]) | training AUC | frames to {shown} "
+        f"| reached {shown} | final eval return | training drop | P(AUC > {baseline}'s) "
         f"| P(training AUC > {baseline}'s) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -257,7 +309,11 @@ def _iqm_band(xs: list[np.ndarray], ys: list[np.ndarray], grid: np.ndarray, reps
 
 
 def draw_cell(
-    groups: dict[str, list[RunCurves]], title: str, path: Path, threshold: float, reps: int
+    groups: dict[str, list[RunCurves]],
+    title: str,
+    path: Path,
+    threshold: float | None,
+    reps: int,
 ) -> Path:
     """Four panels: greedy evaluation and training return, against frames and against
     wall-clock time; IQM over seeds with its 95 % band, one colour per value."""
@@ -291,7 +347,9 @@ def draw_cell(
             ax.plot(grid / scale, mid, color=color, linewidth=2, label=f"{value} ({len(runs)})")
             ax.fill_between(grid / scale, low, high, color=color, alpha=0.2, linewidth=0)
     for ax, _, _, _, xlabel, ylabel in panels:
-        ax.axhline(threshold, color="grey", linestyle=":", linewidth=1)
+        line = cell_threshold(groups, threshold)
+        if line is not None:
+            ax.axhline(line, color="grey", linestyle=":", linewidth=1)
         ax.set_xlabel(xlabel)
         if ylabel:
             ax.set_ylabel(ylabel)
@@ -306,7 +364,7 @@ def draw_cell(
 
 
 def best_values(
-    study: Path, choose: str, per: str, score: str = "auc", threshold: float = 0.9
+    study: Path, choose: str, per: str, score: str = "auc", threshold: float | None = None
 ) -> dict[str, dict]:
     """For each value of the axis ``per`` (e.g. each core), the value of the axis
     ``choose`` (e.g. the learning rate) whose runs have the highest IQM of ``score``:
@@ -331,7 +389,7 @@ def write_report(
     study: Path,
     out: Path,
     compare: str = "core",
-    threshold: float = 0.9,
+    threshold: float | None = None,
     baseline: str = "lstm",
     reps: int = 2000,
     command: str = "",
@@ -358,12 +416,14 @@ def write_report(
             f"![{title}]({figure.name})\n"
         )
     notes = "".join(f"- {w}\n" for w in warnings)
+    reach = _threshold_text(threshold) if threshold is not None else "the threshold (Catch: 0.9)"
     text = (
         f"# Study {Path(study).name}: {compare} compared\n\n"
         f"Made by: `{command}`\n\n"
         "Scores per run (see `agents/study/report.py`): eval AUC, the mean over "
-        "evaluations of (greedy return + 1) / 2 over the whole frame budget; training AUC, "
-        f"the same for the training episodes' return; frames to {threshold}, censored at the "
+        "evaluations of the greedy return scaled to [0, 1] by the env's return range "
+        "((return + 1) / 2 for Catch and POPGym) over the whole frame budget; training AUC, "
+        f"the same for the training episodes' return; frames to {reach}, censored at the "
         "budget for runs that never reach it; final, the mean of the last 5 evaluations; "
         "training drop, the mean training return in the best tenth of the frame budget "
         "minus that in the last tenth (how far a run fell back from its best). "

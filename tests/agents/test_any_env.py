@@ -96,8 +96,8 @@ def test_a_truncated_episode_is_bootstrapped_from_its_final_observation(env_id, 
         (["--env-kwargs", "{bad"], "--env-kwargs must be a JSON object"),
         (["--env", "CartPole-v1", "--env-kwargs", '{"x": 1}'], '--env-kwargs {"x": 1}'),
         (["--env", "TestMission-v0"], "--env-wrappers minigrid.wrappers:ImgObsWrapper"),
-        (["--env", "CartPole-v1", "--size", "10"], "--size set Catch-v0's board"),
-        (["--env-kwargs", '{"size": 10}'], "set Catch's size with --size"),
+        (["--env", "CartPole-v1", "--size", "10"], "--size set Catch-v0's env, not CartPole-v1's"),
+        (["--env-kwargs", '{"size": 10}'], "set Catch-v0's size with --size"),
     ],
 )
 def test_bad_env_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, args, message):
