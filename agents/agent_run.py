@@ -1,5 +1,5 @@
 """What every reinforcement-learning trainer's main process does around its algorithm (A3C's
-:class:`~fw_rl.agents.trainer.A3CTrainer`, :class:`~fw_rl.agents.ppo.PPOTrainer`).
+:class:`~fw_rl.agents.a3c.trainer.A3CTrainer`, :class:`~fw_rl.agents.ppo.PPOTrainer`).
 
 An :class:`AgentRun` opens the run's :class:`~fw_rl.run_session.RunSession` with the
 counters, logs and checkpoint kind of its algorithm, keeps the last 200 training episodes'

@@ -274,7 +274,7 @@ class PPO(Agent):
 
 
 class A3C(Agent):
-    """Multiprocess A3C (:mod:`fw_rl.agents.trainer`); settings: ``scripts/a3c.py --help``."""
+    """Multiprocess A3C (:mod:`fw_rl.agents.a3c.trainer`); settings: ``scripts/a3c.py --help``."""
 
     algorithm = "a3c"
 

@@ -326,7 +326,7 @@ class A3CConfig(TrainerConfig):
     @property
     def num_workers(self) -> int:
         """Workers of the run: ``workers``, or one per CPU core (of this machine; on Ray,
-        :class:`~fw_rl.agents.ray_backend.RayWorkerPool` counts the cluster's CPUs)."""
+        :class:`~fw_rl.agents.a3c.ray_backend.RayWorkerPool` counts the cluster's CPUs)."""
         return self.workers or os.cpu_count() or 1
 
     @property

@@ -38,6 +38,10 @@ def gae_advantages(
     return advantages
 
 
+class NonFiniteLossError(FloatingPointError):
+    """A loss that is NaN or infinite: the update is not applied (every algorithm's)."""
+
+
 @dataclass
 class LossParts:
     total: Tensor

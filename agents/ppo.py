@@ -39,7 +39,7 @@ from torch import Tensor
 from fw_rl.agents.action_heads import ActionHead, categorical_entropy, categorical_log_prob
 from fw_rl.agents.agent_run import RUN_METRICS, AgentRun, Stop, default_run_dir
 from fw_rl.agents.config import PPOConfig
-from fw_rl.agents.losses import gae_advantages
+from fw_rl.agents.losses import NonFiniteLossError, gae_advantages
 from fw_rl.agents.model import ActorCritic, AgentState, build_model
 from fw_rl.agents.rollout import Rollout, RolloutCollector
 from fw_rl.checkpoint import load_model_state
@@ -60,10 +60,6 @@ METRICS_FIELDS = [
     *(f"grad_norm_{part}" for part in GRADIENT_PARTS),  # each part's, before the clip
     "lr",
 ]
-
-
-class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN or infinite; that minibatch's step was not taken."""
 
 
 # ---- the loss --------------------------------------------------------------------------------

@@ -47,11 +47,11 @@ def backend_rates(
 def server_capacity(calls: int) -> dict[str, float]:
     import ray
 
+    from fw_rl.agents.a3c.parameter_server import flat_parameters
+    from fw_rl.agents.a3c.ray_backend import ParameterServerActor, split
+    from fw_rl.agents.a3c.shared_optim import make_shared_optimiser
     from fw_rl.agents.config import A3CConfig
     from fw_rl.agents.model import build_model
-    from fw_rl.agents.parameter_server import flat_parameters
-    from fw_rl.agents.ray_backend import ParameterServerActor, split
-    from fw_rl.agents.shared_optim import make_shared_optimiser
 
     ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
     try:

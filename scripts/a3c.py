@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import sys
 
+from fw_rl.agents.a3c.trainer import A3CTrainer
 from fw_rl.agents.config import A3CConfig
-from fw_rl.agents.trainer import A3CTrainer
 
 
 def main(argv=None) -> int:

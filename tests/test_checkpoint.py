@@ -136,7 +136,7 @@ def test_a3c_run_on_a_full_disk_exits_4_in_one_line_keeping_its_last_checkpoint(
 ):
     import io
 
-    from fw_rl.agents.trainer import EXIT_WRITE_FAILED, A3CTrainer
+    from fw_rl.agents.a3c.trainer import EXIT_WRITE_FAILED, A3CTrainer
 
     run = (small_filesystem or tmp_path) / "run"
     config = A3CConfig(

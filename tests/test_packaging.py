@@ -49,7 +49,7 @@ def test_wheel_holds_only_the_fw_rl_name_and_the_license(wheel):
     assert "fw_rl" in tops and len(others) == 1 and others.pop().endswith(".dist-info")
     for module in (
         "fw_rl/envs/catch.py",
-        "fw_rl/agents/trainer.py",
+        "fw_rl/agents/a3c/trainer.py",
         "fw_rl/scripts/a3c.py",
         "fw_rl/agents/study/report.py",
         "fw_rl/cores/fast_weights/kernel.py",

@@ -4,10 +4,10 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
+from fw_rl.agents.a3c.parameter_server import SharedMemoryServer
+from fw_rl.agents.a3c.shared_optim import SharedAdam, SharedRMSprop, make_shared_optimiser
 from fw_rl.agents.config import A3CConfig, ConfigError
 from fw_rl.agents.model import ActorCritic
-from fw_rl.agents.parameter_server import SharedMemoryServer
-from fw_rl.agents.shared_optim import SharedAdam, SharedRMSprop, make_shared_optimiser
 from fw_rl.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 
@@ -108,7 +108,7 @@ def test_statistics_stay_shared_after_loading_a_checkpoint(cls):
 
 
 def test_progress_bar_total_follows_the_limit_that_ends_the_run_first(tmp_path):
-    from fw_rl.agents.trainer import A3CTrainer
+    from fw_rl.agents.a3c.trainer import A3CTrainer
 
     config = A3CConfig(
         size=6,

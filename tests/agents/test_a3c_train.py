@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from fw_rl.agents.a3c.faults import FAULT_VARIABLE
 from fw_rl.agents.config import A3CConfig
 from fw_rl.agents.evaluate import evaluate
-from fw_rl.agents.faults import FAULT_VARIABLE
 from fw_rl.agents.model import build_model
 from fw_rl.checkpoint import load_checkpoint
 

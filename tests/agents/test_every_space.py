@@ -11,11 +11,11 @@ import gymnasium as gym
 import pytest
 import torch
 
+from fw_rl.agents.a3c.parameter_server import SharedMemoryServer
+from fw_rl.agents.a3c.shared_optim import make_shared_optimiser
+from fw_rl.agents.a3c.worker import run_worker
 from fw_rl.agents.config import A3CConfig
 from fw_rl.agents.model import build_model
-from fw_rl.agents.parameter_server import SharedMemoryServer
-from fw_rl.agents.shared_optim import make_shared_optimiser
-from fw_rl.agents.worker import run_worker
 
 
 def popgym_easy_ids() -> list[str]:

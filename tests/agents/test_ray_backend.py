@@ -23,16 +23,16 @@ from test_a3c_train import (
     tagged_env,
 )
 
+from fw_rl.agents.a3c.parameter_server import SharedMemoryServer
+from fw_rl.agents.a3c.pool import Note, Update
+from fw_rl.agents.a3c.shared_optim import make_shared_optimiser
+from fw_rl.agents.a3c.trainer import A3CTrainer
 from fw_rl.agents.config import A3CConfig, ConfigError
 from fw_rl.agents.model import build_model
-from fw_rl.agents.parameter_server import SharedMemoryServer
-from fw_rl.agents.pool import Note, Update
-from fw_rl.agents.shared_optim import make_shared_optimiser
-from fw_rl.agents.trainer import A3CTrainer
 from fw_rl.checkpoint import load_checkpoint
 
 ray = pytest.importorskip("ray")
-ray_backend = pytest.importorskip("fw_rl.agents.ray_backend")
+ray_backend = pytest.importorskip("fw_rl.agents.a3c.ray_backend")
 
 SMALL = dict(size=6, hidden_size=16, encoder_size=16, envs_per_worker=4, eval_episodes=20)
 
@@ -280,7 +280,7 @@ def test_a_checkpoint_of_one_backend_resumes_on_the_other(ray_cluster, tmp_path)
 
 SIGTERM_BLOCKED_IN_RAY = """
 import os, signal
-from fw_rl.agents.ray_backend import ray_init
+from fw_rl.agents.a3c.ray_backend import ray_init
 import ray
 assert ray_init("", 1)
 bit = 1 << (signal.SIGTERM - 1)

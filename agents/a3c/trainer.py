@@ -2,7 +2,7 @@
 
 It builds the shared model and optimiser, opens the run's :class:`~fw_rl.run_session.
 RunSession` (the run directory, ``metrics.csv`` / ``eval.csv``, TensorBoard, checkpoints,
-signals), starts a :class:`~fw_rl.agents.pool.WorkerPool`, and while the workers train it
+signals), starts a :class:`~fw_rl.agents.a3c.pool.WorkerPool`, and while the workers train it
 counts their updates, logs, evaluates the greedy policy on fixed seeds and saves. Whatever
 ends the run - the frame budget, the time limit, ``--stop-at-return``, Ctrl-C, SIGTERM, a
 worker's exception - it stops every worker and leaves a checkpoint and the logs; a
@@ -19,10 +19,7 @@ from dataclasses import replace
 
 import torch
 
-from fw_rl.agents.agent_run import RUN_METRICS, AgentRun, Stop, default_run_dir
-from fw_rl.agents.config import A3CConfig
-from fw_rl.agents.model import build_model
-from fw_rl.agents.pool import (
+from fw_rl.agents.a3c.pool import (
     BackendError,
     Message,
     Note,
@@ -30,10 +27,12 @@ from fw_rl.agents.pool import (
     WorkerExited,
     WorkerFailed,
     WorkerPool,
-    make_worker_pool,
 )
-from fw_rl.agents.shared_optim import make_shared_optimiser
-from fw_rl.agents.worker import UpdateReport
+from fw_rl.agents.a3c.shared_optim import make_shared_optimiser
+from fw_rl.agents.a3c.worker import UpdateReport
+from fw_rl.agents.agent_run import RUN_METRICS, AgentRun, Stop, default_run_dir
+from fw_rl.agents.config import A3CConfig
+from fw_rl.agents.model import build_model
 from fw_rl.checkpoint import load_model_state
 from fw_rl.run_dir import describe_os_error
 from fw_rl.run_session import EXIT_FAILED, EXIT_NONFINITE, EXIT_USAGE, EXIT_WRITE_FAILED
@@ -235,3 +234,14 @@ class A3CTrainer(AgentRun):
             "value_loss": u.value_loss if u else math.nan,
             "grad_norm": u.grad_norm if u else math.nan,
         }
+
+
+def make_worker_pool(config, shared_model, optimiser, start_frames: int) -> WorkerPool:
+    """The pool of ``config.backend``: worker processes, or Ray actors."""
+    if config.backend == "ray":
+        from fw_rl.agents.a3c.ray_backend import RayWorkerPool
+
+        return RayWorkerPool(config, shared_model, optimiser, start_frames)
+    from fw_rl.agents.a3c.parallel import ProcessWorkerPool
+
+    return ProcessWorkerPool(config, shared_model, optimiser, start_frames)

@@ -7,7 +7,7 @@ import signal
 
 import ray
 
-from fw_rl.agents.pool import BackendError
+from fw_rl.agents.a3c.pool import BackendError
 
 NAMESPACE = "fw_rl"
 

@@ -1,8 +1,8 @@
 """One A3C worker: act on its own envs, compute the loss, push gradients.
 
 :func:`run_worker` is the loop and knows nothing of processes or of how gradients travel:
-it takes a :class:`~fw_rl.agents.parameter_server.ParameterServer`, a ``should_stop`` callable
-and a ``report`` callable. :func:`fw_rl.agents.parallel.worker_process` wraps it for a
+it takes a :class:`~fw_rl.agents.a3c.parameter_server.ParameterServer`, a ``should_stop`` callable
+and a ``report`` callable. :func:`fw_rl.agents.a3c.parallel.worker_process` wraps it for a
 ``torch.multiprocessing`` process; a Ray actor can wrap it the same way.
 
 Each rollout (:class:`~fw_rl.agents.rollout.RolloutCollector`): act ``T`` steps without
@@ -19,17 +19,13 @@ from dataclasses import dataclass, field
 
 import torch
 
+from fw_rl.agents.a3c.faults import with_injected_faults
+from fw_rl.agents.a3c.parameter_server import ParameterServer
 from fw_rl.agents.config import A3CConfig
-from fw_rl.agents.faults import with_injected_faults
-from fw_rl.agents.losses import actor_critic_loss, gae_advantages
+from fw_rl.agents.losses import NonFiniteLossError, actor_critic_loss, gae_advantages
 from fw_rl.agents.model import build_model
-from fw_rl.agents.parameter_server import ParameterServer
 from fw_rl.agents.rollout import RolloutCollector
 from fw_rl.envs.factory import make_vector_env
-
-
-class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN or infinite; the update was not applied."""
 
 
 @dataclass
@@ -64,7 +60,7 @@ def run_worker(
     collector = RolloutCollector(
         env, local, config.seed * 1_000_003 + worker * k, config.gamma, config.env
     )
-    server = with_injected_faults(server, worker)  # the tests' faults (agents/faults.py)
+    server = with_injected_faults(server, worker)  # the tests' faults (agents/a3c/faults.py)
     update = 0
     while not should_stop():
         server.pull(local)

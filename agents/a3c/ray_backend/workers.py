@@ -1,4 +1,4 @@
-"""The worker actor: :func:`~fw_rl.agents.worker.run_worker` in a Ray actor, restarted by
+"""The worker actor: :func:`~fw_rl.agents.a3c.worker.run_worker` in a Ray actor, restarted by
 Ray when it dies."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from dataclasses import replace
 import ray
 import torch
 
+from fw_rl.agents.a3c.ray_backend.cluster import NAMESPACE
+from fw_rl.agents.a3c.ray_backend.server import RayServer
+from fw_rl.agents.a3c.worker import run_worker
 from fw_rl.agents.config import A3CConfig
-from fw_rl.agents.ray_backend.cluster import NAMESPACE
-from fw_rl.agents.ray_backend.server import RayServer
-from fw_rl.agents.worker import run_worker
 from fw_rl.system import tune_malloc
 
 RESTART_SEED_STRIDE = 7_919  # a restarted worker plays new episodes, not its first ones again

@@ -6,8 +6,8 @@ Who owns what:
   parameters and statistics are moved to shared memory before any worker starts.
 * Each worker process receives both in one pickle (so the optimiser holds the very
   parameter objects of the model it receives), builds its own local model and env, and
-  writes only through :class:`~fw_rl.agents.parameter_server.SharedMemoryServer` (Hogwild).
-* Workers talk back through one queue with the messages of :mod:`fw_rl.agents.pool`
+  writes only through :class:`~fw_rl.agents.a3c.parameter_server.SharedMemoryServer` (Hogwild).
+* Workers talk back through one queue with the messages of :mod:`fw_rl.agents.a3c.pool`
   (:class:`Update`, :class:`WorkerFailed` with the traceback, :class:`WorkerExited`). A
   shared frame counter and a stop event are the only other shared objects.
 
@@ -26,10 +26,11 @@ import traceback
 import torch
 import torch.multiprocessing as mp
 
+from fw_rl.agents.a3c.parameter_server import SharedMemoryServer
+from fw_rl.agents.a3c.pool import Update, WorkerExited, WorkerFailed
+from fw_rl.agents.a3c.worker import UpdateReport, run_worker
 from fw_rl.agents.config import A3CConfig
-from fw_rl.agents.parameter_server import SharedMemoryServer
-from fw_rl.agents.pool import Update, WorkerExited, WorkerFailed
-from fw_rl.agents.worker import NonFiniteLossError, UpdateReport, run_worker
+from fw_rl.agents.losses import NonFiniteLossError
 from fw_rl.system import tune_malloc
 
 
@@ -68,7 +69,7 @@ def worker_process(
 
 
 class ProcessWorkerPool:
-    """The :class:`~fw_rl.agents.pool.WorkerPool` of worker processes: starts, watches and
+    """The :class:`~fw_rl.agents.a3c.pool.WorkerPool` of worker processes: starts, watches and
     stops them."""
 
     lost_server = False  # the shared model lives in this process: it cannot be lost

@@ -10,15 +10,15 @@ import numpy as np
 import ray
 import torch
 
-from fw_rl.agents.config import A3CConfig
-from fw_rl.agents.model import build_model
-from fw_rl.agents.parameter_server import (
+from fw_rl.agents.a3c.parameter_server import (
     FlatParameterServer,
     flat_gradients,
     load_flat_parameters,
 )
-from fw_rl.agents.shared_optim import make_shared_optimiser
-from fw_rl.agents.worker import UpdateReport
+from fw_rl.agents.a3c.shared_optim import make_shared_optimiser
+from fw_rl.agents.a3c.worker import UpdateReport
+from fw_rl.agents.config import A3CConfig
+from fw_rl.agents.model import build_model
 
 SERVER_TIMEOUT_S = 60.0  # a parameter server that does not answer for this long is lost
 # Ray sends objects under 100 KiB inside the call (max_direct_call_object_size); larger
@@ -82,7 +82,7 @@ class ParameterServerActor:
 
 class RayServer:
     """A worker's end of the parameter server (the ``ParameterServer`` protocol of
-    :mod:`fw_rl.agents.parameter_server`): ``push`` sends the clipped gradients and does
+    :mod:`fw_rl.agents.a3c.parameter_server`): ``push`` sends the clipped gradients and does
     not wait; the reply, the newest weights, is read by the next ``pull``. The worker's
     reports (``report``) travel with the next push: one call per update, not two."""
 

@@ -13,7 +13,7 @@ import os
 
 from torch import nn
 
-from fw_rl.agents.parameter_server import ParameterServer
+from fw_rl.agents.a3c.parameter_server import ParameterServer
 
 FAULT_VARIABLE = "FW_RL_INJECT_FAULT"
 
@@ -35,7 +35,7 @@ class FaultyServer:
                 raise RuntimeError(
                     f"injected fault in worker {self.worker} at update {self.update}"
                 )
-            from fw_rl.agents.worker import NonFiniteLossError
+            from fw_rl.agents.losses import NonFiniteLossError
 
             raise NonFiniteLossError(
                 f"worker {self.worker}: loss is nan at update {self.update} (injected)"

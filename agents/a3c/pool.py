@@ -1,6 +1,6 @@
 """What the A3C trainer drives: a pool of workers, the messages they send, and the
-factory that picks the backend (worker processes, :mod:`fw_rl.agents.parallel`, or Ray
-actors, :mod:`fw_rl.agents.ray_backend`).
+factory that picks the backend (worker processes, :mod:`fw_rl.agents.a3c.parallel`, or Ray
+actors, :mod:`fw_rl.agents.a3c.ray_backend`).
 
 Both backends implement :class:`WorkerPool`; the trainer reads their ``queue`` (``get`` with
 a timeout, ``get_nowait``) and sees only the four messages below.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from fw_rl.agents.worker import UpdateReport
+from fw_rl.agents.a3c.worker import UpdateReport
 
 
 class BackendError(RuntimeError):
@@ -86,14 +86,3 @@ class WorkerPool(Protocol):
     def stop(self, timeout: float = 20.0) -> None:
         """Stop every worker after its current update (and sync once more)."""
         ...
-
-
-def make_worker_pool(config, shared_model, optimiser, start_frames: int) -> WorkerPool:
-    """The pool of ``config.backend``: worker processes, or Ray actors."""
-    if config.backend == "ray":
-        from fw_rl.agents.ray_backend import RayWorkerPool
-
-        return RayWorkerPool(config, shared_model, optimiser, start_frames)
-    from fw_rl.agents.parallel import ProcessWorkerPool
-
-    return ProcessWorkerPool(config, shared_model, optimiser, start_frames)

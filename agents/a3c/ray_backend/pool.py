@@ -1,4 +1,4 @@
-"""The pool the trainer drives (:class:`~fw_rl.agents.pool.WorkerPool`): the actors started,
+"""The pool the trainer drives (:class:`~fw_rl.agents.a3c.pool.WorkerPool`): the actors started,
 their reports polled into messages, the server's state synced, everything stopped."""
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from collections import deque
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
 
+from fw_rl.agents.a3c.faults import fault_runtime_env
+from fw_rl.agents.a3c.pool import Note, Update, WorkerExited, WorkerFailed
+from fw_rl.agents.a3c.ray_backend.cluster import NAMESPACE, first_line, ray_init
+from fw_rl.agents.a3c.ray_backend.server import SERVER_TIMEOUT_S, ParameterServerActor, ServerLost
+from fw_rl.agents.a3c.ray_backend.workers import WorkerActor
 from fw_rl.agents.config import A3CConfig
-from fw_rl.agents.faults import fault_runtime_env
-from fw_rl.agents.pool import Note, Update, WorkerExited, WorkerFailed
-from fw_rl.agents.ray_backend.cluster import NAMESPACE, first_line, ray_init
-from fw_rl.agents.ray_backend.server import SERVER_TIMEOUT_S, ParameterServerActor, ServerLost
-from fw_rl.agents.ray_backend.workers import WorkerActor
-from fw_rl.agents.worker import NonFiniteLossError
+from fw_rl.agents.losses import NonFiniteLossError
 
 POLL_INTERVAL_S = 0.1  # how often the trainer collects the reports
 
@@ -44,7 +44,7 @@ class _Messages:
 
 
 class RayWorkerPool:
-    """The :class:`~fw_rl.agents.pool.WorkerPool` of Ray actors: starts, watches and stops
+    """The :class:`~fw_rl.agents.a3c.pool.WorkerPool` of Ray actors: starts, watches and stops
     them; a lost server is a ``WorkerFailed(-1, "server", ...)``, a restarted worker a
     ``Note``."""
 

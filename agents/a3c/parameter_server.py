@@ -6,7 +6,7 @@ as in A3C): the shared parameters and optimiser statistics live in shared memory
 worker writes its gradients and steps the optimiser without a lock. A server over the
 network implements the same two methods: :class:`FlatParameterServer` is the server's
 side of that (the model and the optimiser in one place, updated with gradients that arrive
-as one flat float32 buffer), and :mod:`fw_rl.agents.ray_backend` puts it in a Ray actor.
+as one flat float32 buffer), and :mod:`fw_rl.agents.a3c.ray_backend` puts it in a Ray actor.
 """
 
 from __future__ import annotations
