@@ -1,0 +1,55 @@
+"""The README's examples run as written, with their budgets cut to seconds."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+
+
+def block_with(language: str, text: str) -> str:
+    (found,) = [b for b in blocks(language) if text in b]
+    return found
+
+
+def shrink(code: str) -> str:
+    """The same program with a budget of seconds: fewer frames, envs and episodes."""
+    code = re.sub(r"total_frames=[\d_]+", "total_frames=256", code)
+    code = code.replace("num_envs=16", "num_envs=2, rollout_steps=32, minibatches=2, "
+                        "hidden_size=8, encoder_size=8, eval_interval=256, eval_episodes=2")  # fmt: skip
+    return re.sub(r"episodes=\d+", "episodes=2", code)
+
+
+def test_the_python_api_example_runs(tmp_path):
+    pytest.importorskip("popgym")
+    code = shrink(block_with("python", "fw_rl.PPO("))
+    assert "total_frames=256" in code and "episodes=2" in code
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "mean_return" in done.stdout
+    assert (tmp_path / "runs" / "repeat-first" / "checkpoint.pt").is_file()
+
+
+def test_the_minigrid_command_runs(tmp_path):
+    pytest.importorskip("minigrid")
+    (line,) = [
+        line for line in block_with("bash", "MiniGrid").splitlines() if "scripts/ppo.py" in line
+    ]
+    argv = line.split()[2:]  # after "python scripts/ppo.py"
+    tiny = ["--total-frames", "256", "--num-envs", "2", "--rollout-steps", "64",
+            "--minibatches", "2", "--eval-interval", "256", "--eval-episodes", "1",
+            "--run-dir", str(tmp_path / "run"), "--no-progress"]  # fmt: skip
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "ppo.py"), *argv, *tiny],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
