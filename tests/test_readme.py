@@ -25,8 +25,9 @@ def block_with(language: str, text: str) -> str:
 def shrink(code: str) -> str:
     """The same program with a budget of seconds: fewer frames, envs and episodes."""
     code = re.sub(r"total_frames=[\d_]+", "total_frames=256", code)
-    code = code.replace("num_envs=16", "num_envs=2, rollout_steps=32, minibatches=2, "
-                        "hidden_size=8, encoder_size=8, eval_interval=256, eval_episodes=2")  # fmt: skip
+    small = "num_envs=2, rollout_steps=32, minibatches=2, hidden_size=8, encoder_size=8, "
+    small += "eval_interval=256, eval_episodes=2"
+    code = code.replace("num_envs=16", small)
     return re.sub(r"episodes=\d+", "episodes=2", code)
 
 
