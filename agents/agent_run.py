@@ -24,7 +24,7 @@ from torch import nn
 from fw_rl.agents.config import TrainerConfig, upgrade_saved_config
 from fw_rl.agents.evaluate import evaluate
 from fw_rl.checkpoint import load_checkpoint
-from fw_rl.cli import fields_with_role
+from fw_rl.cli import command, fields_with_role
 from fw_rl.cores import core_declaration
 from fw_rl.run_session import EXIT_OK, EXIT_WRITE_FAILED, RunSession
 
@@ -197,7 +197,7 @@ class AgentRun:
         try:
             trainer = cls(config, payload=resumption.payload)
         except (CheckpointError, RunDirError) as e:
-            print(f"error: {e}", file=sys.stderr)
+            print(f"{command()}: error: {e}", file=sys.stderr)
             return 2
         return trainer.train()
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import sys
 import types
 import typing
@@ -63,8 +64,21 @@ def _choices(f: dataclasses.Field):
     return choices() if callable(choices) else choices
 
 
+def command() -> str:
+    """The name of the command being run (``a3c.py``, ``fw-rl-train``), for error lines."""
+    return os.path.basename(sys.argv[0]) or "fw_rl"
+
+
+class Parser(argparse.ArgumentParser):
+    """``argparse`` with one error line: ``<command>: error: <what> (see <command> --help)``
+    and exit 2, instead of the usage block before it."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def parser_for(cls, description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         description=description,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         allow_abbrev=False,  # a resume must know exactly which flags were given

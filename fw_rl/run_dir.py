@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from fw_rl.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
+from fw_rl.cli import command
 from fw_rl.cores.identity import upgrade_legacy_config
 
 BEST_NAME = "best.pt"
@@ -96,7 +97,7 @@ class Resumption:
         try:
             self.payload = load_checkpoint(args["resume"], kind=self.kind)
         except CheckpointError as e:
-            print(f"error: {e}", file=sys.stderr)
+            print(f"{command()}: error: {e}", file=sys.stderr)
             raise SystemExit(2) from None
         return self.payload["config"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from fw_rl.cli import option, parse_config
+from fw_rl.cli import command, option, parse_config
 from fw_rl.run_dir import Resumption
 from fw_rl.tasks.associative_retrieval import (
     NUM_CLASSES,
@@ -81,7 +81,7 @@ def main(argv=None) -> int:
     try:
         splits = make_splits(config.seed, config.num_pairs, sizes, config.max_pairs or None)
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"{command()}: error: {e}", file=sys.stderr)
         return 2
 
     def build_model() -> SequenceClassifier:

@@ -23,13 +23,13 @@ Exit codes: 0 done, 1 a run failed, 2 bad arguments.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+from fw_rl.cli import Parser
 from fw_rl.envs.bsuite_adapter import EXPERIMENTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,7 +101,9 @@ def run(args) -> int:
         print(f"{run_dir.name}: training", flush=True)
         code = subprocess.call(command, stdout=subprocess.DEVNULL)
         if code != 0:
-            print(f"error: {run_dir.name} failed with exit code {code}", file=sys.stderr)
+            print(
+                f"{command()}: error: {run_dir.name} failed with exit code {code}", file=sys.stderr
+            )
             return 1
         (run_dir / DONE_NAME).write_text(json.dumps({"flags": flags + args.extra}) + "\n")
     return 0
@@ -255,7 +257,7 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     extra = argv[argv.index("--") + 1 :] if "--" in argv else []
     argv = argv[: argv.index("--")] if "--" in argv else argv
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     r = commands.add_parser("run", help="train a core on an experiment's settings")
     r.add_argument("--core", required=True)

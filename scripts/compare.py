@@ -16,7 +16,6 @@ grids of runs with confidence intervals, see ``scripts/study.py``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fw_rl.cli import Parser
 from fw_rl.run_dir import RunDirError, log_column, read_log
 
 
@@ -180,7 +180,7 @@ def main(argv=None) -> int:
     if "--" in argv:
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1 :]
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
+    parser = Parser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("runs", nargs="*", type=Path, help="run directories to compare")
     parser.add_argument("--cores", nargs="+", help="cores to train first, e.g. fastweights lstm")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from torch.utils.data import TensorDataset
 
-from fw_rl.cli import option, parse_config
+from fw_rl.cli import command, option, parse_config
 from fw_rl.cores import CORES
 from fw_rl.run_dir import Resumption
 from fw_rl.tasks.classifier import SequenceClassifier
@@ -74,7 +74,7 @@ def main(argv=None) -> int:
     try:
         data = load_mnist(config.data_dir) if config.data_dir else load_mnist_subset()
     except (MissingDataError, DataFileError, MissingDependencyError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"{command()}: error: {e}", file=sys.stderr)
         return 2
     images, labels = data["train"]
     if not config.validation_size:
@@ -82,8 +82,8 @@ def main(argv=None) -> int:
         config = dataclasses.replace(config, validation_size=validation)
     if config.validation_size >= len(images):
         print(
-            f"error: --validation-size {config.validation_size} leaves no training images "
-            f"(there are {len(images)})",
+            f"{command()}: error: --validation-size {config.validation_size} leaves no "
+            f"training images (there are {len(images)})",
             file=sys.stderr,
         )
         return 2

@@ -14,7 +14,7 @@ import sys
 
 from fw_rl.agents.sb3_recurrent_ppo import KIND, RecurrentPPOConfig, RecurrentPPORun
 from fw_rl.checkpoint import CheckpointError
-from fw_rl.cli import parse_config
+from fw_rl.cli import command, parse_config
 from fw_rl.envs.factory import EnvError
 from fw_rl.run_dir import Resumption, RunDirError
 
@@ -25,7 +25,7 @@ def main(argv=None) -> int:
     try:
         run = RecurrentPPORun(config, payload=resumption.payload)
     except (CheckpointError, RunDirError, EnvError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"{command()}: error: {e}", file=sys.stderr)
         return 2
     return run.train()
 

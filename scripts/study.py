@@ -24,6 +24,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from fw_rl.cli import Parser, command
+
 
 def _parse_only(only: list[str] | None, axes) -> dict[str, set[str]] | None:
     """``["core=lstm", "core=gru", "env=X"]`` -> ``{"core": {"lstm", "gru"}, "env": {"X"}}``
@@ -49,20 +51,20 @@ def _run(args: argparse.Namespace) -> int:
             grid, args.out, jobs=args.jobs, cores_per_job=args.pin, ray_address=args.ray_address
         )
     except (GridError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"{command()}: error: {e}", file=sys.stderr)
         return 2
     wanted = _parse_only(args.only, grid.axes)
     if wanted is None:
         print(
-            f"error: --only takes AXIS=LABEL with an axis of the grid "
+            f"{command()}: error: --only takes AXIS=LABEL with an axis of the grid "
             f"({', '.join(grid.axes)}), got {args.only}",
             file=sys.stderr,
         )
         return 2
 
     if args.seeds and not set(args.seeds) <= set(grid.seeds):
-        print(f"error: --seeds must be among the grid's seeds {grid.seeds}, got {args.seeds}",
-              file=sys.stderr)  # fmt: skip
+        print(f"{command()}: error: --seeds must be among the grid's seeds {grid.seeds}, "
+              f"got {args.seeds}", file=sys.stderr)  # fmt: skip
         return 2
 
     def only(spec) -> bool:
@@ -77,10 +79,13 @@ def _run(args: argparse.Namespace) -> int:
     try:
         results = runner.run(only)
     except ModuleNotFoundError as e:
-        print(f"error: --ray-address needs {e.name}: pip install 'fw-rl[ray]'", file=sys.stderr)
+        print(
+            f"{command()}: error: --ray-address needs {e.name}: pip install 'fw-rl[ray]'",
+            file=sys.stderr,
+        )
         return 2
     except ValueError as e:  # the cluster cannot be reached, or cannot hold a run
-        print(f"error: {e}", file=sys.stderr)
+        print(f"{command()}: error: {e}", file=sys.stderr)
         return 2
     if any(r.status == "interrupted" for r in results):
         print("interrupted: run the same command again to continue", file=sys.stderr)
@@ -100,7 +105,7 @@ def _write(make, errors: tuple[type[Exception], ...]) -> int:
     try:
         paths = make()
     except errors as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"{command()}: error: {e}", file=sys.stderr)
         return 2
     print("wrote", ", ".join(str(p) for p in paths))
     return 0
@@ -130,7 +135,10 @@ def _generalise(args: argparse.Namespace) -> int:
 
     wanted = _parse_only(args.only, None)
     if wanted is None or any(v < 0 for v in args.visible_steps):
-        print("error: --only takes AXIS=LABEL; --visible-steps takes ints >= 0", file=sys.stderr)
+        print(
+            f"{command()}: error: --only takes AXIS=LABEL; --visible-steps takes ints >= 0",
+            file=sys.stderr,
+        )
         return 2
     return _write(
         lambda: generalise(
@@ -154,7 +162,7 @@ def _best(args: argparse.Namespace) -> int:
     try:
         best = best_values(args.study, args.choose, args.per, args.score, args.threshold)
     except ReportError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"{command()}: error: {e}", file=sys.stderr)
         return 2
     print(json.dumps(best, indent=2))
     return 0
@@ -189,7 +197,7 @@ def _attention(args: argparse.Namespace) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         allow_abbrev=False,

@@ -22,12 +22,12 @@ a folder cannot be reported.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 from fw_rl.agents.study.report import ReportError
+from fw_rl.cli import Parser
 from fw_rl.tasks import report
 
 TASK_NAMES = {
@@ -54,7 +54,7 @@ def task_of(study: Path) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
+    parser = Parser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("what", choices=["tuning", "table", "generalisation", "compare"])
     parser.add_argument(
         "studies", type=Path, nargs="+", help="the studies' folders (study.py run --out)"
@@ -130,7 +130,7 @@ def main(argv=None) -> int:
             report.draw_generalisation(runs, out / "generalisation.png")
             (out / "generalisation.md").write_text(text)
     except ReportError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"{command()}: error: {e}", file=sys.stderr)
         return 2
     print(text)
     return 0

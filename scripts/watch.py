@@ -24,11 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
+from fw_rl.cli import Parser, command
+
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -92,7 +94,7 @@ def main(argv=None) -> int:
         os.environ["SDL_VIDEODRIVER"] = "dummy"
     elif not has_display():
         print(
-            "error: no display found (DISPLAY is not set). Record instead, e.g. "
+            f"{command()}: error: no display found (DISPLAY is not set). Record instead, e.g. "
             "--record agent.gif, or run where a screen is available.",
             file=sys.stderr,
         )
@@ -116,20 +118,20 @@ def main(argv=None) -> int:
             model = build_model(config)
             model.load_state_dict(payload["model"])
         except (CheckpointError, RuntimeError, ValueError) as e:
-            print(f"error: cannot load {args.checkpoint}: {e}", file=sys.stderr)
+            print(f"{command()}: error: cannot load {args.checkpoint}: {e}", file=sys.stderr)
             return 2
         if not is_catch(config.env):
             if any(getattr(args, k) is not None for k in settings):
                 print(
-                    f"error: --size and the other board flags are Catch's; {args.checkpoint} "
-                    f"was trained on {config.env}",
+                    f"{command()}: error: --size and the other board flags are Catch's; "
+                    f"{args.checkpoint} was trained on {config.env}",
                     file=sys.stderr,
                 )
                 return 2
             try:
                 return play_env(args, config, model)
             except EnvError as e:
-                print(f"error: {e}", file=sys.stderr)
+                print(f"{command()}: error: {e}", file=sys.stderr)
                 return 2
         settings.update({k: getattr(config, k) for k in settings})
     for key in settings:
@@ -143,7 +145,7 @@ def main(argv=None) -> int:
     try:
         return play(args, settings, model)
     except CatchConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"{command()}: error: {e}", file=sys.stderr)
         return 2
 
 

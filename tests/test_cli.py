@@ -48,9 +48,12 @@ def test_saved_settings_fill_only_the_flags_not_given():
     ],
 )
 def test_bad_flags_are_usage_errors(argv, message, capsys):
+    """One line, ``<command>: error: <what> (see <command> --help)``, exit 2: no usage block."""
     with pytest.raises(SystemExit) as stop:
         parse_config(Settings, "", argv)
-    assert stop.value.code == 2 and message in capsys.readouterr().err
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 2 and message in line
+    assert ": error: " in line and line.endswith("--help)") and "usage:" not in line
 
 
 def test_help_comes_from_the_fields(capsys):

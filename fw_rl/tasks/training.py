@@ -22,7 +22,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from fw_rl.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint, load_model_state
-from fw_rl.cli import check_finite, fields_with_role, option
+from fw_rl.cli import check_finite, command, fields_with_role, option
 from fw_rl.cores.config import CoreConfig
 from fw_rl.run_dir import BEST_NAME, RunDirError, describe_os_error
 from fw_rl.run_session import EXIT_FAILED, EXIT_OK, EXIT_USAGE, EXIT_WRITE_FAILED, RunSession
@@ -300,17 +300,17 @@ def run_training(
             model, splits, config, run_dir, payload=payload, extra_tests=extra_tests
         )
     except (CheckpointError, RunDirError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"{command()}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as e:  # a full disk while saving: the last good checkpoint is kept
         print(
-            f"error: cannot write to {run_dir}: {describe_os_error(e)}; "
+            f"{command()}: error: cannot write to {run_dir}: {describe_os_error(e)}; "
             "the last good checkpoint is kept",
             file=sys.stderr,
         )
         return EXIT_WRITE_FAILED
     except TrainingFailed as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"{command()}: error: {e}", file=sys.stderr)
         return EXIT_FAILED
     if results is not None:
         print(json.dumps(results, indent=2))
