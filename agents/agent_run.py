@@ -44,13 +44,19 @@ class Stop:
     save: bool = True
 
 
-def default_run_dir(config: TrainerConfig) -> str:
-    """``--run-dir`` as used: the resumed run's, the one given, or ``runs/<core>-<time>``."""
+def default_run_dir(config: TrainerConfig, algorithm: str) -> str:
+    """``--run-dir`` as used: the resumed run's, the one given, or
+    ``runs/<algorithm>-<core>-<time>`` (to the second; a folder that exists gets ``-2``...)."""
     if config.resume:
         return config.resume
     if config.run_dir:
         return config.run_dir
-    return str(Path("runs") / f"{config.core}-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
+    stem = Path("runs") / f"{algorithm}-{config.core}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    path, n = stem, 1
+    while path.exists():
+        n += 1
+        path = stem.with_name(f"{stem.name}-{n}")
+    return str(path)
 
 
 def eval_text(result: dict) -> str:
@@ -136,6 +142,7 @@ class AgentRun:
             wrappers=config.wrappers,
         )
         frames = self.counters["frames"]
+        self.last_eval_frames = frames
         self.session.log("eval", {"frames": frames, "elapsed_s": self.session.elapsed(), **result})
         if result["mean_return"] > self.counters["best_eval_return"]:
             self.counters["best_eval_return"] = result["mean_return"]
@@ -172,7 +179,12 @@ class AgentRun:
 
     def finish(self, stop: Stop) -> None:
         """The final checkpoint first (a failing log row must not stop it), then the last
-        metrics row; TensorBoard closed whatever happens."""
+        metrics row; TensorBoard closed whatever happens. A run that ends on its own (its
+        budget, its time) is evaluated at its last frame first, so every run has a final
+        evaluation and a ``best.pt``, however short."""
+        ended_well = stop.save and stop.exit_code == EXIT_OK and self.counters["frames"] > 0
+        if ended_well and getattr(self, "last_eval_frames", None) != self.counters["frames"]:
+            self.evaluate_and_say()
         if stop.save:
             if not self.session.save_final(self.model.state_dict(), self.optimiser.state_dict()):
                 stop.exit_code = stop.exit_code or EXIT_WRITE_FAILED
@@ -228,14 +240,24 @@ class AgentRun:
         self.session.log("metrics", row)
         keys = [k for k in row if k not in ("frames", "updates", "episodes", "elapsed_s")]
         self.session.scalars("train", row, row["frames"], keys)
-        if bar is not None:
-            bar.total = self.frames_at_end(fps)
+        if bar is not None:  # the run's mean speed: a total that does not swing with it
+            bar.total = max(self.frames_at_end(self.mean_fps()), bar.n)
             text = f"fps {fps:,.0f} | return {mean:+.3f}"
             bar.set_postfix_str(text if math.isnan(rate) else f"{text} | success {rate:.3f}", False)
+
+    def mean_fps(self) -> float:
+        """Frames per second since this process started training (0 before any)."""
+        start = getattr(self, "_speed_from", None)
+        if start is None:
+            return 0.0
+        frames = self.counters["frames"] - start[0]
+        seconds = self.session.elapsed() - start[1]
+        return frames / seconds if frames > 0 and seconds > 0 else 0.0
 
     def progress_bar(self):
         from tqdm import tqdm
 
+        self._speed_from = (self.counters["frames"], self.session.elapsed())
         return tqdm(
             total=self.config.total_frames,
             initial=self.counters["frames"],
@@ -247,7 +269,8 @@ class AgentRun:
 
     def frames_at_end(self, fps: float) -> int:
         """The progress bar's total: the frame budget, or the frames the time limit will
-        allow at the current speed, whichever ends the run first."""
+        allow at ``fps`` (the run's mean speed, :meth:`mean_fps`), whichever ends the run
+        first."""
         total = self.config.total_frames
         if self.config.max_minutes and fps > 0:
             left = max(0.0, 60 * self.config.max_minutes - self.session.elapsed())

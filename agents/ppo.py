@@ -296,7 +296,8 @@ def ppo_update(
 
 def resolve_config(config: PPOConfig) -> PPOConfig:
     """The config as used: the run directory and the evaluation's step cap written out."""
-    return replace(config, run_dir=default_run_dir(config), eval_max_steps=config.eval_step_cap)
+    run_dir = default_run_dir(config, PPOTrainer.kind)
+    return replace(config, run_dir=run_dir, eval_max_steps=config.eval_step_cap)
 
 
 class PPOTrainer(AgentRun):

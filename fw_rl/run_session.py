@@ -101,6 +101,12 @@ class RunSession:
             raise RunDirError(
                 f"cannot write the run directory {self.run_dir}: {describe_os_error(e)}"
             ) from None
+        if self.resumed:
+            self.say(
+                f"resuming {self.run_dir} from its checkpoint at {self._key} "
+                f"{self.counters[self._key]:,} ({self.counters['elapsed_s'] / 60:.1f} min "
+                "trained); the logs continue from there"
+            )
         return self
 
     # ---- the clock and the console ---------------------------------------------------------

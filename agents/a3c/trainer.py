@@ -51,7 +51,7 @@ def resolve_config(config: A3CConfig) -> A3CConfig:
     return replace(
         config,
         workers=workers,
-        run_dir=default_run_dir(config),
+        run_dir=default_run_dir(config, A3CTrainer.kind),
         rollout_steps=config.steps_per_rollout,
         eval_max_steps=config.eval_step_cap,
     )
@@ -216,6 +216,8 @@ class A3CTrainer(AgentRun):
                 break
             if isinstance(message, Update) and stop.save:
                 self._record(message.report)
+        if stop.reason == "all workers exited" and self.budget_spent():
+            stop.reason = self.budget_spent().reason  # the workers stopped at the budget
         bar.close()
 
     # ---- the parts -------------------------------------------------------------------------

@@ -134,3 +134,26 @@ def test_progress_bar_total_follows_the_limit_that_ends_the_run_first(tmp_path):
         )
     )
     assert no_limit.frames_at_end(10_000.0) == 20_000_000
+
+
+def test_progress_bar_total_follows_the_mean_speed_not_the_last_one(tmp_path):
+    """The bar's total is set from the run's mean frames per second since training began:
+    a burst or a stall in one logging interval does not swing it."""
+    from fw_rl.agents.a3c.trainer import A3CTrainer
+
+    config = A3CConfig(size=6, hidden_size=8, encoder_size=8, core="lstm", workers=1,
+                       total_frames=20_000_000, max_minutes=15,
+                       run_dir=str(tmp_path / "run"))  # fmt: skip
+    trainer = A3CTrainer(config)
+    bar = trainer.progress_bar()
+    start_frames, start_clock = trainer._speed_from
+    trainer._speed_from = (start_frames, start_clock - 60.0)  # one minute of training
+    trainer.counters["frames"] = start_frames + 600_000  # at 10,000 frames/s
+    assert abs(trainer.mean_fps() - 10_000) < 100
+    totals = []
+    for instant in (1_000.0, 200_000.0):  # the last interval's speed, far from the mean
+        trainer.log_metrics(instant, bar)
+        totals.append(bar.total)
+    # 600 k frames done, 15 minutes left at 10,000 frames/s: about 9.6 M (the clock runs on)
+    assert abs(totals[0] - totals[1]) < 5_000 and abs(totals[0] - 9_600_000) < 100_000
+    bar.close()

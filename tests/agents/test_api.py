@@ -165,3 +165,26 @@ def test_actor_critic_takes_any_action_space(space):
     params, values, state = model.act(torch.zeros(5, 4), model.initial_state(5))
     assert params.shape == (5, model.head.params_size) and values.shape == (5,)
     assert space.contains(model.head.to_env(model.head.sample(params))[0])
+
+
+def test_a_run_shorter_than_its_evaluation_interval_still_ends_with_an_evaluation(tmp_path):
+    agent = fw_rl.PPO(
+        "CartPole-v1", core="lstm", verbose=False, **{**PPO_TINY, "eval_interval": 10**6}
+    )
+    agent.learn(total_frames=64, run_dir=tmp_path / "run")
+    rows = (tmp_path / "run" / "eval.csv").read_text().splitlines()
+    assert len(rows) == 2 and rows[1].startswith("64,")  # one evaluation, at the last frame
+    assert (tmp_path / "run" / "best.pt").is_file()
+
+
+def test_default_run_folders_name_the_algorithm_and_never_collide(tmp_path, monkeypatch):
+    from fw_rl.agents.agent_run import default_run_dir
+    from fw_rl.agents.config import PPOConfig
+
+    monkeypatch.chdir(tmp_path)
+    config = PPOConfig(env="CartPole-v1", core="gru")
+    first = default_run_dir(config, "ppo")
+    assert first.startswith("runs/ppo-gru-")
+    (tmp_path / first).mkdir(parents=True)
+    second = default_run_dir(config, "ppo")  # within the same second: first + "-2"
+    assert second != first and not (tmp_path / second).exists()
