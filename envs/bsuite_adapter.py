@@ -10,12 +10,17 @@ One env id per experiment (``bsuite/memory_len-v0``, ``bsuite/memory_size-v0``,
 ``results_dir`` the env is bsuite's ``load_and_record_to_csv``: bsuite's protocol is one
 stream of episodes, so give such a run one worker and one env (``--workers 1
 --envs-per-worker 1``); evaluation envs are made without it. The setting fixes the env's
-own seed, as in bsuite; ``reset(seed=...)`` cannot reseed it and is ignored.
+own seed, as in bsuite, for the logged training stream; an env without a log (evaluation's)
+is reseeded by ``reset(seed=...)``, so evaluation episodes of different seeds differ (each
+evaluation env plays one episode: with the setting's seed alone all would be the same).
 
 Needs the ``benchmarks`` extra: ``pip install 'fw-rl[benchmarks]'``.
 """
 
 from __future__ import annotations
+
+import contextlib
+import io
 
 import gymnasium as gym
 import numpy as np
@@ -93,10 +98,14 @@ class BsuiteEnv(gym.Env):
                 f"got {setting!r}"
             )
         self.bsuite_id = ids[setting]
-        if results_dir:
-            self._env = bsuite.load_and_record_to_csv(self.bsuite_id, results_dir, overwrite=True)
-        else:
-            self._env = bsuite.load_from_id(self.bsuite_id)
+        self.recording = bool(results_dir)
+        with contextlib.redirect_stdout(io.StringIO()):  # bsuite prints "Loaded bsuite_id"
+            if results_dir:
+                self._env = bsuite.load_and_record_to_csv(
+                    self.bsuite_id, results_dir, overwrite=True
+                )
+            else:
+                self._env = bsuite.load_from_id(self.bsuite_id)
         raw = getattr(self._env, "_env", self._env)
         self.bsuite_num_episodes = int(raw.bsuite_num_episodes)
         self.max_episode_length = _episode_length(raw)
@@ -105,6 +114,9 @@ class BsuiteEnv(gym.Env):
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
+        raw = getattr(self._env, "_env", self._env)
+        if seed is not None and not self.recording and hasattr(raw, "_rng"):
+            raw._rng = np.random.RandomState(seed)  # bsuite draws each episode from it
         step = self._env.reset()
         return np.asarray(step.observation, np.float32), {"bsuite_id": self.bsuite_id}
 

@@ -112,3 +112,17 @@ def test_a_recurrent_core_learns_a_cue_it_must_remember(tmp_path):
     with open(run / "eval.csv", newline="") as f:
         best = max(float(r["mean_return"]) for r in csv.DictReader(f))
     assert best >= 0.9
+
+
+def test_evaluation_envs_of_different_seeds_play_different_episodes(capsys):
+    """Each evaluation env plays one episode from reset(seed=s): bsuite's fixed per-setting
+    seed would make every one the same context; the logged training stream keeps it."""
+    pytest.importorskip("bsuite")
+    from fw_rl.envs.factory import make_vector_env
+
+    env = make_vector_env("bsuite/memory_len-v0", {"setting": 3}, 40)
+    obs, _ = env.reset(seed=100)
+    assert len(np.unique(obs, axis=0)) == 2  # both contexts, the one bit 0 and 1
+    again, _ = env.reset(seed=100)
+    np.testing.assert_array_equal(obs, again)  # the same seeds, the same episodes
+    assert "Loaded bsuite_id" not in capsys.readouterr().out  # not printed per env
