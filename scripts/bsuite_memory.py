@@ -30,6 +30,7 @@ import sys
 from pathlib import Path
 
 from fw_rl.cli import Parser
+from fw_rl.cores import core_names
 from fw_rl.envs.bsuite_adapter import EXPERIMENTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,14 +98,16 @@ def run(args) -> int:
 
             shutil.rmtree(run_dir)
         run_dir.parent.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, str(ROOT / "scripts" / "a3c.py"), *flags, *args.extra]
+        argv = [sys.executable, str(ROOT / "scripts" / "a3c.py"), *flags, *args.extra]
         print(f"{run_dir.name}: training", flush=True)
-        code = subprocess.call(command, stdout=subprocess.DEVNULL)
+        code = subprocess.call(argv, stdout=subprocess.DEVNULL)
         if code != 0:
+            if run_dir.is_dir() and not any(run_dir.iterdir()):
+                run_dir.rmdir()  # refused before it wrote anything: leave no empty folder
             print(
                 f"{command()}: error: {run_dir.name} failed with exit code {code}", file=sys.stderr
             )
-            return 1
+            return 2 if code == 2 else 1
         (run_dir / DONE_NAME).write_text(json.dumps({"flags": flags + args.extra}) + "\n")
     return 0
 
@@ -260,7 +263,7 @@ def main(argv=None) -> int:
     parser = Parser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     r = commands.add_parser("run", help="train a core on an experiment's settings")
-    r.add_argument("--core", required=True)
+    r.add_argument("--core", required=True, choices=core_names())
     r.add_argument("--experiment", required=True, choices=EXPERIMENTS)
     r.add_argument("--settings", type=int, nargs="+", default=None, help="default: all")
     r.add_argument("--out", type=Path, required=True)
