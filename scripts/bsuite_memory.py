@@ -29,7 +29,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fw_rl.cli import Parser
+from fw_rl.cli import Parser, command
 from fw_rl.cores import core_names
 from fw_rl.envs.bsuite_adapter import EXPERIMENTS
 
