@@ -65,13 +65,13 @@ def main(argv=None) -> int:
     parser.add_argument("--baseline", default="default", help="compare: the label to beat")
     args = parser.parse_args(argv)
     out = args.out or args.studies[0]
-    command = (
+    made_by = (
         f"python scripts/supervised_report.py {args.what} "
         + " ".join(str(s) for s in args.studies)
         + (f" --out {args.out}" if args.out else "")
     )
     if args.what == "compare":
-        command += f" --axis {args.axis} --baseline {args.baseline}"
+        made_by += f" --axis {args.axis} --baseline {args.baseline}"
     try:
         tasks = {task_of(study) for study in args.studies}
         if len(tasks) > 1:
@@ -87,7 +87,7 @@ def main(argv=None) -> int:
             text = (
                 f"Learning-rate tuning, {TASK_NAMES[task].split(',')[0]}: the best validation "
                 "error (%) each run reached; in bold the rate chosen for each core and hidden "
-                f"size.\n\n{report.tuning_table(runs, paper)}\n\nMade by: `{command}`\n"
+                f"size.\n\n{report.tuning_table(runs, paper)}\n\nMade by: `{made_by}`\n"
             )
             (out / "best.json").write_text(json.dumps(best, indent=2) + "\n")
             (out / "tuning.md").write_text(text)
@@ -104,7 +104,7 @@ def main(argv=None) -> int:
                 "side; where every run of one side beats every run of the other, the runs a "
                 "side and the exact one-sided permutation p-value):\n\n"
                 f"{report.improvement_table(runs, paper, reps=args.reps)}\n\n"
-                f"Made by: `{command}`\n"
+                f"Made by: `{made_by}`\n"
             )
             report.draw_curves(runs, paper, out / "curves.png")
             (out / "table.md").write_text(text)
@@ -115,7 +115,7 @@ def main(argv=None) -> int:
                 "standard deviation (range) over seeds; P is rliable's probability of "
                 f"improvement over {args.baseline} with its 95 % stratified-bootstrap interval "
                 f"({args.reps} resamples; none below 3 runs a side).\n\n{table}\n\n"
-                f"Made by: `{command}`\n"
+                f"Made by: `{made_by}`\n"
             )
             (out / "compare.md").write_text(text)
         else:
@@ -125,7 +125,7 @@ def main(argv=None) -> int:
                 "sequence's values errs (K - 1) / K of the time, less when values repeat; "
                 "at K = 4 the models sit near 62 % before they learn the retrieval (the "
                 "paper's 60-62 %).\n\n"
-                f"{report.generalisation_table(runs)}\n\nMade by: `{command}`\n"
+                f"{report.generalisation_table(runs)}\n\nMade by: `{made_by}`\n"
             )
             report.draw_generalisation(runs, out / "generalisation.png")
             (out / "generalisation.md").write_text(text)
