@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 from fw_rl.agents.study.report import ReportError
-from fw_rl.cli import Parser
+from fw_rl.cli import Parser, command
 from fw_rl.tasks import report
 
 TASK_NAMES = {
