@@ -54,3 +54,13 @@ def test_the_minigrid_command_runs(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "ppo.py"), *argv, *tiny],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_every_link_of_the_readme_is_inside_the_repository_or_a_web_address():
+    """A clone has only the repository: no link may point above it (``../``)."""
+    for target in re.findall(r"\]\(([^)]+)\)", README):
+        if target.startswith(("http://", "https://", "#")):
+            continue
+        assert not target.startswith("../"), target
+        assert (ROOT / target.split("#")[0]).exists(), target
+    assert "../shared" not in README
