@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from fw_rl.cli import Parser
+from fw_rl.cores.identity import run_core_label
 from fw_rl.run_dir import RunDirError, log_column, read_log
 
 
@@ -37,6 +38,7 @@ class Run:
     frames: np.ndarray
     seconds: np.ndarray
     returns: np.ndarray
+    setup: str = ""  # the trainer and its set-up (run_setup)
 
     def first_reaching(self, threshold: float) -> tuple[float, float] | None:
         hits = np.flatnonzero(self.returns >= threshold)
@@ -62,12 +64,29 @@ def read_run(path: Path) -> Run:
         raise NoEvaluationError(f"{eval_path} has no evaluations yet")
     return Run(
         path,
-        config["core"],
+        run_core_label(config),
         int(config.get("seed", 0)),
         log_column(rows, "frames"),
         log_column(rows, "elapsed_s"),
         log_column(rows, "mean_return"),
+        run_setup(config),
     )
+
+
+def run_setup(config: dict) -> str:
+    """The trainer and its set-up (A3C's workers x boards, PPO's envs): runs that differ in
+    it are labelled apart, so seeds of different set-ups are never averaged together."""
+    from fw_rl.agents.algorithms import ALGORITHMS
+
+    trainer = next((a.name for a in ALGORITHMS.values() if a.marker in config), "a3c")
+    if trainer == "a3c":
+        workers = config.get("workers", 0) or "one per CPU"
+        return f"a3c {workers} x {config.get('envs_per_worker', 1)}"
+    return f"{trainer} {config.get('num_envs', '?')} envs"
+
+
+def _seeds(n: int) -> str:
+    return f"{n} seed" if n == 1 else f"{n} seeds"
 
 
 def train_runs(cores: list[str], seeds: list[int], out: Path, extra: list[str]) -> list[Path]:
@@ -128,7 +147,7 @@ def draw(groups: dict[str, list[Run]], threshold: float, out: Path) -> list[Path
                 mean,
                 color=colour,
                 linewidth=2,
-                label=f"{core}: mean of {len(runs)} seeds",
+                label=f"{core}: mean of {_seeds(len(runs))}",
             )
             ax.fill_between(grid / scale, low, high, color=colour, alpha=0.2, linewidth=0)
     for ax, label in ((axes[0], "frames (millions)"), (axes[1], "wall-clock time (minutes)")):
@@ -210,7 +229,8 @@ def main(argv=None) -> int:
         args.out = Path(os.path.commonpath([p.resolve().parent for p in paths]))
     groups: dict[str, list[Run]] = {}
     for run in runs:
-        groups.setdefault(run.core, []).append(run)
+        label = run.core if len({r.setup for r in runs}) == 1 else f"{run.core} [{run.setup}]"
+        groups.setdefault(label, []).append(run)
     figures = draw(groups, args.threshold, args.out)
     text = table(groups, args.threshold)
     command = "python scripts/compare.py " + " ".join(

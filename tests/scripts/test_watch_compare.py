@@ -177,3 +177,18 @@ def test_compare_needs_runs_or_cores(capsys):
     with pytest.raises(SystemExit):
         compare.main([])
     assert "run directories" in capsys.readouterr().err
+
+
+def test_compare_labels_runs_of_different_set_ups_apart(tmp_path):
+    """A 2 x 16 run and a 2 x 1 run of one core are two lines, not one mean of both."""
+    wide = make_run(tmp_path / "wide", "fastweights", 0, [0.1, 0.5])
+    narrow = make_run(tmp_path / "narrow", "fastweights", 1, [0.1, 0.2])
+    config = json.loads((wide / "config.json").read_text())
+    config.update(workers=2, envs_per_worker=16)
+    (wide / "config.json").write_text(json.dumps(config))
+    config.update(envs_per_worker=1)
+    (narrow / "config.json").write_text(json.dumps(config))
+    assert compare.main([str(wide), str(narrow), "--out", str(tmp_path / "out")]) == 0
+    table = (tmp_path / "out" / "table.md").read_text()
+    assert "| fastweights [a3c 2 x 16] | 0 / 1 |" in table
+    assert "| fastweights [a3c 2 x 1] | 0 / 1 |" in table
