@@ -44,3 +44,7 @@ study "$OUT/grids/table1_long_R20.json" --out "$OUT/table1_long_R20" --only core
 study "$OUT/grids/pairs.json" --out "$OUT/pairs"
 report generalisation "$OUT/table1_R20" "$OUT/table1_R50_R100" "$OUT/table1_variant" "$OUT/pairs" \
   "${LONG[@]}" --out "$OUT"
+
+# 6. Table 1 at the paper's level (issue #34): every core tuned at the protocol's length, the
+# same budget each (2 learning rates x 2 schedules x 3 seeds, R = 20)
+study "$OUT/grids/tuning_protocol.json" --out "$OUT/tuning_protocol"

@@ -29,3 +29,7 @@ $PY scripts/study.py mmer docs/results/memory/popgym
 $PY scripts/study.py run docs/results/memory/grids/popgym_sb3.json --out docs/results/memory/popgym_sb3
 $PY scripts/study.py mmer docs/results/memory/popgym --with docs/results/memory/popgym_sb3 \
   --out docs/results/memory/popgym_vs_sb3
+# POPGym whole under PPO (issue #33): the 14 Easy envs, fast weights, the GRU and the LSTM,
+# 3 seeds, 2 M frames (seeds outermost: an interrupted grid has every cell's first seed)
+$PY scripts/study.py run docs/results/memory/grids/popgym_ppo.json --out docs/results/memory/popgym_ppo
+$PY scripts/study.py mmer docs/results/memory/popgym_ppo --baseline gru
