@@ -33,3 +33,19 @@ $PY scripts/study.py mmer docs/results/memory/popgym --with docs/results/memory/
 # 3 seeds, 2 M frames (seeds outermost: an interrupted grid has every cell's first seed)
 $PY scripts/study.py run docs/results/memory/grids/popgym_ppo.json --out docs/results/memory/popgym_ppo
 $PY scripts/study.py mmer docs/results/memory/popgym_ppo --baseline gru
+# bsuite on bsuite's terms (issue #33): no previous action (bsuite's agent has none), fast
+# weights, the GRU and the LSTM, 3 seeds of the agent a setting (bsuite fixes the env's)
+for seed in 0 1 2; do
+  for core in fastweights gru lstm; do
+    for experiment in memory_len memory_size; do
+      $PY scripts/bsuite_memory.py run --core "$core" --experiment "$experiment" \
+        --out docs/results/memory/bsuite_no_previous_action --name "$core-seed$seed" \
+        -- --no-previous-action --seed "$seed"
+    done
+  done
+done
+# the truncated-backpropagation check: one core at bsuite's 32 steps
+$PY scripts/bsuite_memory.py run --core lstm --experiment memory_len \
+  --out docs/results/memory/bsuite_no_previous_action --name lstm-bptt32-seed0 \
+  -- --no-previous-action --seed 0 --rollout-steps 32
+$PY scripts/bsuite_memory.py score docs/results/memory/bsuite_no_previous_action
