@@ -172,6 +172,11 @@ class AgentRun:
         signalled = self.session.signal_stop()
         return Stop(*signalled) if signalled else None
 
+    def start_from(self, weights: dict) -> None:
+        """Begin this new run from these weights (the Python API's learn() on a trained
+        agent in a new folder); the optimiser starts afresh."""
+        self.model.load_state_dict(weights)
+
     # ---- saving and the end ------------------------------------------------------------------
 
     def save(self) -> Path:
@@ -190,7 +195,7 @@ class AgentRun:
                 stop.exit_code = stop.exit_code or EXIT_WRITE_FAILED
                 stop.reason = stop.reason or "the final checkpoint could not be written"
             try:
-                self.log_metrics(0.0)
+                self.log_metrics(self.mean_fps())
             except OSError:
                 pass
         self.session.close()

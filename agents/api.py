@@ -23,8 +23,8 @@ only with PPO), and ``wrappers`` are applied in order (classes, or ``module:Clas
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -86,6 +86,37 @@ def _config_fields(config_class) -> list[str]:
     return [f.name for f in dataclasses.fields(config_class)]
 
 
+def _check_settings(config_class, settings: dict, where: str) -> dict:
+    """Keyword settings checked against the config's fields and their types (as the CLI's
+    flags are), with the JSON fields also taken as dicts; ``ConfigError`` naming what is
+    wrong and what is allowed."""
+    from fw_rl.cli import _base_type
+
+    fields = {f.name: f for f in dataclasses.fields(config_class)}
+    unknown = sorted(set(settings) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"{where} takes no setting {', '.join(unknown)}; its settings are the flags of "
+            f"the command line: {', '.join(fields)}"
+        )
+    checked = {}
+    for name, value in settings.items():
+        kind = _base_type(fields[name].type)
+        if name in ("core_options", "core_compute", "env_kwargs") and isinstance(value, dict):
+            value = json.dumps(value)
+        optional = "None" in str(fields[name].type)
+        if value is None and optional:
+            pass
+        elif kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        elif kind in (int, float, str, bool) and (
+            not isinstance(value, kind) or (kind is int and isinstance(value, bool))
+        ):
+            raise ConfigError(f"{name} must be {kind.__name__}, got {value!r}")
+        checked[name] = value
+    return checked
+
+
 class Agent:
     """An algorithm's agent: its settings (``config``) and, once trained or loaded, its
     network (``model``). Use :class:`PPO` or :class:`A3C`."""
@@ -102,22 +133,18 @@ class Agent:
         verbose: bool = True,
         **settings: Any,
     ) -> None:
-        declaration = self.declaration()
-        config_class = declaration.config_class()
-        unknown = sorted(set(settings) - set(_config_fields(config_class)))
-        if unknown:
-            raise ConfigError(
-                f"{type(self).__name__} takes no setting {', '.join(unknown)}; its settings "
-                f"are the flags of scripts/{declaration.script}.py: "
-                f"{', '.join(_config_fields(config_class))}"
-            )
+        config_class = self.declaration().config_class()
+        if isinstance(wrappers, (str, type)):
+            wrappers = [wrappers]
+        if isinstance(env_kwargs, str):
+            env_kwargs = json.loads(env_kwargs) if env_kwargs.strip() else {}
         values = {
             "env": _env_name(env),
             "core": core,
             "env_wrappers": ",".join(_wrapper_name(w) for w in wrappers),
             "env_kwargs": json.dumps(env_kwargs or {}),
             "progress": False,
-            **settings,
+            **_check_settings(config_class, settings, type(self).__name__),
         }
         try:
             self.config: TrainerConfig = config_class(**values)
@@ -138,38 +165,53 @@ class Agent:
     ) -> Agent:
         """Train until the run has seen ``total_frames`` frames (resumes included), with
         the command line's trainer and run session; ``run_dir`` as ``--run-dir``
-        (default ``runs/<algorithm>-<core>-<time>``). A second call continues the same run.
-        Raises :class:`TrainingError` where the run did not finish (a non-finite loss, an
-        unwritable folder) and ``KeyboardInterrupt`` after saving on Ctrl-C."""
-        changes = dict(settings)
+        (default ``runs/<algorithm>-<core>-<time>``).
+
+        An agent's run continues: a second call (or ``fw_rl.load(run_folder).learn()``)
+        resumes the same folder, optimiser included. With another ``run_dir`` (or an agent
+        loaded from a checkpoint file) a new run starts from the agent's current weights,
+        with a fresh optimiser. Raises :class:`TrainingError` where the run did not finish
+        (a non-finite loss, a worker that failed), with the trainer's last lines, and
+        ``KeyboardInterrupt`` after saving on Ctrl-C."""
+        changes = _check_settings(self.config_class(), settings, "learn()")
         if total_frames is not None:
             changes["total_frames"] = int(total_frames)
         resume = ""
-        if self.run_dir is not None and (run_dir is None or Path(run_dir) == self.run_dir):
+        continues = self.run_dir is not None and (run_dir is None or Path(run_dir) == self.run_dir)
+        if continues:
             resume = str(self.run_dir)
         elif run_dir is not None:
             changes["run_dir"] = str(run_dir)
+        else:
+            changes["run_dir"] = ""  # a new folder of the default name
         try:
             config = dataclasses.replace(self.config, resume=resume, **changes)
         except (TypeError, EnvError) as e:
             raise ConfigError(str(e)) from None
         payload = load_checkpoint(resume, kind=self.declaration().kind) if resume else None
-        out = sys.stdout if self.verbose else open(os.devnull, "w")  # noqa: SIM115
-        try:
-            trainer = self.declaration().trainer_class()(config, out=out, payload=payload)
-            code = trainer.train()
-        finally:
-            if out is not sys.stdout:
-                out.close()
+        out = sys.stdout if self.verbose else io.StringIO()
+        trainer = self.declaration().trainer_class()(config, out=out, payload=payload)
+        if not continues and self._trained:
+            trainer.start_from(self.model.state_dict())
+        code = trainer.train()
         self.run_dir = Path(trainer.run_dir)
         self.config = dataclasses.replace(config, resume="")
         if code in _INTERRUPTED:
             self._load_weights(self.run_dir)
             raise KeyboardInterrupt(f"training stopped; saved in {self.run_dir}")
         if code != EXIT_OK:
-            raise TrainingError(f"training ended with exit code {code}; see {self.run_dir}")
+            said = out.getvalue().strip().splitlines()[-3:] if out is not sys.stdout else []
+            tail = ("; it said: " + " | ".join(said)) if said else ""
+            raise TrainingError(f"training ended with exit code {code} ({self.run_dir}){tail}")
         self._load_weights(self.run_dir)
+        self._trained = True
         return self
+
+    @classmethod
+    def config_class(cls):
+        return cls.declaration().config_class()
+
+    _trained = False  # the model holds weights worth continuing from (learned or loaded)
 
     def _load_weights(self, path: str | Path) -> None:
         payload = load_checkpoint(path, kind=self.declaration().kind)
@@ -240,7 +282,13 @@ class Agent:
             )
         reset = None
         if episode_start is not None:
-            reset = torch.as_tensor(np.asarray(episode_start, dtype=bool).reshape(size))
+            starts = np.asarray(episode_start, dtype=bool)
+            if starts.size not in (1, size):
+                raise ValueError(
+                    f"episode_start must be one bool or one per observation ({size}), "
+                    f"got {starts.size}"
+                )
+            reset = torch.as_tensor(np.broadcast_to(starts.reshape(-1), (size,)).copy())
         params, _, state = self.model.act(batch, state, reset)
         head = self.model.head
         actions = head.greedy(params) if deterministic else head.sample(params)
@@ -289,13 +337,20 @@ def load(path: str | Path, env: EnvLike | None = None, verbose: bool = True) -> 
     payload = load_checkpoint(path, kind=agent_kinds())
     algorithm = algorithm_of_kind(payload.get("kind", "a3c"))
     cls = AGENT_CLASSES[algorithm.name]
-    config = algorithm.config_class().from_dict(payload["config"])
+    saved = dict(payload["config"])
     if env is not None:
-        config = dataclasses.replace(config, env=_env_name(env))
+        saved["env"] = _env_name(env)
+    saved.update(resume="", progress=False)
+    try:
+        config = algorithm.config_class().from_dict(saved)
+    except EnvError as e:
+        raise ConfigError(str(e)) from None
     agent = cls.__new__(cls)
-    agent.config, agent.verbose = dataclasses.replace(config, resume="", progress=False), verbose
+    agent.config, agent.verbose = config, verbose
     path = Path(path)
-    agent.run_dir = path if path.is_dir() else path.parent
+    # a run folder continues with learn(); a checkpoint file starts a new run from its weights
+    agent.run_dir = path if path.is_dir() else None
+    agent._trained = True
     agent.model = build_model(agent.config)
     load_model_state(agent.model, payload, path)
     agent.model.eval()

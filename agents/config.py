@@ -14,6 +14,7 @@ from typing import ClassVar
 from fw_rl.cli import check_finite, option
 from fw_rl.cores.config import CoreConfig
 from fw_rl.cores.identity import upgrade_legacy_config
+from fw_rl.cores.registry import registered_here_only
 from fw_rl.envs.catch_family import CATCH_ID, CatchBoardFlags
 from fw_rl.envs.factory import (
     TRAINING_ONLY_KWARGS,
@@ -315,6 +316,12 @@ class A3CConfig(TrainerConfig):
         _need(
             self.optimiser in ("rmsprop", "adam"),
             f"--optimiser must be rmsprop or adam, got {self.optimiser!r}",
+        )
+        _need(
+            not registered_here_only(self.core),
+            f"A3C's workers are other processes, which cannot see core {self.core!r} "
+            "registered in this one: name it module:NAME (the module that registers it), "
+            "or train with PPO",
         )
         _need(
             not is_process_local(self.env),

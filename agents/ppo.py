@@ -333,6 +333,11 @@ class PPOTrainer(AgentRun):
         )
         self.last_update: dict[str, float] = {}
 
+    def start_from(self, weights: dict) -> None:
+        super().start_from(weights)
+        if self.learner is not self.model:
+            self.learner.load_state_dict(weights)
+
     def train(self) -> int:
         session = self.session
         session.announce()

@@ -235,6 +235,10 @@ def _factory(env_id: str) -> Callable[..., gym.Env] | None:
     attribute = getattr(imported, name, None) if name.isidentifier() else None
     if callable(attribute) and name not in gym.registry:
         return attribute
+    if name not in gym.registry and name.isidentifier():
+        raise EnvError(
+            f"--env {env_id!r}: {module} has no function {name!r} and registers no env of that id"
+        )
     return None
 
 
@@ -301,6 +305,8 @@ def make_env(
         else:
             env = gym.make(env_id, **kwargs, **make_kwargs)
         return apply_wrappers(env, wrappers)
+    except EnvError:
+        raise
     except ModuleNotFoundError as e:
         module = env_id.split(":", 1)[0] if ":" in env_id else e.name
         raise EnvError(

@@ -16,15 +16,15 @@ from typing import ClassVar
 
 from fw_rl.cli import option
 from fw_rl.cores.identity import CoreVersionError, resolve_core
-from fw_rl.cores.registry import DECLARATIONS, core_names, parse_core_options
+from fw_rl.cores.registry import core_declaration, core_names, is_core, parse_core_options
 
 
 @dataclass
 class CoreConfig:
     core: str = option(
         "fastweights",
-        "recurrent core (fw_rl.cores.register_core adds one)",
-        choices=lambda: core_names(),
+        "recurrent core: a registered name (python -m fw_rl.cores lists them), or "
+        "module:NAME for a core that module registers (fw_rl.register_core)",
         role="identity",
     )
     core_options: str = option(
@@ -52,10 +52,15 @@ class CoreConfig:
 
     def _resolve_core(self) -> None:
         """Check the core's settings and store them resolved; raises ``ValueError``."""
-        models = core_names() + list(self.other_models)
-        if self.core not in models:
-            raise ValueError(f"--core must be one of {', '.join(models)}, got {self.core!r}")
-        name = self.core if self.core in DECLARATIONS else None
+        if self.core not in self.other_models and not is_core(self.core):
+            if ":" in self.core:
+                core_declaration(self.core)  # says why the module did not give the core
+            models = core_names() + list(self.other_models)
+            raise ValueError(
+                f"--core must be one of {', '.join(models)}, or module:NAME for a core that "
+                f"module registers; got {self.core!r}"
+            )
+        name = self.core if is_core(self.core) else None
         typed = parse_core_options(name, self.core_options)
         compute = parse_core_options(name, self.core_compute, flag="--core-compute")
         if name is None:

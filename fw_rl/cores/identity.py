@@ -21,7 +21,7 @@ import json
 from dataclasses import dataclass
 
 from fw_rl.cores.declaration import COMPUTE_OPTIONS
-from fw_rl.cores.registry import DECLARATIONS
+from fw_rl.cores.registry import core_declaration, is_core
 
 LEGACY_VERSION = 1
 
@@ -43,12 +43,12 @@ __all__ = [
 def defaults(name: str, version: int) -> dict:
     """Every model option's default of core ``name`` at ``version`` (a copy; the
     declaration's table is frozen)."""
-    return dict(DECLARATIONS[name].versions[version])
+    return dict(core_declaration(name).versions[version])
 
 
 def current_version(name: str) -> int:
     """The newest version of core ``name``'s equations."""
-    return DECLARATIONS[name].current_version
+    return core_declaration(name).current_version
 
 
 class CoreVersionError(ValueError):
@@ -75,12 +75,12 @@ class CoreIdentity:
 
 def check_version(name: str, version: int) -> int:
     """``version`` of core ``name``, 0 meaning the newest; raises for one that is unknown."""
-    if name not in DECLARATIONS:
+    if not is_core(name):
         raise CoreVersionError(f"unknown core {name!r}")
     if version == 0:
         return current_version(name)
-    if version not in DECLARATIONS[name].versions:
-        known = sorted(DECLARATIONS[name].versions)
+    if version not in core_declaration(name).versions:
+        known = sorted(core_declaration(name).versions)
         raise CoreVersionError(
             f"core {name!r} has no version {version}; its versions are {known} (0 = newest)"
         )
@@ -102,7 +102,7 @@ def upgrade_legacy_config(config: dict) -> bool:
     """Bring a run's settings of format ``fw_rl/1`` (no ``core_version``) to today's form
     in place: version 1 of its core, its options resolved with version 1's defaults.
     Returns whether it was a legacy config."""
-    if "core_version" in config or config.get("core") not in DECLARATIONS:
+    if "core_version" in config or not is_core(config.get("core", "")):
         return False
     options = json.loads(config.get("core_options") or "{}")
     identity = resolve_core(config["core"], options, LEGACY_VERSION)
@@ -118,7 +118,7 @@ def core_label(name: str, options: dict) -> str:
     ``fastweights (norm_preliminary=True)``. Runs of the same equations get the same label,
     whatever version they were recorded under; ``options`` without defaults (a model that
     is not a registered core) are all shown."""
-    newest = defaults(name, current_version(name)) if name in DECLARATIONS else {}
+    newest = defaults(name, current_version(name)) if is_core(name) else {}
     shown = {
         k: v
         for k, v in sorted(options.items())
@@ -138,6 +138,6 @@ def run_core_label(config: dict) -> str:
     name = config.get("core", "")
     options = config.get("core_options") or "{}"
     options = json.loads(options) if isinstance(options, str) else dict(options)
-    if name in DECLARATIONS:
+    if is_core(name):
         options = resolve_core(name, options, int(config.get("core_version") or 0)).options
     return core_label(name, options)

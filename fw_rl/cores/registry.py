@@ -55,14 +55,51 @@ def register_core(declaration: CoreDeclaration, *, replace: bool = False) -> Cor
     return declaration
 
 
-def core_declaration(name: str) -> CoreDeclaration:
-    """The declaration of the registered core ``name``; ``UnknownCoreError`` otherwise."""
+def _import_registering(module: str) -> None:
+    """Import the module that registers a core (``module:NAME``), the current directory
+    searched too; ``UnknownCoreError`` where it cannot be imported."""
+    import importlib
+    import os
+    import sys
+
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
     try:
-        return DECLARATIONS[name]
+        importlib.import_module(module)
+    except ImportError as e:
+        raise UnknownCoreError(f"--core {module}:...: cannot import {module!r} ({e})") from None
+
+
+def core_declaration(name: str) -> CoreDeclaration:
+    """The declaration of core ``name``: a registered name, or ``module:NAME``, a core that
+    ``module`` registers when imported (so other processes, a resume and ``load`` find it
+    too); ``UnknownCoreError`` otherwise."""
+    base = name
+    if ":" in name:
+        module, base = name.rsplit(":", 1)
+        _import_registering(module)
+    try:
+        return DECLARATIONS[base]
     except KeyError:
         raise UnknownCoreError(
-            f"unknown core {name!r}; available: {', '.join(sorted(DECLARATIONS))}"
+            f"unknown core {name!r}; available: {', '.join(sorted(DECLARATIONS))}, or "
+            "module:NAME for a core that module registers"
         ) from None
+
+
+def is_core(name: str) -> bool:
+    """Whether ``name`` names a core (registered, or ``module:NAME``)."""
+    try:
+        core_declaration(name)
+    except UnknownCoreError:
+        return False
+    return True
+
+
+def registered_here_only(name: str) -> bool:
+    """A core registered in this process by a plain name (not one of the package's, not
+    ``module:NAME``): other processes (A3C's workers) cannot find it."""
+    return ":" not in name and name in DECLARATIONS and DECLARATIONS[name] not in BUILTIN
 
 
 def core_names() -> list[str]:

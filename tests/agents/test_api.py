@@ -188,3 +188,72 @@ def test_default_run_folders_name_the_algorithm_and_never_collide(tmp_path, monk
     (tmp_path / first).mkdir(parents=True)
     second = default_run_dir(config, "ppo")  # within the same second: first + "-2"
     assert second != first and not (tmp_path / second).exists()
+
+
+def test_load_takes_the_env_again_for_a_run_given_a_lambda(tmp_path):
+    import gymnasium as gym
+
+    agent = fw_rl.PPO(lambda: gym.make("CartPole-v1"), core="gru", verbose=False, **PPO_TINY)
+    agent.learn(total_frames=32, run_dir=tmp_path / "run")
+    from fw_rl.envs import factory
+
+    factory._FACTORIES.clear()  # as in another process: the lambda is gone
+    factory._env_info.cache_clear()
+    with pytest.raises(fw_rl.ConfigError, match="pass it again"):
+        fw_rl.load(tmp_path / "run")
+    loaded = fw_rl.load(tmp_path / "run", env=lambda: gym.make("CartPole-v1"))
+    assert loaded.action_space.n == 2
+
+
+def test_learn_in_a_new_folder_starts_from_the_agents_weights(tmp_path):
+    agent = fw_rl.PPO("CartPole-v1", core="gru", verbose=False, **PPO_TINY)
+    agent.learn(total_frames=64, run_dir=tmp_path / "a")
+    trained = {k: v.clone() for k, v in agent.model.state_dict().items()}
+    agent.learn(total_frames=32, run_dir=tmp_path / "b", lr=1e-12)  # a new run, no steps taken
+    for k, v in agent.model.state_dict().items():
+        torch.testing.assert_close(v, trained[k])  # not a fresh initialisation
+    shipped = fw_rl.load(agent.save(tmp_path / "agent.pt"))
+    assert shipped.run_dir is None  # a checkpoint file: learn() starts a new run from it
+
+
+def test_keywords_are_checked_as_the_flags_are():
+    with pytest.raises(fw_rl.ConfigError, match="num_envs must be int, got 'four'"):
+        fw_rl.PPO("CartPole-v1", num_envs="four")
+    with pytest.raises(fw_rl.ConfigError, match="lr must be float"):
+        fw_rl.PPO("CartPole-v1", lr="3e-4")
+    agent = fw_rl.PPO("CartPole-v1", core_options={"decay": 0.9}, lr=1,
+                      wrappers="gymnasium.wrappers:TimeAwareObservation")  # fmt: skip
+    assert agent.model.core.decay == 0.9 and agent.config.lr == 1.0
+    assert agent.observation_space.shape == (5,)
+    with pytest.raises(fw_rl.ConfigError, match="learn\\(\\) takes no setting learning_rate"):
+        agent.learn(total_frames=8, learning_rate=1)
+    with pytest.raises(ValueError, match="episode_start must be one bool or one per"):
+        agent.predict(np.zeros((3, 5), np.float32), episode_start=[True, False])
+
+
+def test_a_core_named_module_colon_name_is_found_by_every_process(tmp_path, monkeypatch):
+    """``--core my_core:leaky`` imports the module that registers the core, so the CLI, a
+    resume and fw_rl.load find it; A3C refuses a core registered in this process only."""
+    (tmp_path / "my_core.py").write_text(
+        "from fw_rl import CoreDeclaration, register_core\n"
+        "from fw_rl.cores.gru import GRUCore\n"
+        "class Leaky(GRUCore):\n    pass\n"
+        "register_core(CoreDeclaration(name='leaky', cls=Leaky))\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    from fw_rl.scripts import ppo
+
+    flags = ["--env", "CartPole-v1", "--num-envs", "2", "--rollout-steps", "16",
+             "--minibatches", "2", "--eval-interval", "32", "--eval-episodes", "1",
+             "--no-progress"]  # fmt: skip
+    try:
+        run = tmp_path / "run"
+        assert ppo.main(["--core", "my_core:leaky", *flags, "--total-frames", "32",
+                         "--run-dir", str(run)]) == 0  # fmt: skip
+        assert ppo.main(["--resume", str(run), "--total-frames", "64", "--no-progress"]) == 0
+        assert type(fw_rl.load(run).model.core).__name__ == "Leaky"
+        with pytest.raises(fw_rl.ConfigError, match="cannot see core 'leaky'"):
+            fw_rl.A3C("CartPole-v1", core="leaky")
+    finally:
+        DECLARATIONS.pop("leaky", None)
+        REGISTERED.pop("leaky", None)
