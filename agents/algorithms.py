@@ -24,6 +24,8 @@ class AlgorithmDeclaration:
         marker: a setting only this trainer's ``config.json`` has (tells its runs apart).
         cpus_flag: the flag whose value is the CPUs a run uses (None: one CPU).
         acts_like_agent: its checkpoints hold an ``ActorCritic`` (load, watch, evaluate).
+        setup_fields: the settings that say how a run steps its envs (A3C's workers x
+            boards), which tell runs of one core apart in a comparison.
     """
 
     name: str
@@ -34,6 +36,7 @@ class AlgorithmDeclaration:
     marker: str
     cpus_flag: str | None = None
     acts_like_agent: bool = True
+    setup_fields: tuple[str, ...] = ()
 
     def config_class(self):
         return _import(self.config)
@@ -68,6 +71,7 @@ ALGORITHMS: dict[str, AlgorithmDeclaration] = {
             script="a3c",
             marker="workers",
             cpus_flag="--workers",
+            setup_fields=("workers", "envs_per_worker"),
         ),
         AlgorithmDeclaration(
             name="ppo",
@@ -77,6 +81,7 @@ ALGORITHMS: dict[str, AlgorithmDeclaration] = {
             script="ppo",
             marker="epochs",
             cpus_flag="--threads",
+            setup_fields=("num_envs",),
         ),
         AlgorithmDeclaration(
             name="sb3_recurrent_ppo",
@@ -87,9 +92,19 @@ ALGORITHMS: dict[str, AlgorithmDeclaration] = {
             marker="n_epochs",
             cpus_flag="--threads",
             acts_like_agent=False,
+            setup_fields=("n_envs",),
         ),
     )
 }
+
+
+def algorithm_of_config(config: dict) -> AlgorithmDeclaration:
+    """The algorithm that wrote a run's ``config.json`` (by its ``marker``; runs of format
+    1, before PPO existed, were A3C's)."""
+    for algorithm in ALGORITHMS.values():
+        if algorithm.marker in config:
+            return algorithm
+    return ALGORITHMS["a3c"]
 
 
 def algorithm_of_kind(kind: str) -> AlgorithmDeclaration:

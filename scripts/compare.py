@@ -76,13 +76,11 @@ def read_run(path: Path) -> Run:
 def run_setup(config: dict) -> str:
     """The trainer and its set-up (A3C's workers x boards, PPO's envs): runs that differ in
     it are labelled apart, so seeds of different set-ups are never averaged together."""
-    from fw_rl.agents.algorithms import ALGORITHMS
+    from fw_rl.agents.algorithms import algorithm_of_config
 
-    trainer = next((a.name for a in ALGORITHMS.values() if a.marker in config), "a3c")
-    if trainer == "a3c":
-        workers = config.get("workers", 0) or "one per CPU"
-        return f"a3c {workers} x {config.get('envs_per_worker', 1)}"
-    return f"{trainer} {config.get('num_envs', '?')} envs"
+    algorithm = algorithm_of_config(config)
+    values = [str(config.get(f, "?")) for f in algorithm.setup_fields]
+    return f"{algorithm.name} {' x '.join(values)}".strip()
 
 
 def _seeds(n: int) -> str:
