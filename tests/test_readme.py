@@ -64,3 +64,11 @@ def test_every_link_of_the_readme_is_inside_the_repository_or_a_web_address():
         assert not target.startswith("../"), target
         assert (ROOT / target.split("#")[0]).exists(), target
     assert "../shared" not in README
+
+
+def test_the_core_example_runs(tmp_path):
+    code = block_with("python", "fw_rl.make_core(")
+    env = {**__import__("os").environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
