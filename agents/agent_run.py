@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
@@ -171,6 +172,37 @@ class AgentRun:
     def interrupted(self) -> Stop | None:
         signalled = self.session.signal_stop()
         return Stop(*signalled) if signalled else None
+
+    # ---- what a training loop does between steps ---------------------------------------------
+
+    def start_timers(self) -> None:
+        """Before a training loop: the next evaluation's frame, the log and save clocks."""
+        every = self.config.eval_interval
+        self._next_eval = (self.counters["frames"] // every + 1) * every
+        self._last_log = self._last_save = time.monotonic()
+        self._frames_at_log = self.counters["frames"]
+
+    def periodic(self, bar, evaluate=None, sync=None) -> Stop | None:
+        """After a step of a training loop: log every ``log_interval`` seconds, evaluate
+        every ``eval_interval`` frames (``evaluate``, default :meth:`evaluate_and_say`;
+        its Stop ends the run), save every ``checkpoint_interval`` seconds (``sync`` first,
+        where the trainer's model is a copy)."""
+        config, now = self.config, time.monotonic()
+        if now - self._last_log >= config.log_interval:
+            fps = (self.counters["frames"] - self._frames_at_log) / (now - self._last_log)
+            self.log_metrics(fps, bar)
+            self._last_log, self._frames_at_log = now, self.counters["frames"]
+        if self.counters["frames"] >= self._next_eval:
+            self._next_eval += config.eval_interval
+            stop = (evaluate or self.evaluate_and_say)()
+            if stop:
+                return stop
+        if now - self._last_save >= config.checkpoint_interval:
+            if sync is not None:
+                sync()
+            self.save()
+            self._last_save = now
+        return None
 
     def start_from(self, weights: dict) -> None:
         """Begin this new run from these weights (the Python API's learn() on a trained

@@ -30,7 +30,6 @@ from __future__ import annotations
 import copy
 import math
 import sys
-import time
 from dataclasses import dataclass, replace
 
 import torch
@@ -357,9 +356,7 @@ class PPOTrainer(AgentRun):
 
     def _loop(self, bar) -> Stop:
         config = self.config
-        next_eval = (self.counters["frames"] // config.eval_interval + 1) * config.eval_interval
-        last_log = last_save = time.monotonic()
-        frames_at_log = self.counters["frames"]
+        self.start_timers()
         try:
             while True:
                 stop = self.interrupted() or self.budget_spent()
@@ -372,19 +369,9 @@ class PPOTrainer(AgentRun):
                     reason = "non-finite loss: training stopped; the last good checkpoint is kept"
                     return Stop(EXIT_NONFINITE, reason, save=False)
                 bar.update(config.rollout_steps * config.num_envs)
-                now = time.monotonic()
-                if now - last_log >= config.log_interval:
-                    fps = (self.counters["frames"] - frames_at_log) / (now - last_log)
-                    self.log_metrics(fps, bar)
-                    last_log, frames_at_log = now, self.counters["frames"]
-                if self.counters["frames"] >= next_eval:
-                    next_eval += config.eval_interval
-                    stop = self.evaluate_and_say()
-                    if stop:
-                        return stop
-                if now - last_save >= config.checkpoint_interval:
-                    self.save()
-                    last_save = now
+                stop = self.periodic(bar)
+                if stop:
+                    return stop
         except OSError as e:  # the run directory: a full disk, an I/O error
             return Stop(
                 EXIT_WRITE_FAILED, f"cannot write to {self.run_dir}: {describe_os_error(e)}"

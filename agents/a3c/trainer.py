@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import queue as queue_lib
 import sys
-import time
 from dataclasses import replace
 
 import torch
@@ -113,10 +112,7 @@ class A3CTrainer(AgentRun):
 
     def _loop(self, pool: WorkerPool, bar) -> Stop:
         """Count the workers' updates, log, evaluate and save until something ends the run."""
-        config = self.config
-        next_eval = (self.counters["frames"] // config.eval_interval + 1) * config.eval_interval
-        last_log = last_save = time.monotonic()
-        frames_at_log = self.counters["frames"]
+        self.start_timers()
         reported: set[int] = set()  # workers whose failure came with word
         try:
             pool.start()
@@ -128,20 +124,9 @@ class A3CTrainer(AgentRun):
                 stop = stop or self.interrupted() or self._died(pool, reported)
                 if stop:
                     return stop
-                now = time.monotonic()
-                if now - last_log >= config.log_interval:
-                    fps = (self.counters["frames"] - frames_at_log) / (now - last_log)
-                    self.log_metrics(fps, bar)
-                    last_log, frames_at_log = now, self.counters["frames"]
-                if self.counters["frames"] >= next_eval:
-                    next_eval += config.eval_interval
-                    stop = self._evaluate(pool)
-                    if stop:
-                        return stop
-                if now - last_save >= config.checkpoint_interval:
-                    pool.sync()
-                    self.save()
-                    last_save = now
+                stop = self.periodic(bar, lambda: self._evaluate(pool), pool.sync)
+                if stop:
+                    return stop
                 stop = self._budget_spent(pool)
                 if stop:
                     return stop

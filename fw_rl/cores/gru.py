@@ -14,28 +14,20 @@ State ``(h [B, H],)``. PyTorch's initialisation (uniform in +-1/sqrt(H)).
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
-from fw_rl.cores.base import State
 from fw_rl.cores.declaration import CoreDeclaration
-from fw_rl.cores.torch_rnn import _TorchRNNCore
+from fw_rl.cores.torch_rnn import OneStateCore
 
 
-class GRUCore(_TorchRNNCore):
+class GRUCore(OneStateCore):
     """``torch.nn.GRU`` (one layer) behind the common interface. State ``(h,)``."""
+
+    cell_function = staticmethod(torch.gru_cell)
 
     def __init__(self, input_size: int, hidden_size: int, batch_first: bool = False) -> None:
         super().__init__(input_size, hidden_size, batch_first)
         self.rnn = nn.GRU(input_size, hidden_size)
-
-    def state_shapes(self, batch_size: int):
-        return ((batch_size, self.hidden_size),)
-
-    def _to_torch(self, state: State):
-        return state[0].unsqueeze(0)
-
-    def _cell(self, x: Tensor, state: State) -> State:
-        return (torch.gru_cell(x, state[0], *self._weights()),)
 
 
 GRU = CoreDeclaration(

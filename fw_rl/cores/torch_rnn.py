@@ -62,6 +62,23 @@ class _TorchRNNCore(RecurrentCore):
         return tuple(s.squeeze(0) for s in torch_state)
 
 
+class OneStateCore(_TorchRNNCore):
+    """A layer whose state is one tensor ``(h,)`` and whose one-step cell is
+    ``cell_function(x, h, w_ih, w_hh, b_ih, b_hh)`` (``torch.rnn_relu_cell``,
+    ``torch.gru_cell``)."""
+
+    cell_function = staticmethod(torch.rnn_relu_cell)
+
+    def state_shapes(self, batch_size: int):
+        return ((batch_size, self.hidden_size),)
+
+    def _to_torch(self, state: State):
+        return state[0].unsqueeze(0)
+
+    def _cell(self, x: Tensor, state: State) -> State:
+        return (self.cell_function(x, state[0], *self._weights()),)
+
+
 class LSTMCore(_TorchRNNCore):
     """``torch.nn.LSTM`` (one layer) behind the common interface. State ``(h, c)``."""
 
@@ -80,7 +97,7 @@ class LSTMCore(_TorchRNNCore):
         return torch.lstm_cell(x, state, *self._weights())
 
 
-class IRNNCore(_TorchRNNCore):
+class IRNNCore(OneStateCore):
     """ReLU RNN with identity-initialised recurrent weights (Le, Jaitly and Hinton 2015).
 
     Args:
@@ -103,15 +120,6 @@ class IRNNCore(_TorchRNNCore):
             self.rnn.weight_ih_l0.normal_(0.0, input_std)
             self.rnn.bias_hh_l0.zero_()
             self.rnn.bias_ih_l0.zero_()
-
-    def state_shapes(self, batch_size: int):
-        return ((batch_size, self.hidden_size),)
-
-    def _to_torch(self, state: State):
-        return state[0].unsqueeze(0)
-
-    def _cell(self, x: Tensor, state: State) -> State:
-        return (torch.rnn_relu_cell(x, state[0], *self._weights()),)
 
 
 LSTM = CoreDeclaration(
