@@ -72,3 +72,18 @@ def test_the_core_example_runs(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                           text=True, timeout=120, env=env)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_shipped_agent_is_of_todays_default_core():
+    import torch
+
+    from fw_rl.cores.identity import current_version
+
+    payload = torch.load(ROOT / "docs/results/fastweights_agent.pt", weights_only=True)
+    config = payload["config"]
+    assert payload["format"] == "fw_rl/2" and config["core"] == "fastweights"
+    assert config["core_version"] == current_version("fastweights")
+    import fw_rl
+
+    agent = fw_rl.load(ROOT / "docs/results/fastweights_agent.pt")
+    assert fw_rl.evaluate(agent, episodes=20)["mean_return"] > 0.5  # it plays Catch
