@@ -10,7 +10,15 @@ TORCH_INDEX ?=
 
 .PHONY: venv train test lint bench clean
 
-$(VENV)/.installed: pyproject.toml
+# a stamp per torch requirement: changing TORCH (or TORCH_INDEX) reinstalls
+TORCH_STAMP := $(VENV)/.torch-$(shell printf '%s %s' '$(TORCH)' '$(TORCH_INDEX)' | cksum | cut -d' ' -f1)
+
+$(TORCH_STAMP):
+	mkdir -p $(VENV)
+	rm -f $(VENV)/.torch-*
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(TORCH_STAMP)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH_INDEX) "$(TORCH)"
