@@ -73,11 +73,6 @@ class ActionHead:
     def none_actions(self, batch: int) -> Tensor:
         return torch.full((batch, *self.shape), self.none, dtype=self.dtype)
 
-    def taken(self, actions: Tensor) -> Tensor:
-        """``[...]`` bool: where an action was taken (not "none")."""
-        flat = actions.reshape(*actions.shape[: actions.dim() - len(self.shape)], -1)
-        return (flat >= 0).any(-1) if self.shape else actions >= 0
-
     def log_prob(self, params: Tensor, actions: Tensor) -> Tensor:
         raise NotImplementedError
 
@@ -234,10 +229,6 @@ class BoxHead(ActionHead):
     @property
     def none(self) -> float:
         return math.nan
-
-    def taken(self, actions: Tensor) -> Tensor:
-        flat = actions.reshape(*actions.shape[: actions.dim() - len(self.shape)], -1)
-        return ~torch.isnan(flat).any(-1)
 
     def _normal(self, params: Tensor) -> torch.distributions.Normal:
         mean, log_std = params.split(self.size, dim=-1)

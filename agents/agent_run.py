@@ -43,6 +43,7 @@ class Stop:
     exit_code: int = EXIT_OK
     reason: str = ""
     save: bool = True
+    evaluated: bool = False  # an evaluation ended the run: finish() need not evaluate again
 
 
 def default_run_dir(config: TrainerConfig, algorithm: str) -> str:
@@ -158,7 +159,7 @@ class AgentRun:
         self.session.say(f"\neval at {self.counters['frames']:,} frames: {eval_text(result)}")
         target = self.config.stop_at_return
         if target is not None and result["mean_return"] >= target:
-            return Stop(reason=f"evaluation reached --stop-at-return {target}")
+            return Stop(reason=f"evaluation reached --stop-at-return {target}", evaluated=True)
         return None
 
     def budget_spent(self) -> Stop | None:
@@ -220,7 +221,10 @@ class AgentRun:
         budget, its time) is evaluated at its last frame first, so every run has a final
         evaluation and a ``best.pt``, however short."""
         ended_well = stop.save and stop.exit_code == EXIT_OK and self.counters["frames"] > 0
-        if ended_well and getattr(self, "last_eval_frames", None) != self.counters["frames"]:
+        evaluated = (
+            stop.evaluated or getattr(self, "last_eval_frames", None) == self.counters["frames"]
+        )
+        if ended_well and not evaluated:
             self.evaluate_and_say()
         if stop.save:
             if not self.session.save_final(self.model.state_dict(), self.optimiser.state_dict()):

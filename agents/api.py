@@ -82,10 +82,6 @@ def _wrapper_name(wrapper: str | type) -> str:
     return f"{module}:{name}"
 
 
-def _config_fields(config_class) -> list[str]:
-    return [f.name for f in dataclasses.fields(config_class)]
-
-
 def _check_settings(config_class, settings: dict, where: str) -> dict:
     """Keyword settings checked against the config's fields and their types (as the CLI's
     flags are), with the JSON fields also taken as dicts; ``ConfigError`` naming what is

@@ -125,7 +125,6 @@ class ActorCritic(nn.Module):
         if isinstance(action_space, int):
             action_space = spaces.Discrete(action_space)
         self.head: ActionHead = head_for(action_space)
-        self.num_actions = self.head.params_size
         self.previous_action = previous_action
         self.image = is_image(self.observation_shape, observation_dtype)
         if self.image:

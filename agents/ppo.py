@@ -169,10 +169,15 @@ _STEP_FIELDS = ("obs", "actions", "resets", "log_probs", "values", "advantages",
 
 
 def cut_into_sequences(
-    rollout: Rollout, advantages: Tensor, returns: Tensor, length: int
+    rollout: Rollout,
+    advantages: Tensor,
+    returns: Tensor,
+    length: int,
+    head: ActionHead | None = None,
 ) -> Sequences:
     """Sequence ``c * K + k`` is steps ``c L .. (c + 1) L - 1`` of env ``k``, started from
-    ``rollout.sequence_states[c]`` (collected with ``state_every=length``)."""
+    ``rollout.sequence_states[c]`` (collected with ``state_every=length``); the old
+    log-probabilities from the rollout's policy by ``head`` (None: a categorical)."""
     steps, envs = rollout.actions.shape[:2]
     if steps % length:
         raise ValueError(f"a sequence length of {length} does not divide {steps} steps")
@@ -195,7 +200,11 @@ def cut_into_sequences(
         cut(rollout.obs),
         cut(rollout.actions),
         cut(rollout.resets),
-        cut(rollout.log_probs),
+        cut(
+            (categorical_log_prob if head is None else head.log_prob)(
+                rollout.logits, rollout.actions
+            )
+        ),
         cut(rollout.values),
         cut(advantages),
         cut(returns),
@@ -232,9 +241,9 @@ def ppo_update(
             config.gae_lambda,
         )
         returns = advantages + rollout.values
-    sequences = cut_into_sequences(rollout, advantages, returns, config.steps_per_sequence).to(
-        device
-    )
+    sequences = cut_into_sequences(
+        rollout, advantages, returns, config.steps_per_sequence, learner.head
+    ).to(device)
     totals: dict[str, float] = {}
     steps = 0
     for _epoch in range(config.epochs):

@@ -33,7 +33,6 @@ class Rollout:
     dones: torch.Tensor  # [T, K] bool
     resets: torch.Tensor  # [T, K] bool
     logits: torch.Tensor  # [T, K, P] the policy the actions were drawn from (its parameters)
-    log_probs: torch.Tensor  # [T, K] log pi(a) of the actions taken, as acted
     values: torch.Tensor  # [T, K] the value of each step's observation, as acted
     start_state: AgentState  # the agent's state before step 0
     bootstrap: torch.Tensor  # [K] value of the observation after step T - 1
@@ -117,7 +116,6 @@ class RolloutCollector:
             dones,
             resets,
             logits_buf,
-            head.log_prob(logits_buf, actions),
             values,
             start_state,
             bootstrap,

@@ -31,15 +31,21 @@ from fw_rl.cores import (  # noqa: E402
 )
 
 # the Python API (fw_rl.agents.api), imported on first use: ``import fw_rl`` stays light
-_API = ("A3C", "PPO", "Agent", "ConfigError", "TrainingError", "evaluate", "load")
+_API = ("A3C", "PPO", "Agent", "TrainingError", "evaluate", "load")
+# the errors a user of the API catches: bad settings, a run folder, a checkpoint
+_ERRORS = {
+    "ConfigError": "fw_rl.agents.config",
+    "RunDirError": "fw_rl.run_dir",
+    "CheckpointError": "fw_rl.checkpoint",
+}
 
 
 def __getattr__(name: str):
-    if name in _API:
-        if name == "ConfigError":
-            from fw_rl.agents.config import ConfigError
+    if name in _ERRORS:
+        import importlib
 
-            return ConfigError
+        return getattr(importlib.import_module(_ERRORS[name]), name)
+    if name in _API:
         from fw_rl.agents import api
 
         return getattr(api, name)
@@ -48,6 +54,7 @@ def __getattr__(name: str):
 
 __all__ = [
     *_API,
+    *_ERRORS,
     "CORES",
     "CoreDeclaration",
     "FastWeightsRNN",

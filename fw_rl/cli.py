@@ -28,8 +28,7 @@ def option(default, help: str, *, role: str = "run", **kwargs):
     """A dataclass field whose ``help`` (and optional ``choices``) becomes its flag's;
     ``role`` says what a resume does with it (see the module docstring); ``follows=NAME``
     says the field belongs to field ``NAME``: a resume that asks for another ``NAME`` does
-    not keep this field's saved value. ``choices`` may be a callable, asked when a parser
-    is built (a registry that grows at run time)."""
+    not keep this field's saved value."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, got {role!r}")
     return dataclasses.field(default=default, metadata={"help": help, "role": role, **kwargs})
@@ -57,11 +56,6 @@ def _base_type(annotation):
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
         annotation = next(a for a in args if a is not type(None))
     return annotation
-
-
-def _choices(f: dataclasses.Field):
-    choices = f.metadata.get("choices")
-    return choices() if callable(choices) else choices
 
 
 def command() -> str:
@@ -97,7 +91,7 @@ def parser_for(cls, description: str) -> argparse.ArgumentParser:
                 type=kind,
                 default=f.default,
                 help=help_text,
-                choices=_choices(f),
+                choices=f.metadata.get("choices"),
             )
     return parser
 

@@ -24,7 +24,7 @@ from fw_rl.cores.identity import run_core_label
 from fw_rl.run_dir import read_config, read_log
 from fw_rl.statistics import ReportError, improvement_text
 
-# Ba et al. (2016), test error in % (shared/PAPER.md)
+# Ba et al. (2016), test error in % (docs/paper.md)
 PAPER_TABLE1 = {  # associative retrieval, K = 4, by R
     "fastweights": {20: 1.81, 50: 0.0, 100: 0.0},
     "lstm": {20: 60.81, 50: 1.85, 100: 0.0},

@@ -41,7 +41,7 @@ def test_multidiscrete_head_sums_independent_categoricals():
     p = torch.tensor([1 / 6, 2 / 6, 3 / 6])
     expected = math.log(2) - (p * p.log()).sum().item()
     assert head.entropy(logits).item() == pytest.approx(expected)
-    assert head.greedy(logits).tolist() == [[0, 2]] or head.greedy(logits).tolist() == [[1, 2]]
+    assert head.greedy(logits).tolist() == [[0, 2]]  # argmax takes the first of a tie
     assert head.encode(torch.tensor([[1, 2], [-1, -1]])).tolist() == [
         [0, 1, 0, 0, 1],
         [0, 0, 0, 0, 0],

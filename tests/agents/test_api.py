@@ -257,3 +257,12 @@ def test_a_core_named_module_colon_name_is_found_by_every_process(tmp_path, monk
     finally:
         DECLARATIONS.pop("leaky", None)
         REGISTERED.pop("leaky", None)
+
+
+def test_a_run_stopped_by_its_evaluation_is_not_evaluated_again(tmp_path):
+    """--stop-at-return ends the run on an evaluation: that one is its last."""
+    agent = fw_rl.PPO("CartPole-v1", core="lstm", verbose=False, stop_at_return=-10.0,
+                      **{**PPO_TINY, "eval_interval": 32})  # fmt: skip
+    agent.learn(total_frames=256, run_dir=tmp_path / "run")
+    rows = (tmp_path / "run" / "eval.csv").read_text().splitlines()
+    assert len(rows) == 2 and rows[1].startswith("32,")

@@ -70,7 +70,7 @@ def test_sizes_come_from_the_config_and_the_spaces():
     assert model.core.hidden_size == 24
     assert model.policy.out_features == 3 and model.value.out_features == 1
     wide = build_model(small(), spaces.Box(0, 1, (5, 7), dtype="float32"), spaces.Discrete(4))
-    assert wide.encoder[0].in_features == 35 and wide.num_actions == 4
+    assert wide.encoder[0].in_features == 35 and wide.head.params_size == 4
     assert wide.core.input_size == 12 + 4
 
 
