@@ -246,7 +246,12 @@ class AgentRun:
         from fw_rl.run_dir import Resumption, RunDirError
 
         resumption = Resumption(cls.kind)
-        config = parse_config(config_class, description, argv, saved=resumption)
+
+        def saved(args: dict) -> dict | None:  # a field the run lacks: its default then
+            settings = resumption(args)
+            return config_class.saved_settings(settings) if settings else settings
+
+        config = parse_config(config_class, description, argv, saved=saved)
         try:
             trainer = cls(config, payload=resumption.payload)
         except (CheckpointError, RunDirError) as e:

@@ -45,6 +45,7 @@ from fw_rl.agents.config import ConfigError, TrainerConfig
 from fw_rl.agents.model import ActorCritic, AgentState, build_model
 from fw_rl.checkpoint import load_checkpoint, load_model_state, resolve_checkpoint
 from fw_rl.envs.factory import EnvError, make_env, register_factory
+from fw_rl.run_dir import RunDirError, holds_a_run
 from fw_rl.run_session import EXIT_OK
 
 EnvLike = str | Callable[..., gym.Env]
@@ -186,7 +187,12 @@ class Agent:
             raise ConfigError(str(e)) from None
         payload = load_checkpoint(resume, kind=self.declaration().kind) if resume else None
         out = sys.stdout if self.verbose else io.StringIO()
-        trainer = self.declaration().trainer_class()(config, out=out, payload=payload)
+        try:
+            trainer = self.declaration().trainer_class()(config, out=out, payload=payload)
+        except RunDirError as e:
+            if e.held is None:
+                raise
+            raise holds_a_run(e.held, api=True) from None  # the API's words, not the flags
         if not continues and self._trained:
             trainer.start_from(self.model.state_dict())
         code = trainer.train()

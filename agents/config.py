@@ -242,15 +242,29 @@ class TrainerConfig(RunConfig, EnvConfig, AgentConfig):
     def _check_algorithm(self) -> None:
         """The algorithm's fields (none here)."""
 
+    # fields whose default changed, with the default they had before: a saved run's settings
+    # without one (a config.json written by hand or cut down) mean what they meant when saved
+    former_defaults: ClassVar[dict] = {}
+
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
+    def saved_settings(cls, values: dict) -> dict:
+        """A saved run's settings in today's form (:func:`upgrade_saved_config`), a field of
+        :attr:`former_defaults` that they lack given its former default, not today's."""
+        values = upgrade_saved_config(values)
+        for name, value in cls.former_defaults.items():
+            values.setdefault(name, value)
+        return values
+
+    @classmethod
     def from_dict(cls, values: dict):
         """The config of a saved run (``config.json`` or a checkpoint's), a run of format
-        ``fw_rl/1`` with the equations it was made with; fields ``cls`` does not have (those
-        of another algorithm) are left out, so any trainer's agent can be rebuilt."""
-        values = upgrade_saved_config(values)
+        ``fw_rl/1`` with the equations it was made with (:meth:`saved_settings`); fields
+        ``cls`` does not have (those of another algorithm) are left out, so any trainer's
+        agent can be rebuilt."""
+        values = cls.saved_settings(values)
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
 
@@ -260,7 +274,13 @@ class A3CConfig(TrainerConfig):
     """A3C's settings (Mnih et al. 2016): workers, n-step returns, the shared optimiser."""
 
     workers: int = option(0, "worker processes (0 = one per CPU core)")
-    envs_per_worker: int = option(1, "boards each worker steps together (1 = classic A3C)")
+    # make train's speed and time limit (issue #32); a field of RunConfig keeps its place
+    envs_per_worker: int = option(
+        16, "boards each worker steps together (16 = make train's speed; 1 = classic A3C)"
+    )
+    max_minutes: float = option(
+        15.0, "stop once the run has trained this many minutes, resumes included (0 = no limit)"
+    )
     rollout_steps: int = option(
         0,
         "steps per update, n of the n-step return (0 = one episode where the env bounds it: "
@@ -295,6 +315,8 @@ class A3CConfig(TrainerConfig):
     )
 
     one_stream_flags: ClassVar[str] = "--workers 1 --envs-per-worker 1"
+    # the defaults before issue #32 made make train's A3C's
+    former_defaults: ClassVar[dict] = {"envs_per_worker": 1, "max_minutes": 0.0}
 
     @property
     def one_stream(self) -> bool:

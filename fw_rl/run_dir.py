@@ -29,7 +29,25 @@ CONFIG_NAME = "config.json"
 class RunDirError(OSError):
     """A run directory that cannot be used: it already holds a run, it cannot be created
     or written (permissions, a read-only or full disk), or it is not a run's (its files
-    missing or unreadable)."""
+    missing or unreadable). ``held`` is the directory where it already holds a run."""
+
+    def __init__(self, message: str, *, held: Path | None = None) -> None:
+        super().__init__(message)
+        self.held = held
+
+
+def holds_a_run(path: str | Path, api: bool = False) -> RunDirError:
+    """The error for a new run in a directory that holds one, in the words of the caller:
+    the command line's flags, or (``api``) the Python API's arguments."""
+    path = Path(path)
+    if api:
+        ways = (
+            f"continue it with fw_rl.load({str(path)!r}).learn(...), "
+            "or choose another learn(run_dir=...)"
+        )
+    else:
+        ways = f"pass --resume {path} to continue it, or choose another --run-dir"
+    return RunDirError(f"{path} already holds a run: {ways}", held=path)
 
 
 def read_log(run_dir: str | Path, name: str) -> list[dict[str, str]]:
@@ -65,10 +83,7 @@ def create_run_dir(path: str | Path, resuming: bool) -> Path:
     create it; check that it can be written. Raises :class:`RunDirError` with one line."""
     path = Path(path)
     if not resuming and (path / CHECKPOINT_NAME).exists():
-        raise RunDirError(
-            f"{path} already holds a run: pass --resume {path} to continue it, "
-            "or choose another --run-dir"
-        )
+        raise holds_a_run(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".write-test"

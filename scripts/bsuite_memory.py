@@ -67,6 +67,9 @@ def run_flags(
         "1",
         "--envs-per-worker",
         "1",
+        # bsuite's number of episodes, however long they take (A3C's default stops at 15 min)
+        "--max-minutes",
+        "0",
         # an update per 32 steps at least (bsuite's baseline: sequences of 32); several
         # short episodes then go into one update, each with its reset
         "--rollout-steps",

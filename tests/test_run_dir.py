@@ -10,6 +10,7 @@ from fw_rl.run_dir import (
     RunDirError,
     create_run_dir,
     describe_os_error,
+    holds_a_run,
     read_config,
     write_config,
 )
@@ -19,9 +20,22 @@ def test_create_refuses_a_directory_holding_a_run_unless_resuming(tmp_path):
     run = create_run_dir(tmp_path / "a" / "b", resuming=False)
     assert run.is_dir() and list(run.iterdir()) == []  # the write probe is gone
     (run / "checkpoint.pt").write_bytes(b"x")
-    with pytest.raises(RunDirError, match="already holds a run: pass --resume"):
+    with pytest.raises(RunDirError, match="already holds a run: pass --resume") as e:
         create_run_dir(run, resuming=False)
+    assert "choose another --run-dir" in str(e.value) and e.value.held == run
     assert create_run_dir(run, resuming=True) == run
+
+
+def test_a_run_dir_holding_a_run_is_named_in_the_callers_words(tmp_path):
+    """The command line's flags, or the Python API's arguments (``fw_rl.A3C.learn``)."""
+    run = tmp_path / "run"
+    cli = str(holds_a_run(run))
+    assert f"pass --resume {run} to continue it, or choose another --run-dir" in cli
+    api = str(holds_a_run(run, api=True))
+    assert f"continue it with fw_rl.load({str(run)!r}).learn(...)" in api
+    assert "choose another learn(run_dir=...)" in api
+    assert "--resume" not in api and "--run-dir" not in api
+    assert holds_a_run(run, api=True).held == run
 
 
 def test_create_names_what_is_wrong_in_one_line(tmp_path):

@@ -128,10 +128,9 @@ def test_progress_bar_total_follows_the_limit_that_ends_the_run_first(tmp_path):
     assert abs(trainer.frames_at_end(10_000.0) - 7_000_000) < 20_000
     # at 100,000 frames/s the frame budget comes first
     assert trainer.frames_at_end(100_000.0) == 20_000_000
+    other = str(tmp_path / "other")
     no_limit = A3CTrainer(
-        A3CConfig(
-            size=6, hidden_size=8, encoder_size=8, core="lstm", run_dir=str(tmp_path / "other")
-        )
+        A3CConfig(size=6, hidden_size=8, encoder_size=8, core="lstm", max_minutes=0, run_dir=other)
     )
     assert no_limit.frames_at_end(10_000.0) == 20_000_000
 
@@ -157,3 +156,89 @@ def test_progress_bar_total_follows_the_mean_speed_not_the_last_one(tmp_path):
     # 600 k frames done, 15 minutes left at 10,000 frames/s: about 9.6 M (the clock runs on)
     assert abs(totals[0] - totals[1]) < 5_000 and abs(totals[0] - 9_600_000) < 100_000
     bar.close()
+
+
+# ---- the defaults: make train's speed and time limit (issue #32) ------------------------------
+
+
+def test_a3c_defaults_are_make_trains_16_boards_and_15_minutes(capsys):
+    from fw_rl.agents.config import PPOConfig, RunConfig
+    from fw_rl.cli import parse_config
+
+    config = A3CConfig()
+    assert (config.envs_per_worker, config.max_minutes) == (16, 15.0)
+    assert config.stop_at_return is None  # the return to stop at is the env's: no default
+    # PPO and the run's own field keep no time limit
+    assert PPOConfig().max_minutes == 0.0
+    assert RunConfig.__dataclass_fields__["max_minutes"].default == 0.0
+    # the field keeps its place among the run's settings (config.json's order)
+    names = list(A3CConfig.__dataclass_fields__)
+    assert names.index("total_frames") + 1 == names.index("max_minutes")
+    with pytest.raises(SystemExit):
+        parse_config(A3CConfig, "", ["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "(0 = no limit) (default: 15.0)" in help_text
+    assert "(16 = make train's speed; 1 = classic A3C) (default: 16)" in help_text
+
+
+def test_explicit_flags_override_the_defaults():
+    from fw_rl.cli import parse_config
+
+    config = parse_config(A3CConfig, "", ["--envs-per-worker", "1", "--max-minutes", "0"])
+    assert (config.envs_per_worker, config.max_minutes) == (1, 0.0)
+    config = parse_config(A3CConfig, "", ["--envs-per-worker=4", "--max-minutes=2.5"])
+    assert (config.envs_per_worker, config.max_minutes) == (4, 2.5)
+
+
+def test_make_train_asks_only_for_what_is_not_a_default():
+    """make train = scripts/a3c.py's defaults and Catch-v0's return to stop at."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    from fw_rl.cli import parse_config
+
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
+    (train_args,) = re.findall(r"^TRAIN_ARGS \?= (.*)$", makefile, flags=re.M)
+    config = parse_config(A3CConfig, "", shlex.split(train_args))
+    assert (config.workers, config.envs_per_worker, config.max_minutes) == (0, 16, 15.0)
+    assert config.stop_at_return == 0.95
+
+
+def test_a_saved_config_without_the_changed_fields_keeps_the_old_defaults(tmp_path):
+    """A run saved without envs_per_worker or max_minutes (a config.json cut down by hand)
+    ran with the defaults before issue #32: 1 board, no time limit, read back and resumed."""
+    from fw_rl.agents.a3c.trainer import A3CTrainer
+    from fw_rl.agents.config import PPOConfig
+
+    full = A3CConfig(size=6, hidden_size=8, encoder_size=8, core="lstm", workers=1)
+    old = {k: v for k, v in full.to_dict().items() if k not in ("envs_per_worker", "max_minutes")}
+    config = A3CConfig.from_dict(old)
+    assert (config.envs_per_worker, config.max_minutes) == (1, 0.0)
+    kept = A3CConfig.from_dict({**old, "envs_per_worker": 4, "max_minutes": 30.0})
+    assert (kept.envs_per_worker, kept.max_minutes) == (4, 30.0)  # what a run holds, it keeps
+    ppo = {k: v for k, v in PPOConfig().to_dict().items() if k != "max_minutes"}
+    assert PPOConfig.from_dict(ppo).max_minutes == 0.0
+    # the command line's resume: the run's settings fill the flags not given, its missing
+    # fields with their former defaults, and a flag given again wins
+    run = tmp_path / "run"
+    run.mkdir()
+    save_checkpoint(
+        run / "checkpoint.pt",
+        model_state=ActorCritic((6, 6), 3, "lstm", hidden_size=8, encoder_size=8).state_dict(),
+        optimiser_state=None,
+        counters={"frames": 0},
+        config=old,
+    )
+    seen = []
+
+    class Recorder(A3CTrainer):  # the command line up to the trainer, which only records
+        def __init__(self, config, out=None, payload=None):
+            seen.append(config)
+
+        def train(self):
+            return 0
+
+    assert Recorder.main(A3CConfig, "", ["--resume", str(run)]) == 0
+    assert Recorder.main(A3CConfig, "", ["--resume", str(run), "--max-minutes", "5"]) == 0
+    assert [(c.envs_per_worker, c.max_minutes) for c in seen] == [(1, 0.0), (1, 5.0)]

@@ -59,6 +59,23 @@ def test_a3c_learns_loads_and_predicts(tmp_path):
         assert loaded.action_space.contains(action)
 
 
+@pytest.mark.parametrize("algorithm", ["PPO", "A3C"])
+def test_a_run_dir_that_holds_a_run_is_refused_in_the_apis_words(tmp_path, algorithm):
+    """learn(run_dir=...) on a folder with another run names learn() and load(), not the
+    command line's --resume and --run-dir (which the CLI's message keeps)."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(b"another run's")
+    agent = getattr(fw_rl, algorithm)(core="lstm", verbose=False, hidden_size=8, encoder_size=8)
+    with pytest.raises(fw_rl.RunDirError) as error:
+        agent.learn(total_frames=32, run_dir=run)
+    message = str(error.value)
+    assert f"{run} already holds a run" in message
+    assert f"fw_rl.load({str(run)!r}).learn(...)" in message and "learn(run_dir=" in message
+    assert "--resume" not in message and "--run-dir" not in message
+    assert (run / "checkpoint.pt").read_bytes() == b"another run's"  # left as it was
+
+
 def test_a_second_learn_continues_the_same_run(tmp_path):
     pytest.importorskip("popgym")
     agent = fw_rl.PPO(REPEAT, core="lstm", verbose=False, **PPO_TINY)

@@ -452,6 +452,27 @@ def test_the_committed_study_grids_load(path):
     assert load_grid(path).runs()  # a bad label or flag would stop run_all.sh mid-way
 
 
+A3C_GRIDS = [
+    p
+    for p in sorted((Path(__file__).parents[2] / "docs/results").glob("*/grids/*.json"))
+    if json.loads(p.read_text()).get("script", "a3c") == "a3c"
+]
+
+
+@pytest.mark.parametrize("path", A3C_GRIDS, ids=lambda p: f"{p.parents[1].name}/{p.name}")
+def test_the_committed_a3c_grids_pin_what_their_runs_ran_with(path):
+    """A3C's defaults became make train's (16 boards, 15 minutes: issue #32); the committed
+    grids ran without a time limit, so each run names it, and its boards, to run again as
+    it ran. Adding flags changes no run's name: the finished runs stay finished."""
+    for run in load_grid(path).runs():
+        assert "--max-minutes" in run.flags and "--envs-per-worker" in run.flags, run.name
+        assert run.name == "-".join([*run.labels.values(), f"seed{run.seed}"])
+        flags = list(run.flags)
+        minutes = [flags[i + 1] for i, f in enumerate(flags) if f == "--max-minutes"]
+        assert float(minutes[-1]) == 0, run.name
+    assert any(p.name == "popgym.json" for p in A3C_GRIDS)  # the memory study's too
+
+
 def test_a_run_claimed_by_a_live_runner_is_left_to_it_and_a_dead_ones_claim_is_taken(tmp_path):
     from fw_rl.agents.study.runner import CLAIM_NAME, StudyRunner, claim, release
 

@@ -97,6 +97,19 @@ def test_a_short_sweep_is_logged_and_scored_by_bsuites_analysis(tmp_path):
         assert int(list(csv.DictReader(f))[-1]["steps"]) == 600
 
 
+def test_a_sweeps_runs_play_one_stream_with_no_time_limit(tmp_path):
+    """bsuite sets the episodes a run plays, however long they take: its runs name
+    --max-minutes 0 (A3C's default stops at 15 minutes) and one stream, 1 x 1."""
+    from fw_rl.agents.config import A3CConfig
+    from fw_rl.cli import parse_config
+    from fw_rl.scripts.bsuite_memory import run_flags
+
+    flags, run_dir = run_flags("lstm", "memory_len", 0, tmp_path)
+    config = parse_config(A3CConfig, "", flags)
+    assert (config.workers, config.envs_per_worker, config.max_minutes) == (1, 1, 0.0)
+    assert config.run_dir == str(run_dir)
+
+
 @pytest.mark.slow
 def test_a_recurrent_core_learns_a_cue_it_must_remember(tmp_path):
     """bsuite's memory_len with memory_length 5: the cue is shown at the first step only

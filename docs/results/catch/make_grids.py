@@ -8,7 +8,10 @@ import json
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-COMMON = ["--workers", "2", "--envs-per-worker", "16", "--eval-interval", "100000"]
+# no time limit: the runs end at their frame budgets (A3C's default is 15 minutes since
+# issue #32; the runs before it had none)
+COMMON = ["--workers", "2", "--envs-per-worker", "16", "--max-minutes", "0"]
+COMMON += ["--eval-interval", "100000"]
 LR = {"0.00035": "3.5e-4", "0.0007": "7e-4", "0.0014": "1.4e-3", "0.0028": "2.8e-3"}
 # the grids run before version 2 of the fast-weights core ran its version 1 (the layer norm
 # on h^0 too) and name it, so that a resumed or extended grid runs what it ran; the later
