@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine:
 #   make train   train the fast-weights A3C agent on Catch-v0 with good defaults
-#   make test    lint and run the test suite
+#   make test    lint, run the test suite and build the docs (tests/test_docs.py)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python

@@ -23,7 +23,10 @@ class CatchVectorEnv(VectorEnv):
 
     Args:
         num_envs: number of boards.
-        size, paddle_width, ball_speed, visible_steps: as for :class:`~fw_rl.envs.catch.CatchEnv`.
+        size: as for :class:`~fw_rl.envs.catch.CatchEnv`.
+        paddle_width: as for :class:`~fw_rl.envs.catch.CatchEnv`.
+        ball_speed: as for :class:`~fw_rl.envs.catch.CatchEnv`.
+        visible_steps: as for :class:`~fw_rl.envs.catch.CatchEnv`.
         autoreset_mode: ``"NextStep"`` (Gymnasium's default: the step after an episode ends
             resets that board and ignores its action), ``"SameStep"`` (the step that ends
             an episode already returns the next episode's first observation; as in

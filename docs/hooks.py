@@ -1,0 +1,26 @@
+"""MkDocs hook: lay the package out as it is installed, for the API reference.
+
+In the repository ``fw_rl.envs``, ``fw_rl.agents`` and ``fw_rl.scripts`` live in ``envs/``,
+``agents/`` and ``scripts/`` (pyproject's ``package-dir``), which griffe, the reader of
+mkdocstrings, cannot follow. Before a build this copies the Python files into
+``build/api/fw_rl/`` in the installed layout (copies: griffe follows links back to where
+they point); ``mkdocs.yml`` points griffe at ``build/api``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+INSTALLED_AS = {"envs": "envs", "agents": "agents", "scripts": "scripts"}
+
+
+def on_config(config, **kwargs):
+    package = ROOT / "build" / "api" / "fw_rl"
+    shutil.rmtree(package, ignore_errors=True)
+    python_only = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(ROOT / "fw_rl", package, ignore=python_only)
+    for name, folder in INSTALLED_AS.items():
+        shutil.copytree(ROOT / folder, package / name, ignore=python_only)
+    return config
