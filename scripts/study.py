@@ -7,6 +7,7 @@
     python scripts/study.py report DIR --compare core --threshold 0.9
     python scripts/study.py generalise DIR --visible-steps 1 2 3 4 5 6 7 8 --only setting=24x24
     python scripts/study.py attention DIR/runs/24x24-fed-fastweights-seed0
+    python scripts/study.py recall DIR/runs/RepeatPreviousEasy-fastweights-seed0
 
 ``run`` skips runs that finished and resumes interrupted ones, so the same command
 continues a study after Ctrl-C or a lost session. ``report`` writes ``report.md``
@@ -196,6 +197,16 @@ def _attention(args: argparse.Namespace) -> int:
     )
 
 
+def _recall(args: argparse.Namespace) -> int:
+    from fw_rl.agents.study.recall import write_recall
+    from fw_rl.checkpoint import CheckpointError
+
+    return _write(
+        lambda: [write_recall(args.run, args.out or args.run, args.episodes, args.lags)],
+        (CheckpointError, ValueError),
+    )
+
+
 def main(argv=None) -> int:
     parser = Parser(
         description=__doc__.split("\n\n")[0],
@@ -287,6 +298,15 @@ def main(argv=None) -> int:
     attention.add_argument("run", type=Path, help="a run directory (its final checkpoint)")
     attention.add_argument("--out", type=Path, help="where to write (default: the run's folder)")
     attention.add_argument("--episodes", type=int, default=500, help="greedy episodes to average")
+    recall = commands.add_parser(
+        "recall",
+        help="how well a fast-weights agent's fast memory (and hidden state) holds the "
+        "observation k steps back: a linear probe per lag",
+    )
+    recall.add_argument("run", type=Path, help="a run directory (its final checkpoint)")
+    recall.add_argument("--out", type=Path, help="where to write (default: the run's folder)")
+    recall.add_argument("--episodes", type=int, default=400, help="greedy episodes to probe")
+    recall.add_argument("--lags", type=int, default=8, help="the largest lag k")
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # the command, for the report
     commands_by_name = {
@@ -295,6 +315,7 @@ def main(argv=None) -> int:
         "generalise": _generalise,
         "best": _best,
         "attention": _attention,
+        "recall": _recall,
         "mmer": _mmer,
     }
     return commands_by_name[args.command](args)
