@@ -202,7 +202,7 @@ def _recall(args: argparse.Namespace) -> int:
     from fw_rl.checkpoint import CheckpointError
 
     return _write(
-        lambda: [write_recall(args.run, args.out or args.run, args.episodes, args.lags)],
+        lambda: write_recall(args.run, args.out or args.run, args.episodes, args.lags),
         (CheckpointError, ValueError),
     )
 

@@ -18,7 +18,10 @@ accuracy for a ``Discrete`` observation (chance: the commonest class's share) an
 for a ``Box``. Where the
 read decodes the lag the task needs worse than the hidden state does, the fast memory is
 not what carries it. It also gives the mean share of ``read_t``'s weight on step ``t - k``
-against the share decay alone would give (``lambda^(k-1)`` normalised).
+against the share decay alone would give (``lambda^(k-1)`` normalised), and, per step, how
+large the fast term is beside the slow drive inside the layer norm, ``|A_t h^{S-1}_t| /
+|W h_{t-1} + C x_t + b|``: where it is much larger, ``LN(z_t + A_t h)`` is nearly
+``LN(A_t h)`` and the current observation hardly reaches the hidden state.
 """
 
 from __future__ import annotations
@@ -116,7 +119,12 @@ def recall_profile(
     with torch.no_grad():
         inputs, core_state = model._inputs(obs, None, None, actions)
         hidden, _, attention = model.core.forward_with_attention(inputs, core_state, None)
-    read = torch.einsum("tbj,jbh->tbh", attention, hidden).numpy()  # [T, B, H]
+        read = torch.einsum("tbj,jbh->tbh", attention, hidden)  # [T, B, H]
+        # the slow drive z_t = W h_{t-1} + C x_t + b beside the fast term A_t h^{S-1}_t
+        previous = torch.cat([torch.zeros_like(hidden[:1]), hidden[:-1]])
+        slow = model.core.slow(previous) + model.core.inp(inputs)
+        ratio = (read.norm(dim=-1) / slow.norm(dim=-1).clamp_min(1e-12)).numpy()  # [T, B]
+    read = read.numpy()
     hidden, weights, inputs = hidden.numpy(), attention.numpy(), inputs.numpy()
     flat = obs.reshape(obs.shape[0], obs.shape[1], -1).numpy()
     labels = flat.argmax(-1) if classes is not None else flat  # one-hot -> class
@@ -153,12 +161,16 @@ def recall_profile(
         else:
             row["attention_share"] = row["decay_share"] = float("nan")
         rows.append(row)
+    live = np.arange(obs.shape[0])[:, None] < length[None, :]
+    drive = [float(np.median(ratio[t][live[t]])) for t in range(obs.shape[0]) if live[t].any()]
     return {"rows": rows, "score": "accuracy" if classes is not None else "R^2",
-            "episodes": episodes, "mean_length": float(length.mean())}  # fmt: skip
+            "episodes": episodes, "mean_length": float(length.mean()),
+            "fast_to_slow": drive}  # fmt: skip
 
 
-def write_recall(run_dir: Path, out: Path, episodes: int = 400, lags: int = 8) -> Path:
-    """``recall.csv``: a row per lag (the probe's scores, chance, the attention shares)."""
+def write_recall(run_dir: Path, out: Path, episodes: int = 400, lags: int = 8):
+    """``recall.csv``: a row per lag (the probe's scores, chance, the attention shares);
+    ``drive.csv``: a row per step, the median over episodes of ``|A_t h| / |z_t|``."""
     profile = recall_profile(Path(run_dir), episodes, lags=lags)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -171,4 +183,9 @@ def write_recall(run_dir: Path, out: Path, episodes: int = 400, lags: int = 8) -
         for row in profile["rows"]:
             writer.writerow([*(f"{row[k]:.4f}" if k != "lag" else row[k] for k in fields),
                              profile["score"]])  # fmt: skip
-    return table
+    drive = out / "drive.csv"
+    with open(drive, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["step", "median_fast_to_slow"])
+        writer.writerows([t, f"{r:.4f}"] for t, r in enumerate(profile["fast_to_slow"]))
+    return table, drive

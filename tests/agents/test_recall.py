@@ -60,6 +60,12 @@ def test_the_command_writes_a_row_per_lag_and_refuses_a_core_without_fast_memory
     with open(tmp_path / "recall.csv") as f:
         rows = list(csv.DictReader(f))
     assert [r["lag"] for r in rows] == ["0", "1", "2", "3"] and rows[0]["score"] == "accuracy"
+    with open(tmp_path / "drive.csv") as f:
+        drive = [float(r["median_fast_to_slow"]) for r in csv.DictReader(f)]
+    assert len(drive) == 51  # RepeatPreviousEasy's 51 steps
+    # the fast memory fills over the episode: with the paper's eta = 0.5 its term outgrows
+    # the slow drive (measured: 8x to 600x in a trained RepeatPrevious agent)
+    assert drive[0] == 0.0 and drive[30] > drive[2] > 1.0
     gru = tmp_path / "gru"
     fw_rl.PPO(ENV, core="gru", hidden_size=8, **TINY).learn(256, run_dir=gru)
     assert study_main(["recall", str(gru)]) == 2
