@@ -11,6 +11,7 @@ final checkpoint and metrics row. The algorithm decides only how the agent learn
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 import time
@@ -115,6 +116,7 @@ class AgentRun:
         self.run_dir, self.counters = self.session.run_dir, self.session.counters
         self.returns: deque[float] = deque(maxlen=RECENT_EPISODES)
         self.successes: deque[bool] = deque(maxlen=RECENT_EPISODES)
+        self._frozen: nn.Module | None = None  # the weights an evaluation plays
 
     # ---- episodes, evaluation, budget --------------------------------------------------------
 
@@ -132,10 +134,18 @@ class AgentRun:
 
     def run_evaluation(self) -> dict:
         """The greedy policy on the fixed evaluation episodes: a row of ``eval.csv``, and
-        ``best.pt`` when it is the best so far."""
+        ``best.pt`` when it is the best so far.
+
+        It plays a copy of the weights taken when it starts: A3C's workers keep updating
+        the shared model during the evaluation (Hogwild), so the score and ``best.pt``
+        belong to one set of weights, the one saved."""
         config = self.config
+        if self._frozen is None:
+            self._frozen = copy.deepcopy(self.model)
+        self._frozen.load_state_dict(self.model.state_dict())
+        self._frozen.eval()
         result = evaluate(
-            self.model,
+            self._frozen,
             config.env_options,
             config.eval_episodes,
             config.eval_seed,
@@ -149,7 +159,7 @@ class AgentRun:
         if result["mean_return"] > self.counters["best_eval_return"]:
             self.counters["best_eval_return"] = result["mean_return"]
             # the weights to watch: the best greedy evaluation so far
-            self.session.save_best(self.model.state_dict(), eval=result)
+            self.session.save_best(self._frozen.state_dict(), eval=result)
         self.session.scalars("eval", result, frames)
         return result
 

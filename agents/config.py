@@ -202,7 +202,7 @@ class RunConfig:
     checkpoint_interval: float = option(60.0, "seconds between checkpoints")
     log_interval: float = option(2.0, "seconds between rows of metrics.csv")
     run_dir: str = option(
-        "", "where to write the run (default runs/<core>-<time>)", role="invocation"
+        "", "where to write the run (default runs/<algorithm>-<core>-<time>)", role="invocation"
     )
     resume: str = option(
         "", "continue the run in this directory from its checkpoint", role="invocation"

@@ -102,7 +102,8 @@ def load_checkpoint(path: str | Path, kind: str | tuple[str, ...] = "a3c") -> di
     kinds = (kind,) if isinstance(kind, str) else tuple(kind)
     if payload.get("kind") not in kinds:
         wanted = " or ".join(repr(k) for k in kinds)
-        raise CheckpointError(f"{path} is a {payload.get('kind')!r} checkpoint, not {wanted}")
+        found = payload.get("kind")
+        raise CheckpointError(f"{path} is a checkpoint of kind {found!r}, not {wanted}")
     for key in ("model", "counters", "config"):
         if key not in payload:
             raise CheckpointError(f"{path} is incomplete: it has no {key!r}")

@@ -174,4 +174,7 @@ def test_the_shipped_agent_is_of_todays_default_core():
     import fw_rl
 
     agent = fw_rl.load(ROOT / "docs/results/fastweights_agent.pt")
-    assert fw_rl.evaluate(agent, episodes=20)["mean_return"] > 0.5  # it plays Catch
+    # the README's figure: 0.90 on the 200 evaluation episodes (greedy, fixed seeds; one
+    # episode lost or won on another machine's arithmetic moves it by 0.01)
+    assert "episodes=200))" in README and "scores 0.90 on the 200 evaluation" in README
+    assert abs(fw_rl.evaluate(agent, episodes=200)["mean_return"] - 0.90) <= 0.02

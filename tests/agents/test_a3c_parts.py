@@ -242,3 +242,38 @@ def test_a_saved_config_without_the_changed_fields_keeps_the_old_defaults(tmp_pa
     assert Recorder.main(A3CConfig, "", ["--resume", str(run)]) == 0
     assert Recorder.main(A3CConfig, "", ["--resume", str(run), "--max-minutes", "5"]) == 0
     assert [(c.envs_per_worker, c.max_minutes) for c in seen] == [(1, 0.0), (1, 5.0)]
+
+
+def test_an_evaluation_plays_and_saves_one_set_of_weights_while_training_goes_on(
+    tmp_path, monkeypatch
+):
+    """A3C's workers update the shared model during an evaluation (Hogwild): the score and
+    best.pt must both be of the weights the evaluation started with."""
+    import io
+
+    import torch
+
+    import fw_rl.agents.agent_run as agent_run
+    from fw_rl.agents.algorithms import ALGORITHMS
+    from fw_rl.agents.config import PPOConfig
+    from fw_rl.checkpoint import load_checkpoint
+
+    config = PPOConfig(num_envs=2, rollout_steps=8, minibatches=1, hidden_size=8,
+                       encoder_size=8, run_dir=str(tmp_path / "run"), progress=False)  # fmt: skip
+    trainer = ALGORITHMS["ppo"].trainer_class()(config, out=io.StringIO())
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    played = {}
+
+    def evaluate_while_a_worker_writes(model, *args, **kwargs):
+        with torch.no_grad():  # a worker's update lands mid-evaluation
+            for p in trainer.model.parameters():
+                p.add_(1.0)
+        played.update({k: v.clone() for k, v in model.state_dict().items()})
+        return {"mean_return": 0.5, "success_rate": 1.0, "capped": 0.0}
+
+    monkeypatch.setattr(agent_run, "evaluate", evaluate_while_a_worker_writes)
+    trainer.run_evaluation()
+    best = load_checkpoint(tmp_path / "run" / "best.pt", kind="ppo")
+    for name, value in before.items():
+        assert torch.equal(played[name], value), name
+        assert torch.equal(best["model"][name], value), name

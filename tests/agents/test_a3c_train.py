@@ -113,6 +113,11 @@ def test_short_run_learns_small_fully_observable_catch(tmp_path):
     config = A3CConfig.from_dict(best["config"])
     model = build_model(config)
     model.load_state_dict(best["model"])
+    # best.pt holds the weights its evaluation played, though the workers trained on
+    # meanwhile: the same fixed episodes give the same score
+    again = evaluate(model, config.env_options, config.eval_episodes, config.eval_seed,
+                     max_steps=config.eval_step_cap)  # fmt: skip
+    assert again["mean_return"] == best["counters"]["eval"]["mean_return"]
     # unseen episodes: the run stopped at the first evaluation on its 200 fixed episodes at
     # or above 0.95, a selection on that set (8 x 8 Catch has 16 starts, each with its own
     # greedy outcome; CI saw 0.776 here), so the bar is "learned", far above chance
