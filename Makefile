@@ -31,8 +31,8 @@ $(VENV)/.installed: pyproject.toml $(TORCH_STAMP)
 venv: $(VENV)/.installed
 
 # scripts/a3c.py's defaults are this target's: a worker per CPU core with 16 boards each
-# (2 x 16 on a 2-core machine; see README for the classic 16 x 1), at most 15 minutes. The
-# return to stop at is Catch-v0's, not a default, so it is given here.
+# (2 x 16 on a 2-core machine; docs/guide/training.md has the classic 16 x 1), at most 15
+# minutes. The return to stop at is Catch-v0's, not a default, so it is given here.
 TRAIN_ARGS ?= --stop-at-return 0.95
 
 train: venv

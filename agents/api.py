@@ -186,6 +186,8 @@ class Agent:
         except (TypeError, EnvError) as e:
             raise ConfigError(str(e)) from None
         payload = load_checkpoint(resume, kind=self.declaration().kind) if resume else None
+        if payload is not None:
+            _check_something_left(payload["counters"], config, resume)
         out = sys.stdout if self.verbose else io.StringIO()
         try:
             trainer = self.declaration().trainer_class()(config, out=out, payload=payload)
@@ -314,6 +316,23 @@ class Agent:
         return (
             f"{type(self).__name__}(env={self.config.env!r}, core={self.config.core!r}, "
             f"run_dir={str(self.run_dir) if self.run_dir else None!r})"
+        )
+
+
+def _check_something_left(counters: dict, config, run_dir: str) -> None:
+    """A continued run with nothing left to do is a mistake, not a silent no-op:
+    ``total_frames`` is the run's total (as ``--total-frames`` is), not frames more."""
+    frames = int(counters.get("frames", 0))
+    if frames >= config.total_frames:
+        raise ConfigError(
+            f"the run in {run_dir} has already seen {frames:,} frames and total_frames is "
+            f"the run's total: give learn(total_frames=...) more than {frames:,}"
+        )
+    spent = float(counters.get("elapsed_s", 0.0))
+    if config.max_minutes and spent >= 60 * config.max_minutes:
+        raise ConfigError(
+            f"the run in {run_dir} has trained {spent / 60:.1f} min, its max_minutes "
+            f"{config.max_minutes:g}: give learn(max_minutes=...) more, or 0 for no limit"
         )
 
 

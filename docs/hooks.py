@@ -16,11 +16,15 @@ ROOT = Path(__file__).resolve().parents[1]
 INSTALLED_AS = {"envs": "envs", "agents": "agents", "scripts": "scripts"}
 
 
-def on_config(config, **kwargs):
+def lay_out() -> None:
     package = ROOT / "build" / "api" / "fw_rl"
     shutil.rmtree(package, ignore_errors=True)
     python_only = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(ROOT / "fw_rl", package, ignore=python_only)
     for name, folder in INSTALLED_AS.items():
         shutil.copytree(ROOT / folder, package / name, ignore=python_only)
-    return config
+
+
+# now, while MkDocs reads mkdocs.yml: mkdocstrings resolves its `paths` when it is set up,
+# before any hook event, and skips a folder that does not exist yet (a fresh clone)
+lay_out()

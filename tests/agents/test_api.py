@@ -283,3 +283,15 @@ def test_a_run_stopped_by_its_evaluation_is_not_evaluated_again(tmp_path):
     agent.learn(total_frames=256, run_dir=tmp_path / "run")
     rows = (tmp_path / "run" / "eval.csv").read_text().splitlines()
     assert len(rows) == 2 and rows[1].startswith("32,")
+
+
+def test_a_second_learn_with_nothing_left_to_do_says_so(tmp_path):
+    """total_frames is the run's total: learn(N) twice would train nothing the second time,
+    silently; it is refused with what to give instead."""
+    agent = fw_rl.PPO("CartPole-v1", core="gru", num_envs=2, rollout_steps=32, minibatches=2,
+                      hidden_size=8, eval_interval=256, eval_episodes=1, verbose=False)  # fmt: skip
+    agent.learn(total_frames=256, run_dir=tmp_path / "run")
+    with pytest.raises(fw_rl.ConfigError, match="already seen 256 frames.*more than 256"):
+        agent.learn(total_frames=256)
+    agent.learn(total_frames=512)  # more than it has seen: it continues
+    assert fw_rl.load(tmp_path / "run").run_dir == tmp_path / "run"
