@@ -40,9 +40,11 @@ def collect(
     runs = [run for folder in (study, *others) for run in read_study(folder)[0]]
     scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for run in runs:
-        if env_axis not in run.labels or compare not in run.labels:
+        # a study of one core (no core axis) compares by the core as it ran, options shown
+        label = run.labels.get(compare) or (run.core if compare == "core" else None)
+        if env_axis not in run.labels or not label:
             raise ReportError(f"{study}: the runs need the axes {env_axis!r} and {compare!r}")
-        scores[run.labels[compare]][run.labels[env_axis]].append(normalised_mmer(run.train_return))
+        scores[label][run.labels[env_axis]].append(normalised_mmer(run.train_return))
     return scores
 
 
@@ -53,6 +55,12 @@ def across_envs(
     (env, seed) [95 % CI] and P(core > baseline) [95 % CI]."""
     library, metrics = _rliable()
     envs = sorted(set.intersection(*(set(s) for s in scores.values())))
+    if not envs:
+        raise ReportError(
+            "no env has runs of every core ("
+            + "; ".join(f"{c}: {', '.join(sorted(scores[c]))}" for c in sorted(scores))
+            + "): report the studies apart, or when their grids have filled"
+        )
     seeds = min(len(scores[c][e]) for c in scores for e in envs)
     matrix = {c: np.array([scores[c][e][:seeds] for e in envs], float).T for c in scores}
     _seed_resampling(seed)

@@ -58,3 +58,27 @@ def test_another_trainers_runs_join_and_the_summary_keeps_the_envs_all_have(tmp_
     assert "Across 1 envs, 3 seeds each" in text
     row = next(line for line in text.splitlines() if line.startswith("| sb3_lstm | 0.800"))
     assert "| 1.00 [1.00, 1.00] |" in row
+
+
+def test_a_study_of_one_core_compares_by_the_core_as_it_ran(tmp_path):
+    """A grid with no core axis (one core at non-default options) is labelled by the
+    core's recorded label; studies with no env in common say so in one error."""
+    from fw_rl.agents.study.report import ReportError
+
+    for seed in range(3):
+        fake_run(tmp_path / "variant", "A", "fastweights", seed, [0.0, 0.4])
+    for path in (tmp_path / "variant" / "runs").iterdir():
+        spec = json.loads((path / "study.json").read_text())
+        del spec["labels"]["core"]
+        (path / "study.json").write_text(json.dumps(spec))
+        config = {"core": "fastweights", "core_options": '{"fast_lr": 0.005}', "total_frames": 100}
+        (path / "config.json").write_text(json.dumps(config))
+    scores = collect(tmp_path / "variant", "env", "core")
+    (label,) = scores
+    assert "fastweights" in label and "0.005" in label
+    assert scores[label]["A"] == pytest.approx([0.7, 0.7, 0.7])
+    for seed in range(3):
+        fake_run(tmp_path / "other", "B", "lstm", seed, [0.0])
+    with pytest.raises(ReportError, match="no env has runs of every core"):
+        write_mmer_report(tmp_path / "variant", tmp_path / "out", reps=50,
+                          others=(tmp_path / "other",))  # fmt: skip
