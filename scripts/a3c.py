@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Train an A3C agent on Catch-v0 with a recurrent core chosen by name.
+"""Train an A3C agent on any Gymnasium env (Catch-v0 by default), its core chosen by name.
 
     python scripts/a3c.py --core fastweights --workers 16
     python scripts/a3c.py --resume runs/fastweights-20261125-101500

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Run a grid of A3C runs (cores x settings x options x seeds) and report it with rliable.
+"""Run a grid of runs (A3C, PPO, sb3-contrib, the supervised tasks) and report it with rliable.
 
     python scripts/study.py run docs/results/catch/grids/tuning.json --out runs/study/tuning
     python scripts/study.py run GRID.json --out DIR --jobs 8 --pin 2   # 8 runs x 2 cores
