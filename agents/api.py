@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -81,6 +82,15 @@ def _wrapper_name(wrapper: str | type) -> str:
             "(a run records its wrappers by name)"
         )
     return f"{module}:{name}"
+
+
+def _api_words(message: str, config_class) -> str:
+    """A config's check speaks the command line's words (``--num-envs``); from Python the
+    same setting is the keyword ``num_envs``."""
+    for f in sorted(dataclasses.fields(config_class), key=lambda f: -len(f.name)):
+        flag = "--" + f.name.replace("_", "-")
+        message = re.sub(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", f.name, message)
+    return message
 
 
 def _check_settings(config_class, settings: dict, where: str) -> dict:
@@ -145,8 +155,8 @@ class Agent:
         }
         try:
             self.config: TrainerConfig = config_class(**values)
-        except EnvError as e:
-            raise ConfigError(str(e)) from None
+        except (ConfigError, EnvError) as e:
+            raise ConfigError(_api_words(str(e), config_class)) from None
         self.verbose = verbose
         self.run_dir: Path | None = None
         self.model: ActorCritic = build_model(self.config)
@@ -183,8 +193,8 @@ class Agent:
             changes["run_dir"] = ""  # a new folder of the default name
         try:
             config = dataclasses.replace(self.config, resume=resume, **changes)
-        except (TypeError, EnvError) as e:
-            raise ConfigError(str(e)) from None
+        except (ConfigError, TypeError, EnvError) as e:
+            raise ConfigError(_api_words(str(e), type(self.config))) from None
         payload = load_checkpoint(resume, kind=self.declaration().kind) if resume else None
         if payload is not None:
             _check_something_left(payload["counters"], config, resume)

@@ -142,7 +142,7 @@ def test_bad_api_input_is_a_config_error_naming_what_is_allowed():
 
     with pytest.raises(fw_rl.ConfigError, match="takes no setting learning_rate.*lr"):
         fw_rl.PPO("CartPole-v1", learning_rate=3e-4)
-    with pytest.raises(fw_rl.ConfigError, match="--lr must be > 0"):
+    with pytest.raises(fw_rl.ConfigError, match="^lr must be > 0"):
         fw_rl.PPO("CartPole-v1", lr=-1.0)
     with pytest.raises(fw_rl.ConfigError, match="not an env instance"):
         fw_rl.PPO(gym.make("CartPole-v1"))
@@ -295,3 +295,11 @@ def test_a_second_learn_with_nothing_left_to_do_says_so(tmp_path):
         agent.learn(total_frames=256)
     agent.learn(total_frames=512)  # more than it has seen: it continues
     assert fw_rl.load(tmp_path / "run").run_dir == tmp_path / "run"
+
+
+def test_a_bad_setting_from_python_is_named_by_its_keyword():
+    """The config's checks speak flags (--num-envs); from Python the keyword is named."""
+    with pytest.raises(fw_rl.ConfigError) as error:
+        fw_rl.PPO("CartPole-v1", num_envs=2)  # 2 envs x 128 steps: fewer than 4 minibatches
+    assert "minibatches 4" in str(error.value) and "num_envs x rollout_steps" in str(error.value)
+    assert "--" not in str(error.value)
