@@ -34,6 +34,7 @@ EVAL_FIELDS = ["frames", "elapsed_s", "mean_return", "success_rate", "capped"]
 # metrics.csv's first columns, every RL trainer's; the algorithm's own follow (metrics_row)
 RUN_METRICS = ["frames", "updates", "episodes", "elapsed_s", "fps", "mean_return", "success_rate"]
 RECENT_EPISODES = 200  # the training return and success rate: means over the last 200
+SPEED_SECONDS = 5.0  # seconds of training before the mean speed projects the bar's total
 
 
 @dataclass
@@ -302,18 +303,25 @@ class AgentRun:
             bar.set_postfix_str(text if math.isnan(rate) else f"{text} | success {rate:.3f}", False)
 
     def mean_fps(self) -> float:
-        """Frames per second since this process started training (0 before any)."""
+        """Frames per second since this process's first frames (0 before them, and for
+        :data:`SPEED_SECONDS` after them): the workers' start-up is not counted, so an
+        early estimate does not project a run far shorter than it will be."""
         start = getattr(self, "_speed_from", None)
         if start is None:
             return 0.0
         frames = self.counters["frames"] - start[0]
+        if frames > 0 and not getattr(self, "_speed_started", False):
+            self._speed_from = (self.counters["frames"], self.session.elapsed())
+            self._speed_started = True  # the clock starts with the first frames
+            return 0.0
         seconds = self.session.elapsed() - start[1]
-        return frames / seconds if frames > 0 and seconds > 0 else 0.0
+        return frames / seconds if frames > 0 and seconds >= SPEED_SECONDS else 0.0
 
     def progress_bar(self):
         from tqdm import tqdm
 
         self._speed_from = (self.counters["frames"], self.session.elapsed())
+        self._speed_started = False
         return tqdm(
             total=self.config.total_frames,
             initial=self.counters["frames"],
