@@ -238,6 +238,16 @@ class ActorCritic(nn.Module):
         state = self._next_state(core_state, obs, state, reset, actions)
         return self.policy(hidden), self.value(hidden).squeeze(-1), state, attention
 
+    def core_trace(self, obs: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Whole episodes from their start, for a probe: the core's inputs ``[T, B, I]``
+        (the encoded observation and the previous action), its hidden states ``[T, B, H]``
+        and the fast memory's attention ``[T, B, T]`` (a core with attention)."""
+        if not self.has_attention:
+            raise TypeError(f"the {self.core_name} core has no attention to show")
+        inputs, core_state = self._inputs(obs, None, None, actions)
+        hidden, _, attention = self.core.forward_with_attention(inputs, core_state, None)
+        return inputs, hidden, attention
+
     def act(self, obs: Tensor, state: AgentState, reset: Tensor | None = None):
         """One step for a batch: obs ``[B, ...]``, reset ``[B]`` -> logits ``[B, A]``,
         values ``[B]``, state (record the chosen actions with ``state.after(actions)``)."""

@@ -76,13 +76,12 @@ def _ridge_score(x_fit, y_fit, x_test, y_test, classes: int | None) -> float:
     mean, std = x_fit.mean(0), x_fit.std(0)
     std[std < 1e-8] = 1.0  # a unit that never varies (a dead ReLU) stays 0
     x_fit, x_test = (x_fit - mean) / std, (x_test - mean) / std
-    scale = 1.0  # each feature standardised
     if classes is not None:
         targets = np.eye(classes)[y_fit]
     else:
         targets = y_fit
     offset = targets.mean(0)
-    gram = x_fit.T @ x_fit + RIDGE * scale * len(x_fit) * np.eye(x_fit.shape[1])
+    gram = x_fit.T @ x_fit + RIDGE * len(x_fit) * np.eye(x_fit.shape[1])  # features standardised
     weights = np.linalg.solve(gram, x_fit.T @ (targets - offset))
     predicted = x_test @ weights + offset
     if classes is not None:
@@ -117,8 +116,7 @@ def recall_profile(
     model.eval()
     obs, actions, length = play(model, config, episodes, seed, max_steps)
     with torch.no_grad():
-        inputs, core_state = model._inputs(obs, None, None, actions)
-        hidden, _, attention = model.core.forward_with_attention(inputs, core_state, None)
+        inputs, hidden, attention = model.core_trace(obs, actions)
         read = torch.einsum("tbj,jbh->tbh", attention, hidden)  # [T, B, H]
         # the slow drive z_t = W h_{t-1} + C x_t + b beside the fast term A_t h^{S-1}_t
         previous = torch.cat([torch.zeros_like(hidden[:1]), hidden[:-1]])

@@ -296,10 +296,10 @@ def cell_table(
 
 
 def _iqm_band(xs: list[np.ndarray], ys: list[np.ndarray], grid: np.ndarray, reps: int):
-    library, metrics = _rliable()
-    _seed_resampling(0)
     from scipy.stats import trim_mean
 
+    library, _ = _rliable()
+    _seed_resampling(0)
     curves = np.stack([np.interp(grid, x, y) for x, y in zip(xs, ys)])  # [runs, points]
     # rliable's aggregate_iqm (trim_mean(x, 0.25) over runs x tasks) at every point at once
     point, interval = library.get_interval_estimates(
