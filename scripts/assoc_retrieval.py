@@ -50,6 +50,10 @@ class RetrievalConfig(SupervisedConfig):
         for name in ("train_size", "validation_size", "test_size", "embedding_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
+        if self.batch_size > self.train_size:
+            raise ValueError(
+                f"--batch-size ({self.batch_size}) must be at most --train-size ({self.train_size})"
+            )
         self.tested_pairs  # noqa: B018  (checks --test-pairs)
 
     @property

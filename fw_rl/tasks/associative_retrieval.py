@@ -85,6 +85,12 @@ class RetrievalSplit(Dataset):
             return self.inputs[i], self.targets[i]
         return (self.inputs[i], self.starts[i]), self.targets[i]
 
+    def batch(self, indices: torch.Tensor):
+        """The items at ``indices`` as one batch (what collating them one by one gives)."""
+        if self.starts is None:
+            return [self.inputs[indices], self.targets[indices]]
+        return [[self.inputs[indices], self.starts[indices]], self.targets[indices]]
+
 
 def split_of(texts: list[str], targets: list[int]) -> RetrievalSplit:
     if len(set(map(len, texts))) == 1:

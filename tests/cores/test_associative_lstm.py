@@ -79,3 +79,57 @@ def test_bound_has_a_finite_gradient_at_zero():
     (out_re.sum() + out_im.sum()).backward()
     assert torch.isfinite(re.grad).all() and torch.isfinite(im.grad).all()
     torch.testing.assert_close(re.grad[0], torch.tensor(1.0))  # below modulus 1: identity
+
+
+def _reference_forward(core: AssociativeLSTM, x, h, c, reset):
+    """The equations step by step in real arithmetic (the core's first implementation),
+    for checking the complex-tensor one: ``x [T, B, I]`` -> outputs and ``(h, c)``."""
+    units, copies = core.hidden_size // 2, core.copies
+
+    def bound2(re, im):
+        scale = torch.sqrt(torch.clamp(re * re + im * im, min=1.0))
+        return re / scale, im / scale
+
+    def product(a_re, a_im, b_re, b_im):
+        return a_re * b_re - a_im * b_im, a_re * b_im + a_im * b_re
+
+    outs = []
+    for t in range(x.shape[0]):
+        keep = (~reset[t]).to(h.dtype)[:, None]
+        h, c = h * keep, c * keep
+        pre = core.linear(torch.cat([x[t], h], -1))
+        forget, write, read = torch.sigmoid(pre[:, : 3 * units]).split(units, -1)
+        r_i, r_o, u = (
+            bound2(*v.split(units, -1)) for v in pre[:, 3 * units :].split(2 * units, -1)
+        )
+        ki = r_i[0][:, core.permutations], r_i[1][:, core.permutations]
+        ko = r_o[0][:, core.permutations], r_o[1][:, core.permutations]
+        c_re, c_im = c.view(len(h), copies, 2, units).unbind(2)
+        add_re, add_im = product(*ki, (write * u[0])[:, None], (write * u[1])[:, None])
+        c_re, c_im = forget[:, None] * c_re + add_re, forget[:, None] * c_im + add_im
+        read_re, read_im = product(*ko, c_re, c_im)
+        out_re, out_im = bound2(read_re.mean(1), read_im.mean(1))
+        h = torch.cat([read * out_re, read * out_im], -1)
+        c = torch.stack([c_re, c_im], 2).reshape(len(h), -1)
+        outs.append(h)
+    return torch.stack(outs), (h, c)
+
+
+def test_the_complex_tensor_step_computes_the_real_equations_and_their_gradients():
+    torch.manual_seed(0)
+    core = AssociativeLSTM(3, 8, copies=3).double()
+    x = torch.randn(7, 4, 3, dtype=torch.double, requires_grad=True)
+    h0 = torch.randn(4, 8, dtype=torch.double)
+    c0 = 2 * torch.randn(4, 24, dtype=torch.double)  # moduli above 1: bound acts
+    reset = torch.zeros(7, 4, dtype=torch.bool)
+    reset[3, 1] = reset[5, 2] = True
+    out, (h, c) = core(x, (h0, c0), reset)
+    want, (want_h, want_c) = _reference_forward(core, x, h0, c0, reset)
+    torch.testing.assert_close(out, want)
+    torch.testing.assert_close(h, want_h)
+    torch.testing.assert_close(c, want_c)
+    weights = torch.randn_like(out)
+    grads = torch.autograd.grad((out * weights).sum() + c.sum(), [x, core.linear.weight])
+    want_grads = torch.autograd.grad((want * weights).sum() + want_c.sum(), [x, core.linear.weight])
+    for got, expected in zip(grads, want_grads):
+        torch.testing.assert_close(got, expected)

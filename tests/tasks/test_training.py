@@ -143,3 +143,33 @@ def test_a_bad_schedule_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as stop:
         assoc_retrieval.main(["--lr-decay", "1.5"])
     assert stop.value.code == 2 and "--lr-decay must be in (0, 1)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["fixed", "padded", "tensors"])
+def test_shuffled_batches_are_the_data_loaders_in_its_order(kind):
+    """The trainer gathers batches by indexing; they are DataLoader's own, epoch after
+    epoch (a run resumed or rerun sees the batches it saw before the change)."""
+    from torch.utils._pytree import tree_flatten
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from fw_rl.tasks.associative_retrieval import make_splits
+    from fw_rl.tasks.training import shuffled_batches
+
+    if kind == "tensors":
+        data = TensorDataset(torch.randn(50, 3), torch.arange(50))
+    else:
+        sizes = {"train": 50, "validation": 1, "test": 1}
+        data = make_splits(0, 2, sizes, max_pairs=4 if kind == "padded" else None)["train"]
+    loader = DataLoader(
+        data, batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(3),
+        drop_last=True,
+    )  # fmt: skip
+    expected = [batch for _ in range(3) for batch in loader]  # 3 epochs of 6 batches
+    ours = shuffled_batches(data, 8, torch.Generator().manual_seed(3))
+    got = [next(ours) for _ in expected]
+    assert len(expected) == 18
+    for want, have in zip(expected, got):
+        want_leaves, want_shape = tree_flatten(want)
+        have_leaves, have_shape = tree_flatten(have)
+        assert have_shape == want_shape  # the same nesting: [[inputs, starts], targets]
+        assert all(torch.equal(a, b) for a, b in zip(want_leaves, have_leaves))
