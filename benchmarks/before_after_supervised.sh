@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 BASE=$1
 CPU=${2:-0}
 PY=${PY:-$PWD/.venv/bin/python}
+BENCH=$PWD/benchmarks/bench_supervised.py
 OLD=$(mktemp -d)/before
 git worktree add --detach "$OLD" "$BASE" >/dev/null 2>&1
 trap 'git worktree remove --force "$OLD"' EXIT
@@ -19,7 +20,7 @@ for round in 1 2; do
   for side in before after; do
     dir=$PWD; [ "$side" = before ] && dir=$OLD
     echo; echo "## Round $round, $side"; echo; echo '```'
-    (cd "$dir" && PYTHONPATH="$dir" taskset -c "$CPU" "$PY" "$PWD/benchmarks/bench_supervised.py")
+    (cd "$dir" && PYTHONPATH="$dir" taskset -c "$CPU" "$PY" "$BENCH")
     echo '```'
   done
 done

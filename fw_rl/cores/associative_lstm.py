@@ -100,11 +100,12 @@ class AssociativeLSTM(RecurrentCore):
         c4 = c.view(batch, self.copies, 2, units)
         memory = torch.complex(c4[:, :, 0], c4[:, :, 1])  # [B, N, H/2]
         outs = []
-        for t in range(x.shape[0]):
-            if reset is not None:
-                keep = (~reset[t]).to(h.dtype)[:, None]
+        keeps = [None] * len(x) if reset is None else (~reset).to(h.dtype)[:, :, None].unbind(0)
+        # unbind, not drive[t]: indexing's backward would fill a zero [T, B, .] per step
+        for drive_t, keep in zip(drive.unbind(0), keeps):
+            if keep is not None:
                 h, memory = h * keep, memory * keep[:, None]
-            h, memory = self._step(torch.addmm(drive[t], h, recurrent), memory)
+            h, memory = self._step(torch.addmm(drive_t, h, recurrent), memory)
             outs.append(h)
         c = torch.view_as_real(memory).permute(0, 1, 3, 2).reshape(batch, -1)
         return torch.stack(outs), (h, c)
