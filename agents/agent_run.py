@@ -72,6 +72,16 @@ def eval_text(result: dict) -> str:
     return text
 
 
+def nothing_left(counters: dict, config) -> str | None:
+    """What a saved run's ``counters`` have used up of ``config``'s budget: "frames"
+    (``total_frames``, the run's total), "minutes" (``max_minutes``), or None."""
+    if int(counters.get("frames", 0)) >= config.total_frames:
+        return "frames"
+    if config.max_minutes and float(counters.get("elapsed_s", 0.0)) >= 60 * config.max_minutes:
+        return "minutes"
+    return None
+
+
 class AgentRun:
     """The run around an algorithm. A subclass sets ``kind`` (the checkpoint's),
     ``metrics_fields`` (``metrics.csv``'s columns) and, after this constructor, builds
@@ -263,6 +273,19 @@ class AgentRun:
             return config_class.saved_settings(settings) if settings else settings
 
         config = parse_config(config_class, description, argv, saved=saved)
+        if resumption.payload is not None:  # a finished run: say so, do not re-evaluate
+            spent = nothing_left(resumption.payload["counters"], config)
+            if spent:
+                counters = resumption.payload["counters"]
+                told = (
+                    f"has already seen {int(counters['frames']):,} frames, its --total-frames "
+                    f"{config.total_frames:,}: give --total-frames more to train on"
+                    if spent == "frames"
+                    else f"has trained {counters['elapsed_s'] / 60:.1f} min, its --max-minutes "
+                    f"{config.max_minutes:g}: give --max-minutes more, or 0 for no limit"
+                )
+                print(f"{command()}: error: the run in {config.resume} {told}", file=sys.stderr)
+                return 2
         try:
             trainer = cls(config, payload=resumption.payload)
         except (CheckpointError, RunDirError) as e:

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
+from fw_rl.agents.agent_run import nothing_left
 from fw_rl.agents.algorithms import (
     ALGORITHMS,
     AlgorithmDeclaration,
@@ -332,17 +333,18 @@ class Agent:
 def _check_something_left(counters: dict, config, run_dir: str) -> None:
     """A continued run with nothing left to do is a mistake, not a silent no-op:
     ``total_frames`` is the run's total (as ``--total-frames`` is), not frames more."""
-    frames = int(counters.get("frames", 0))
-    if frames >= config.total_frames:
+    spent = nothing_left(counters, config)
+    if spent == "frames":
+        frames = int(counters["frames"])
         raise ConfigError(
             f"the run in {run_dir} has already seen {frames:,} frames and total_frames is "
             f"the run's total: give learn(total_frames=...) more than {frames:,}"
         )
-    spent = float(counters.get("elapsed_s", 0.0))
-    if config.max_minutes and spent >= 60 * config.max_minutes:
+    if spent == "minutes":
         raise ConfigError(
-            f"the run in {run_dir} has trained {spent / 60:.1f} min, its max_minutes "
-            f"{config.max_minutes:g}: give learn(max_minutes=...) more, or 0 for no limit"
+            f"the run in {run_dir} has trained {counters['elapsed_s'] / 60:.1f} min, its "
+            f"max_minutes {config.max_minutes:g}: give learn(max_minutes=...) more, or 0 "
+            "for no limit"
         )
 
 

@@ -158,6 +158,11 @@ def test_resume_continues_frame_counter_and_csv(tmp_path):
     assert rows[: len(rows_before)] == rows_before  # the first run's rows are kept
     frames = [int(r["frames"]) for r in rows]
     assert frames == sorted(frames) and frames[-1] >= 12000
+    # finished: resuming with the same budget says so (exit 2) and appends nothing
+    proc, _ = run_a3c("--no-progress", "--resume", run)
+    assert proc.returncode == 2
+    assert f"has already seen {second['frames']:,} frames" in proc.stderr
+    assert read_csv(run / "metrics.csv") == rows
     evals = [int(r["frames"]) for r in read_csv(run / "eval.csv")]
     assert evals == sorted(set(evals)) and evals[-1] >= 12000
 

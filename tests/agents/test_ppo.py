@@ -308,6 +308,11 @@ def test_sigint_saves_and_the_run_resumes_to_its_budget(tmp_path):
     assert payload["counters"]["frames"] == target
     assert payload["config"]["total_frames"] == target
     assert int(_rows(run / "metrics.csv")[-1]["frames"]) == target
+    # the run has finished: continuing it with its own budget is refused, nothing written
+    logs = {name: (run / name).read_text() for name in ("metrics.csv", "eval.csv")}
+    code = ppo_script.main(["--resume", str(run)])
+    assert code == 2
+    assert {name: (run / name).read_text() for name in logs} == logs
 
 
 def _rows_or_none(path):
