@@ -159,6 +159,7 @@ class Agent:
         except (ConfigError, EnvError) as e:
             raise ConfigError(_api_words(str(e), config_class)) from None
         self.verbose = verbose
+        self._asked_run_dir = self.config.run_dir  # its first learn() writes there
         self.run_dir: Path | None = None
         self.model: ActorCritic = build_model(self.config)
 
@@ -181,6 +182,7 @@ class Agent:
         with a fresh optimiser. Raises :class:`TrainingError` where the run did not finish
         (a non-finite loss, a worker that failed), with the trainer's last lines, and
         ``KeyboardInterrupt`` after saving on Ctrl-C."""
+        _refuse_in_a_spawned_worker()
         changes = _check_settings(self.config_class(), settings, "learn()")
         if total_frames is not None:
             changes["total_frames"] = int(total_frames)
@@ -190,8 +192,8 @@ class Agent:
             resume = str(self.run_dir)
         elif run_dir is not None:
             changes["run_dir"] = str(run_dir)
-        else:
-            changes["run_dir"] = ""  # a new folder of the default name
+        else:  # the folder the agent was made with, or a new one of the default name
+            changes["run_dir"] = self._asked_run_dir
         try:
             config = dataclasses.replace(self.config, resume=resume, **changes)
         except (ConfigError, TypeError, EnvError) as e:
@@ -330,6 +332,22 @@ class Agent:
         )
 
 
+def _refuse_in_a_spawned_worker() -> None:
+    """A script that trains without ``if __name__ == "__main__":`` is imported again by
+    each worker process Python starts (the spawn start method), and would train again
+    there: the worker says so in one line and exits 2 (not three tracebacks a worker)."""
+    import multiprocessing
+
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        print(
+            "fw_rl: error: a worker process is importing your script again and reached "
+            "learn(): put the training code under 'if __name__ == \"__main__\":' (Python "
+            "starts worker processes by importing the main script)",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+
+
 def _check_something_left(counters: dict, config, run_dir: str) -> None:
     """A continued run with nothing left to do is a mistake, not a silent no-op:
     ``total_frames`` is the run's total (as ``--total-frames`` is), not frames more."""
@@ -380,6 +398,7 @@ def load(path: str | Path, env: EnvLike | None = None, verbose: bool = True) -> 
         raise ConfigError(str(e)) from None
     agent = cls.__new__(cls)
     agent.config, agent.verbose = config, verbose
+    agent._asked_run_dir = ""  # a new run from a checkpoint file: a folder of its own
     path = Path(path)
     # a run folder continues with learn(); a checkpoint file starts a new run from its weights
     agent.run_dir = path if path.is_dir() else None

@@ -86,6 +86,34 @@ def test_a_second_learn_continues_the_same_run(tmp_path):
     assert frames[-1] == 128 and frames == sorted(frames)
 
 
+def test_the_run_dir_an_agent_is_made_with_is_where_its_first_learn_writes(tmp_path):
+    agent = fw_rl.PPO("CartPole-v1", core="gru", verbose=False, run_dir=str(tmp_path / "mine"),
+                      **PPO_TINY)  # fmt: skip
+    agent.learn(total_frames=32)
+    assert agent.run_dir == tmp_path / "mine" and (tmp_path / "mine" / "checkpoint.pt").is_file()
+
+
+def test_a3c_in_a_script_without_the_main_guard_is_told_so_in_one_line(tmp_path):
+    """Spawned workers import the script again and reach learn(); each says what to do,
+    instead of Python's bootstrapping tracebacks."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import fw_rl\n"
+        f"agent = fw_rl.A3C('CartPole-v1', core='gru', **{A3C_TINY!r})\n"
+        f"agent.learn(total_frames=64, run_dir={str(tmp_path / 'run')!r})\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 1 and "TrainingError" in done.stderr
+    assert "put the training code under 'if __name__ == \"__main__\":'" in done.stderr
+    assert "bootstrapping" not in done.stderr and "AssertionError" not in done.stderr
+
+
 def test_predict_step_by_step_equals_the_models_sequence_call():
     """predict carries the recurrent state and the previous action: its actions, fed back
     as one sequence call of the model, give the same policy at every step."""
