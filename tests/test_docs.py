@@ -26,6 +26,10 @@ def test_the_docs_site_builds_with_no_warning(tmp_path):
     api = (tmp_path / "site" / "reference" / "api" / "index.html").read_text()
     assert "fw_rl.agents.api.PPO" in api and "predict" in api  # the reference was generated
     assert (tmp_path / "site" / "results" / "index.html").is_file()
+    # the docstrings' Sphinx roles are shown as code, not as ":class:" text
+    for page in (tmp_path / "site" / "reference").glob("*/index.html"):
+        assert not re.search(r":(class|func|meth|mod|attr):<code>", page.read_text()), page
+    assert "<code>TrainingError</code>" in api
 
 
 def test_every_guide_page_is_in_the_navigation():
