@@ -28,6 +28,7 @@ from fw_rl.agents.evaluate import evaluate
 from fw_rl.checkpoint import load_checkpoint
 from fw_rl.cli import command, fields_with_role
 from fw_rl.cores import core_declaration
+from fw_rl.envs.catch_family import CATCH_FLAGS, is_catch
 from fw_rl.run_session import EXIT_OK, EXIT_WRITE_FAILED, RunSession
 
 EVAL_FIELDS = ["frames", "elapsed_s", "mean_return", "success_rate", "capped"]
@@ -121,6 +122,7 @@ class AgentRun:
             identity=fields_with_role(type(config), "identity"),
             renamed=self.renamed_columns,
             tensorboard=True,
+            unused=() if is_catch(config.env) else CATCH_FLAGS,
             out=out,
         )
         self.payload = payload

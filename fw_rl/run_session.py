@@ -47,8 +47,10 @@ class RunSession:
     ``payload`` (the checkpoint of a resumed run, whose ``identity`` settings must match);
     ``logs`` the CSV files as ``{name: columns}`` (``<name>.csv``), their rows keyed by the
     counter ``key``; ``renamed`` maps a column's old name to its new one (for old runs);
-    ``kind`` the checkpoint's kind. Raises :class:`~fw_rl.run_dir.RunDirError` (one line)
-    when the directory holds another run or cannot be written.
+    ``kind`` the checkpoint's kind; ``unused`` settings that do not apply to this run
+    (another env's flags) are saved but not printed. Raises
+    :class:`~fw_rl.run_dir.RunDirError` (one line) when the directory holds another run or
+    cannot be written.
     """
 
     def __init__(
@@ -64,6 +66,7 @@ class RunSession:
         identity: Sequence[str] = (),
         renamed: dict[str, str] | None = None,
         tensorboard: bool = False,
+        unused: Sequence[str] = (),
         out=sys.stdout,
     ) -> None:
         self.resumed = payload is not None
@@ -73,6 +76,7 @@ class RunSession:
             counters.update(payload["counters"])
         counters.setdefault("elapsed_s", 0.0)
         self.settings, self.counters, self.kind, self.out = settings, counters, kind, out
+        self._unused = set(unused)  # kept in config.json, left out of the printed table
         self._log_specs, self._key, self._renamed = logs, key, renamed
         self._want_tensorboard = tensorboard
         self.logs: dict[str, CsvLog] = {}
@@ -144,7 +148,7 @@ class RunSession:
 
     def settings_table(self) -> str:
         """The settings as a Markdown table (printed, and shown by TensorBoard)."""
-        rows = [f"| {k} | {v} |" for k, v in self.settings.items()]
+        rows = [f"| {k} | {v} |" for k, v in self.settings.items() if k not in self._unused]
         return "\n".join(["| setting | value |", "|---|---|", *rows])
 
     def announce(self) -> None:

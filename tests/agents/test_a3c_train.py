@@ -145,6 +145,7 @@ def test_resume_continues_frame_counter_and_csv(tmp_path):
     assert (
         "preparing the fastweights core's kernels" in proc.stdout and "kernels ready" in proc.stdout
     )
+    assert "| visible_steps |" in proc.stdout  # Catch's board, printed for Catch
     first = load_checkpoint(run)["counters"]
     rows_before = read_csv(run / "metrics.csv")
     assert first["frames"] >= 6000 and len(rows_before) >= 2

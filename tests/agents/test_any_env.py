@@ -128,6 +128,9 @@ def test_a_short_run_on_a_popgym_env_trains_evaluates_and_resumes(tmp_path, env_
     assert proc.returncode == 0, proc.stdout + proc.stderr
     config = json.loads((run / "config.json").read_text())
     assert config["env"] == env_id and config["env_kwargs"] == "{}"
+    # Catch's board flags are kept in config.json but not printed for another env
+    assert "visible_steps" in config and "| visible_steps |" not in proc.stdout
+    assert "| rollout_steps |" in proc.stdout
     assert config["rollout_steps"] > 0 and config["eval_max_steps"] > 0  # resolved
     evals = read_csv(run / "eval.csv")
     assert len(evals) >= 1 and float(evals[0]["capped"]) == 0.0
