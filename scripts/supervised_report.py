@@ -94,7 +94,8 @@ def main(argv=None) -> int:
         elif args.what == "table":
             text = (
                 f"{TASK_NAMES[task][0].upper()}{TASK_NAMES[task][1:]}: ours as mean ± standard "
-                "deviation (range) over seeds, n seeds; the paper's beside it.\n\n"
+                "deviation (range) over seeds, the median from 3 seeds, n seeds; the paper's "
+                "beside it.\n\n"
                 f"{report.results_table(runs, paper)}\n\n"
                 "How each cell trained:\n\n"
                 f"{report.training_table(runs, paper)}\n\n"
@@ -112,8 +113,9 @@ def main(argv=None) -> int:
             table = report.compare_table(runs, args.axis, args.baseline, args.reps)
             text = (
                 f"{TASK_NAMES[task][0].upper()}{TASK_NAMES[task][1:]} by {args.axis}: mean ± "
-                "standard deviation (range) over seeds; P is rliable's probability of "
-                f"improvement over {args.baseline} with its 95 % stratified-bootstrap interval "
+                "standard deviation (range) over seeds, the median from 3 seeds; P is "
+                f"rliable's probability of improvement over {args.baseline} with its 95 % "
+                "stratified-bootstrap interval "
                 f"({args.reps} resamples; none below 3 runs a side).\n\n{table}\n\n"
                 f"Made by: `{made_by}`\n"
             )

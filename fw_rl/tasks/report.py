@@ -5,10 +5,10 @@ generalisation over the number of pairs K.
 A supervised study is a grid run by ``scripts/study.py run`` with ``"script":
 "assoc_retrieval"`` or ``"glimpses"``; each finished run folder holds ``config.json``,
 ``curve.csv`` and ``results.json`` (the test error of the weights best on validation).
-Seeds are aggregated as mean, standard deviation and range (the issue's "mean and spread")
-and, for the comparison of fast weights with each other model, as rliable's probability
-of improvement ``P(fast weights' error < the other's)`` with its 95 % stratified-bootstrap
-interval (Agarwal et al. 2021).
+Seeds are aggregated as mean, standard deviation and range (the issue's "mean and spread"),
+with the median from 3 seeds, and, for the comparison of fast weights with each other
+model, as rliable's probability of improvement ``P(fast weights' error < the other's)``
+with its 95 % stratified-bootstrap interval (Agarwal et al. 2021).
 """
 
 from __future__ import annotations
@@ -225,14 +225,16 @@ def tuning_table(runs: list[SupervisedRun], paper: dict) -> str:
 
 
 def spread_cell(errors: list[float]) -> str:
-    """``mean ± sd (min-max)`` in %, or the one value."""
+    """``mean ± sd (min-max)`` in %, with the median from 3 seeds (a seed far off moves
+    the mean, not the median), or the one value."""
     percent = [100 * e for e in errors]
     if len(percent) == 1:
         return f"{percent[0]:.2f}"
-    return (
+    cell = (
         f"{statistics.mean(percent):.2f} ± {statistics.stdev(percent):.2f} "
         f"({min(percent):.2f}-{max(percent):.2f})"
     )
+    return cell if len(percent) < 3 else f"{cell}, median {statistics.median(percent):.2f}"
 
 
 def results_table(runs: list[SupervisedRun], paper: dict) -> str:

@@ -136,7 +136,9 @@ def test_spread_cell_and_the_papers_tables():
     from fw_rl.tasks.report import PAPER_TABLE1, PAPER_TABLE2, spread_cell
 
     assert spread_cell([0.0181]) == "1.81"
-    assert spread_cell([0.01, 0.02, 0.03]) == "2.00 ± 1.00 (1.00-3.00)"
+    assert spread_cell([0.01, 0.02, 0.03]) == "2.00 ± 1.00 (1.00-3.00), median 2.00"
+    assert spread_cell([0.01, 0.02, 0.09]) == "4.00 ± 4.36 (1.00-9.00), median 2.00"
+    assert spread_cell([0.01, 0.03]) == "2.00 ± 1.41 (1.00-3.00)"  # no median of two
     assert PAPER_TABLE1["fastweights"][20] == 1.81 and PAPER_TABLE2["convnet"][200] == 0.90
 
 

@@ -49,3 +49,9 @@ $PY scripts/bsuite_memory.py run --core lstm --experiment memory_len \
   --out docs/results/memory/bsuite_no_previous_action --name lstm-bptt32-seed0 \
   -- --no-previous-action --seed 0 --rollout-steps 32
 $PY scripts/bsuite_memory.py score docs/results/memory/bsuite_no_previous_action
+# Why fast weights lose the recent past (issue #33, section 3): eta = 0.005; the slow part
+# alone (eta = 0); eta = 0.0005 and 0.05; each with its MMER report
+for grid in recent_past slow_part fast_lr_sweep; do
+  $PY scripts/study.py run docs/results/memory/grids/$grid.json --out docs/results/memory/$grid
+  $PY scripts/study.py mmer docs/results/memory/$grid
+done
