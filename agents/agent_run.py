@@ -264,7 +264,7 @@ class AgentRun:
         """A trainer's command line: parse ``config_class`` (a resumed run's settings fill
         the flags not given), build the trainer, train; a bad checkpoint or run directory
         is one line and exit 2."""
-        from fw_rl.checkpoint import CheckpointError
+        from fw_rl.checkpoint import CheckpointError, check_same_run
         from fw_rl.cli import parse_config
         from fw_rl.run_dir import Resumption, RunDirError
 
@@ -278,6 +278,15 @@ class AgentRun:
         if resumption.payload is not None:  # a finished run: say so, do not re-evaluate
             spent = nothing_left(resumption.payload["counters"], config)
             if spent:
+                try:  # another model asked for is the first thing to say
+                    recorded = upgrade_saved_config(resumption.payload["config"])
+                    check_same_run(
+                        {**resumption.payload, "config": recorded}, config.to_dict(),
+                        fields_with_role(type(config), "identity"), config.resume,
+                    )  # fmt: skip
+                except CheckpointError as e:
+                    print(f"{command()}: error: {e}", file=sys.stderr)
+                    return 2
                 counters = resumption.payload["counters"]
                 told = (
                     f"has already seen {int(counters['frames']):,} frames, its --total-frames "
