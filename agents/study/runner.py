@@ -54,6 +54,31 @@ def is_finished(run_dir: Path) -> bool:
     return (run_dir / DONE_NAME).is_file()
 
 
+def budget_spent(run_dir: Path, flags: tuple[str, ...] | list[str] = ()) -> bool:
+    """Whether the run's checkpoint (an A3C or PPO run) has used up its budget, the grid's
+    ``flags`` where they give it (``--total-frames``, ``--max-minutes``), else its own
+    settings: it ended, but before ``done.json`` was written, or the grid's budget was
+    cut below it (the trainers refuse to resume such a run, exit 2)."""
+    if not (run_dir / CHECKPOINT_NAME).is_file():
+        return False
+    from types import SimpleNamespace
+
+    from fw_rl.agents.agent_run import nothing_left
+    from fw_rl.checkpoint import CheckpointError, load_checkpoint
+
+    try:
+        payload = load_checkpoint(run_dir, kind=("a3c", "ppo"))
+    except CheckpointError:  # another trainer's run, or unreadable: resume decides
+        return False
+    config = payload["config"]
+    given = {flag: value for flag, value in zip(flags, list(flags)[1:])}
+    budget = SimpleNamespace(
+        total_frames=int(given.get("--total-frames", config["total_frames"])),
+        max_minutes=float(given.get("--max-minutes", config.get("max_minutes") or 0)),
+    )
+    return nothing_left(payload["counters"], budget) is not None
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -213,6 +238,11 @@ class StudyRunner:
         (run_dir / SPEC_NAME).write_text(
             json.dumps({"labels": spec.labels, "seed": spec.seed, "flags": list(spec.flags)})
         )
+        if budget_spent(run_dir, spec.flags):  # it ended before done.json: a resume refuses
+            (run_dir / DONE_NAME).write_text(
+                json.dumps({"exit_code": 0, "seconds": 0.0, "command": [], "from": "checkpoint"})
+            )
+            return RunResult(spec.name, "done", 0, 0.0)
         with self._lock:
             slot = self._free_slots.pop(0)
         command = trainer_command(spec, run_dir)

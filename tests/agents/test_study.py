@@ -20,6 +20,7 @@ from fw_rl.agents.study.report import (
     interval_estimates,
     write_report,
 )
+from fw_rl.checkpoint import load_checkpoint
 from fw_rl.scripts import study
 
 TINY = ["--size", "5", "--visible-steps", "-1", "--hidden-size", "8", "--encoder-size", "8"]
@@ -149,13 +150,23 @@ def test_interrupted_study_resumes_the_stopped_run(tmp_path):
     assert proc.returncode == 130 and "run the same command again" in err
     assert (run / "checkpoint.pt").is_file() and not (run / "done.json").exists()
     # the next call continues that run from its checkpoint (here: with a smaller budget)
+    frames = load_checkpoint(run, kind="a3c")["counters"]["frames"]
     data = json.loads(grid.read_text())
-    data["flags"][data["flags"].index("--total-frames") + 1] = "3000"
+    data["flags"][data["flags"].index("--total-frames") + 1] = str(frames + 1000)
     grid.write_text(json.dumps(data))
     subprocess.run(command, check=True, capture_output=True, timeout=120)
     commands = [line for line in (run / "log.txt").read_text().splitlines() if line[:2] == "$ "]
     assert len(commands) == 2 and "--run-dir" in commands[0] and "--resume" in commands[1]
     assert (run / "done.json").is_file()
+    assert load_checkpoint(run, kind="a3c")["counters"]["frames"] >= frames + 1000
+    # a run whose checkpoint has its budget (stopped before done.json was written, or the
+    # grid's budget cut below it) is finished: no trainer is started to refuse it
+    (run / "done.json").unlink()
+    data["flags"][data["flags"].index("--total-frames") + 1] = "1000"
+    grid.write_text(json.dumps(data))
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+    commands = [line for line in (run / "log.txt").read_text().splitlines() if line[:2] == "$ "]
+    assert len(commands) == 2 and (run / "done.json").is_file()
 
 
 def _curves(returns, budget=1000):
