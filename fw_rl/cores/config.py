@@ -16,7 +16,13 @@ from typing import ClassVar
 
 from fw_rl.cli import option
 from fw_rl.cores.identity import CoreVersionError, resolve_core
-from fw_rl.cores.registry import core_declaration, core_names, is_core, parse_core_options
+from fw_rl.cores.registry import (
+    core_declaration,
+    core_names,
+    is_core,
+    make_core,
+    parse_core_options,
+)
 
 
 @dataclass
@@ -69,6 +75,10 @@ class CoreConfig:
             identity = resolve_core(self.core, {**typed, **compute}, self.core_version)
         except CoreVersionError as e:
             raise ValueError(f"--core-version: {e}") from None
+        try:  # a value out of range is the core's to say: build a small one now, not later
+            make_core(self.core, 3, 4, **identity.kwargs())
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"--core-options for core {self.core!r}: {e}") from None
         self.core_version = identity.version
         self.core_options = identity.options_json()
         self.core_compute = json.dumps(identity.compute, sort_keys=True)

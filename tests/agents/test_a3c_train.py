@@ -272,6 +272,8 @@ def test_corrupt_or_foreign_checkpoint_gives_a_clear_message(tmp_path):
         (["--workers", "-1"], "--workers must be >= 0"),
         (["--core", "transformer"], "--core must be one of"),
         (["--core-options", '{"deacy": 1}'], "not accepted by core"),
+        (["--core-options", '{"decay": 5}'], "decay (lambda) must be in [0, 1], got 5"),
+        (["--core-options", '{"decay": "x"}'], "decay must be a number, got 'x'"),
         (["--lr", "abc"], "invalid float value"),
     ],
 )

@@ -82,6 +82,13 @@ class FastWeightsRNN(RecurrentCore):
         super().__init__(input_size, hidden_size, batch_first)
         if isinstance(inner_steps, bool) or not isinstance(inner_steps, int) or inner_steps < 0:
             raise ValueError(f"inner_steps must be an int >= 0, got {inner_steps!r}")
+        for name, value in (
+            ("decay", decay),
+            ("fast_lr", fast_lr),
+            ("slow_init_scale", slow_init_scale),
+        ):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{name} must be a number, got {value!r}")
         if not 0.0 <= decay <= 1.0:
             raise ValueError(f"decay (lambda) must be in [0, 1], got {decay!r}")
         if fast_lr < 0.0:
