@@ -290,7 +290,8 @@ class AgentRun:
                 counters = resumption.payload["counters"]
                 told = (
                     f"has already seen {int(counters['frames']):,} frames, its --total-frames "
-                    f"{config.total_frames:,}: give --total-frames more to train on"
+                    f"{config.total_frames:,}: give a --total-frames above "
+                    f"{int(counters['frames']):,} (the run's total, not frames more) to train on"
                     if spent == "frames"
                     else f"has trained {counters['elapsed_s'] / 60:.1f} min, its --max-minutes "
                     f"{config.max_minutes:g}: give --max-minutes more, or 0 for no limit"

@@ -422,6 +422,8 @@ def evaluate(
     reports none) and ``capped`` (the share cut at ``max_steps``)."""
     from fw_rl.agents.evaluate import evaluate as play
 
+    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
+        raise ConfigError(f"episodes must be an int >= 1, got {episodes!r}")
     config = agent.config
     env_id = config.env if env is None else _env_name(env)
     kwargs = config.env_options if env is None else {}

@@ -109,6 +109,21 @@ class Resumption:
     def __call__(self, args: dict) -> dict | None:
         if not args.get("resume"):
             return None
+        resume = Path(args["resume"])
+        wrong = None
+        if resume.is_file():
+            wrong = (
+                f"--resume takes a run's folder (the one holding {CHECKPOINT_NAME}), got the "
+                f"file {resume}"
+            )
+        elif args.get("run_dir") and Path(args["run_dir"]).resolve() != resume.resolve():
+            wrong = (
+                f"give --resume RUN to continue a run or --run-dir DIR for a new one, not "
+                f"both (--resume {resume}, --run-dir {args['run_dir']})"
+            )
+        if wrong:
+            print(f"{command()}: error: {wrong}", file=sys.stderr)
+            raise SystemExit(2)
         try:
             self.payload = load_checkpoint(args["resume"], kind=self.kind)
         except CheckpointError as e:

@@ -55,26 +55,40 @@ def is_finished(run_dir: Path) -> bool:
 
 
 def budget_spent(run_dir: Path, flags: tuple[str, ...] | list[str] = ()) -> bool:
-    """Whether the run's checkpoint (an A3C or PPO run) has used up its budget, the grid's
-    ``flags`` where they give it (``--total-frames``, ``--max-minutes``), else its own
-    settings: it ended, but before ``done.json`` was written, or the grid's budget was
-    cut below it (the trainers refuse to resume such a run, exit 2)."""
+    """Whether the run's checkpoint has used up its budget, the grid's ``flags`` where they
+    give it, else its own settings (and, for a supervised run, its ``results.json`` is
+    written): it ended, but before ``done.json`` was written, or the grid's budget was cut
+    below it (the trainers refuse to resume such a run, exit 2)."""
     if not (run_dir / CHECKPOINT_NAME).is_file():
         return False
     from types import SimpleNamespace
 
     from fw_rl.agents.agent_run import nothing_left
     from fw_rl.checkpoint import CheckpointError, load_checkpoint
+    from fw_rl.tasks import training
 
     try:
-        payload = load_checkpoint(run_dir, kind=("a3c", "ppo"))
+        payload = load_checkpoint(run_dir, kind=("a3c", "ppo", training.KIND))
     except CheckpointError:  # another trainer's run, or unreadable: resume decides
         return False
     config = payload["config"]
     given = {flag: value for flag, value in zip(flags, list(flags)[1:])}
+
+    def setting(name: str, kind: type, default=0):
+        value = given.get("--" + name.replace("_", "-"), config.get(name))
+        return kind(default if value is None else value)
+
+    if payload.get("kind") == training.KIND:
+        if not (run_dir / "results.json").is_file():
+            return False  # a resume tests it
+        budget = SimpleNamespace(
+            updates=setting("updates", int),
+            patience=setting("patience", int),
+            stop_at_error=setting("stop_at_error", float, -1.0),
+        )
+        return training.nothing_left(payload["counters"], budget) is not None
     budget = SimpleNamespace(
-        total_frames=int(given.get("--total-frames", config["total_frames"])),
-        max_minutes=float(given.get("--max-minutes", config.get("max_minutes") or 0)),
+        total_frames=setting("total_frames", int), max_minutes=setting("max_minutes", float)
     )
     return nothing_left(payload["counters"], budget) is not None
 

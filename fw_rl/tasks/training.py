@@ -297,6 +297,28 @@ def train_classifier(
     return EXIT_OK, results
 
 
+def nothing_left(counters: dict, config) -> str | None:
+    """Why a saved run's ``counters`` have nothing left to train under ``config`` (its
+    updates used up, its patience run out, its target error reached), in the flags'
+    words; None when it can train on."""
+    if counters.get("update", 0) >= config.updates:
+        return (
+            f"has done {counters['update']:,} updates, its --updates {config.updates:,}: "
+            f"give an --updates above {counters['update']:,} (the run's total) to train on"
+        )
+    if config.patience and counters.get("since_best", 0) >= config.patience:
+        return (
+            f"stopped after {counters['since_best']} evaluations without a better validation "
+            f"error, its --patience {config.patience}: give --patience more, or 0, to train on"
+        )
+    if counters.get("best_validation_error", 1.0) <= config.stop_at_error:
+        return (
+            f"reached validation error {counters['best_validation_error']}, its "
+            f"--stop-at-error {config.stop_at_error}: give a lower one to train on"
+        )
+    return None
+
+
 def run_training(
     build_model: Callable[[], nn.Module],
     splits: dict[str, Dataset],
@@ -309,6 +331,11 @@ def run_training(
     initialisation follows ``--seed``), train; returns the exit code. ``payload`` is the
     checkpoint of a resumed run (see :class:`fw_rl.run_dir.Resumption`)."""
     run_dir = Path(config.resume or config.run_dir or default_run_dir)
+    if payload is not None and (run_dir / "results.json").is_file():
+        spent = nothing_left(payload["counters"], config)
+        if spent:  # finished and tested: training on would rewrite its results for nothing
+            print(f"{command()}: error: the run in {run_dir} {spent}", file=sys.stderr)
+            return EXIT_USAGE
     torch.manual_seed(config.seed)
     model = build_model()
     try:

@@ -508,3 +508,19 @@ def test_a_run_claimed_by_a_live_runner_is_left_to_it_and_a_dead_ones_claim_is_t
     assert (run_dir / CLAIM_NAME).read_text() == str(os.getpid())
     release(run_dir)
     assert not (run_dir / CLAIM_NAME).exists()
+
+
+def test_a_supervised_run_that_ended_before_its_done_json_is_finished_once_tested(tmp_path):
+    """The runner's check that stands in for a resume the trainer would refuse: a
+    supervised run with its updates used up counts as finished once it has results."""
+    from fw_rl.agents.study.runner import budget_spent
+    from fw_rl.scripts import assoc_retrieval
+
+    run = tmp_path / "run"
+    argv = ["--core", "lstm", "--hidden", "8", "--updates", "40", "--eval-interval", "20"]
+    argv += ["--train-size", "500", "--validation-size", "100", "--test-size", "100"]
+    assert assoc_retrieval.main([*argv, "--run-dir", str(run), "--no-progress"]) == 0
+    assert budget_spent(run) and budget_spent(run, ["--updates", "40"])
+    assert not budget_spent(run, ["--updates", "80"])  # the grid asks for more: resume
+    (run / "results.json").unlink()
+    assert not budget_spent(run)  # not tested yet: a resume tests it

@@ -29,6 +29,33 @@ def test_supervised_resume_keeps_the_runs_settings_and_refuses_another_model(tmp
     assert "hidden: checkpoint 12, asked 13" in capsys.readouterr().err
 
 
+def test_a_finished_supervised_run_is_not_trained_again_and_keeps_its_results(tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = ["--core", "lstm", "--hidden", "8", "--updates", "40", "--eval-interval", "20"]
+    argv += ["--train-size", "500", "--validation-size", "100", "--test-size", "100"]
+    assert assoc_retrieval.main([*argv, "--run-dir", str(run), "--no-progress"]) == 0
+    results = (run / "results.json").read_text()
+    capsys.readouterr()
+    for more in ([], ["--updates", "30"]):  # its own budget, or less than it has done
+        assert assoc_retrieval.main(["--resume", str(run), *more, "--no-progress"]) == 2
+        assert "has done 40 updates" in capsys.readouterr().err
+    assert (run / "results.json").read_text() == results
+    assert assoc_retrieval.main(["--resume", str(run), "--updates", "60", "--no-progress"]) == 0
+    assert json.loads((run / "results.json").read_text())["updates"] == 60
+    # a run stopped before its test (no results.json) is tested on resume, not refused
+    (run / "results.json").unlink()
+    assert assoc_retrieval.main(["--resume", str(run), "--no-progress"]) == 0
+    assert (run / "results.json").is_file()
+    # --resume takes the run's folder, alone
+    for bad, message in (
+        (["--resume", str(run / "checkpoint.pt")], "takes a run's folder"),
+        (["--resume", str(run), "--run-dir", str(tmp_path / "other")], "not both"),
+    ):
+        with pytest.raises(SystemExit) as stop:
+            assoc_retrieval.main([*bad, "--no-progress"])
+        assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
 def test_training_stops_when_converged(tmp_path):
     """--patience: evaluations without a better validation error; --stop-at-error: a
     target. Both end the run before its cap and say why."""
