@@ -103,7 +103,13 @@ def load_checkpoint(path: str | Path, kind: str | tuple[str, ...] = "a3c") -> di
     if payload.get("kind") not in kinds:
         wanted = " or ".join(repr(k) for k in kinds)
         found = payload.get("kind")
-        raise CheckpointError(f"{path} is a checkpoint of kind {found!r}, not {wanted}")
+        made_by = {
+            "a3c": "scripts/a3c.py",
+            "ppo": "scripts/ppo.py",
+            "supervised": "its task's script",
+        }
+        hint = f" (resume it with {made_by[found]})" if found in made_by else ""
+        raise CheckpointError(f"{path} is a checkpoint of kind {found!r}, not {wanted}{hint}")
     for key in ("model", "counters", "config"):
         if key not in payload:
             raise CheckpointError(f"{path} is incomplete: it has no {key!r}")

@@ -97,4 +97,5 @@ def test_resumption_reads_the_checkpoint_once_and_refuses_a_bad_one(tmp_path, ca
     assert resumption.payload["kind"] == "supervised"
     with pytest.raises(SystemExit) as stop:
         Resumption("a3c")({"resume": str(tmp_path)})
-    assert stop.value.code == 2 and "not 'a3c'" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert stop.value.code == 2 and "not 'a3c' (resume it with its task's script)" in error
