@@ -17,4 +17,6 @@ report tuning "$OUT/tuning"
 
 # 2. Table 2: 50, 100 and 200 hidden units, 3 seeds
 study "$OUT/grids/table2.json" --out "$OUT/table2"
-report table "$OUT/table2" --out "$OUT"
+# issue #34: the fast-weights rows again with version 2 of the core (table2's are version 1)
+study "$OUT/grids/table2_v2.json" --out "$OUT/table2_v2"
+report table "$OUT/table2" "$OUT/table2_v2" --out "$OUT"
