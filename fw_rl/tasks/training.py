@@ -21,7 +21,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset, default_collate
 
-from fw_rl.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint, load_model_state
+from fw_rl.checkpoint import (
+    CHECKPOINT_NAME,
+    CheckpointError,
+    check_same_run,
+    load_checkpoint,
+    load_model_state,
+)
 from fw_rl.cli import check_finite, command, fields_with_role, option
 from fw_rl.cores.config import CoreConfig
 from fw_rl.run_dir import BEST_NAME, RunDirError, describe_os_error
@@ -334,6 +340,12 @@ def run_training(
     if payload is not None and (run_dir / "results.json").is_file():
         spent = nothing_left(payload["counters"], config)
         if spent:  # finished and tested: training on would rewrite its results for nothing
+            try:  # another model asked for is the first thing to say
+                identity = fields_with_role(type(config), "identity")
+                check_same_run(payload, asdict(config), identity, run_dir)
+            except CheckpointError as e:
+                print(f"{command()}: error: {e}", file=sys.stderr)
+                return EXIT_USAGE
             print(f"{command()}: error: the run in {run_dir} {spent}", file=sys.stderr)
             return EXIT_USAGE
     torch.manual_seed(config.seed)
