@@ -8,12 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BASE=${1:-11c3dc1}
 PY=${PY:-$PWD/.venv/bin/python}
-OLD=$(mktemp -d)/before
-git worktree add --detach "$OLD" "$BASE" >/dev/null 2>&1
-trap 'git worktree remove --force "$OLD"' EXIT
+source benchmarks/worktree.sh
 echo "# Before ($BASE) and after ($(git rev-parse --short HEAD)), side by side"
 echo
-echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%F)."
+echo "Machine: $(machine)."
 for round in 1 2; do
   for side in before after; do
     dir=$PWD; [ "$side" = before ] && dir=$OLD

@@ -9,12 +9,10 @@ BASE=$1
 CPU=${2:-0}
 PY=${PY:-$PWD/.venv/bin/python}
 BENCH=$PWD/benchmarks/bench_supervised.py
-OLD=$(mktemp -d)/before
-git worktree add --detach "$OLD" "$BASE" >/dev/null 2>&1
-trap 'git worktree remove --force "$OLD"' EXIT
+source benchmarks/worktree.sh
 echo "# One associative-retrieval update, before ($BASE) and after ($(git rev-parse --short HEAD))"
 echo
-echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%F); pinned to core $CPU."
+echo "Machine: $(machine); pinned to core $CPU."
 echo "Command: \`bash benchmarks/before_after_supervised.sh $BASE $CPU\`"
 for round in 1 2; do
   for side in before after; do

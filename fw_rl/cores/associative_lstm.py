@@ -114,7 +114,7 @@ class AssociativeLSTM(RecurrentCore):
         """One step from the pre-activations ``[B, 3 H/2 + 3 H]`` and the complex memory
         ``[B, N, H/2]``: the new ``h [B, H]`` and memory. The same equations as the module
         docstring's, with complex tensors, so a step is a few dozen operations, not a
-        hundred (associative retrieval trains about 2x faster)."""
+        hundred (an associative-retrieval update 1.4x faster, ``benchmarks/RESULTS.md``)."""
         batch, units = pre.shape[0], self.hidden_size // 2
         forget, write, read = torch.sigmoid(pre[:, : 3 * units]).view(batch, 3, units).unbind(1)
         parts = pre[:, 3 * units :].view(batch, 3, 2, units)  # r_i, r_o, u as [re, im]

@@ -75,10 +75,12 @@ class CoreConfig:
             identity = resolve_core(self.core, {**typed, **compute}, self.core_version)
         except CoreVersionError as e:
             raise ValueError(f"--core-version: {e}") from None
-        try:  # a value out of range is the core's to say: build a small one now, not later
-            make_core(self.core, 3, 4, **identity.kwargs())
+        size = getattr(self, "hidden_size", getattr(self, "hidden", 0))
+        size = size if isinstance(size, int) and size > 0 else 4  # (the size's own check says)
+        try:  # a value out of range is the core's to say: build one now, not at the run
+            make_core(self.core, size, size, **identity.kwargs())
         except (ValueError, TypeError) as e:
-            raise ValueError(f"--core-options for core {self.core!r}: {e}") from None
+            raise ValueError(f"core {self.core!r} refuses its settings: {e}") from None
         self.core_version = identity.version
         self.core_options = identity.options_json()
         self.core_compute = json.dumps(identity.compute, sort_keys=True)

@@ -133,6 +133,7 @@ def test_retrieval_tests_with_other_numbers_of_pairs(tmp_path, capsys):
         (["--num-pairs", "5", "--max-pairs", "3"], "--max-pairs must be in [--num-pairs, 26]"),
         (["--num-pairs", "27"], "--num-pairs must be in [1, 26]"),
         (["--train-size", "100"], "--batch-size (128) must be at most --train-size (100)"),
+        (["--core", "alstm", "--hidden", "7"], "core 'alstm' refuses its settings: hidden_size"),
     ):
         with pytest.raises(SystemExit) as stop:
             assoc_retrieval.main(bad)
