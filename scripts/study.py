@@ -8,6 +8,7 @@
     python scripts/study.py generalise DIR --visible-steps 1 2 3 4 5 6 7 8 --only setting=24x24
     python scripts/study.py attention DIR/runs/24x24-fed-fastweights-seed0
     python scripts/study.py recall DIR/runs/RepeatPreviousEasy-fastweights-seed0
+    python scripts/study.py ablate DIR --out DIR/ablation   # the fast memory taken out
 
 ``run`` skips runs that finished and resumes interrupted ones, so the same command
 continues a study after Ctrl-C or a lost session. ``report`` writes ``report.md``
@@ -207,6 +208,15 @@ def _recall(args: argparse.Namespace) -> int:
     )
 
 
+def _ablate(args: argparse.Namespace) -> int:
+    from fw_rl.agents.study.ablate import write_ablation
+    from fw_rl.checkpoint import CheckpointError
+
+    return _write(
+        lambda: write_ablation(args.runs, args.out, args.episodes), (CheckpointError, ValueError)
+    )
+
+
 def main(argv=None) -> int:
     parser = Parser(
         description=__doc__.split("\n\n")[0],
@@ -307,6 +317,16 @@ def main(argv=None) -> int:
     recall.add_argument("--out", type=Path, help="where to write (default: the run's folder)")
     recall.add_argument("--episodes", type=int, default=400, help="greedy episodes to probe")
     recall.add_argument("--lags", type=int, default=8, help="the largest lag k")
+    ablate = commands.add_parser(
+        "ablate",
+        help="a fast-weights agent's greedy return with its fast memory and without it "
+        "(eta = 0 at evaluation)",
+    )
+    ablate.add_argument(
+        "runs", nargs="+", type=Path, help="run directories (final checkpoints) or study folders"
+    )
+    ablate.add_argument("--out", type=Path, required=True, help="where ablation.csv goes")
+    ablate.add_argument("--episodes", type=int, default=100, help="greedy episodes each way")
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # the command, for the report
     commands_by_name = {
@@ -316,6 +336,7 @@ def main(argv=None) -> int:
         "best": _best,
         "attention": _attention,
         "recall": _recall,
+        "ablate": _ablate,
         "mmer": _mmer,
     }
     return commands_by_name[args.command](args)

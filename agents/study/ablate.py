@@ -1,0 +1,143 @@
+"""Does a trained fast-weights agent use its fast memory? The fast term taken out.
+
+The recall probe (``recall.py``) says what the fast memory *holds*; this says whether the
+policy *needs* it. Each run's final weights play the same greedy episodes twice: as
+trained, and with the fast memory removed, i.e. the fast learning rate ``eta`` set to 0 for
+the evaluation, so ``A_t = 0`` (paper eq. 1) and every inner step is
+``h_t = f(LN(W h_{t-1} + C x_t + b))`` (eq. 2 without its fast term ``A_t h^s``). Nothing
+else changes: the same weights, encoder, heads and episode seeds. Where the return holds
+without the fast term, the slow part carries the task and the fast read is not used; where
+it falls, the policy depends on the fast term.
+
+Removing the term also changes the scale of what enters the layer norm (with the paper's
+``eta = 0.5`` the fast term is hundreds of times the slow drive), so a fall may come from
+the network seeing inputs unlike any in training rather than from lost memory. A third
+evaluation keeps the scale and takes out the content: before every step each episode's
+fast memory is handed to the next episode of the batch (rolled by one), so ``A_t`` holds,
+at its usual size, writes from other episodes: after ``k`` steps, the write of ``k`` steps
+back comes from the episode ``k`` places away (the batch's episodes outnumber the steps of
+the episodes this is meant for, so no episode gets its own past back). The episode's own
+hidden state and its latest write stay its own.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import torch
+
+from fw_rl.agents.algorithms import agent_kinds
+from fw_rl.agents.config import agent_config
+from fw_rl.agents.evaluate import evaluate
+from fw_rl.agents.model import build_model
+from fw_rl.agents.study.runner import DONE_NAME
+from fw_rl.checkpoint import CHECKPOINT_NAME, load_checkpoint, load_model_state
+from fw_rl.cores import core_declaration
+
+FIELDS = ["run", "core", "fast_lr", "episodes", "mean_return", "mean_return_without_fast",
+          "mean_return_other_memory", "success_rate", "success_rate_without_fast",
+          "success_rate_other_memory"]  # fmt: skip
+
+
+class _OtherEpisodesMemory:
+    """The model, with each episode's fast memory handed to the next episode of the batch
+    before every step (what :func:`evaluate` calls: ``initial_state``, ``act``, ``head``)."""
+
+    def __init__(self, model):
+        self.model, self.head = model, model.head
+
+    def initial_state(self, batch_size: int):
+        return self.model.initial_state(batch_size)
+
+    def act(self, obs, state):
+        hidden, memory = state.core
+        return self.model.act(obs, state._replace(core=(hidden, memory.roll(1, dims=0))))
+
+
+def ablate_fast_memory(run_dir: Path, episodes: int = 100, seed: int = 30_000) -> dict:
+    """The run's greedy mean return (and success rate, NaN where the env reports none) with
+    its fast memory, without it (``eta = 0``) and with other episodes' fast memories, on
+    episodes ``seed .. seed + episodes - 1``."""
+    run_dir = Path(run_dir)
+    if episodes < 1:
+        raise ValueError(f"--episodes must be at least 1, got {episodes}")
+    payload = load_checkpoint(run_dir, kind=agent_kinds())
+    config = agent_config(payload)
+    if not core_declaration(config.core).has_attention:
+        raise ValueError(f"{run_dir} is a {config.core} agent: its core has no fast memory")
+    model = build_model(config)
+    load_model_state(model, payload, run_dir)
+    model.eval()
+    play = dict(env_id=config.env, wrappers=config.wrappers, max_steps=config.eval_step_cap)
+    trained_lr = model.core.fast_lr
+    with_fast = evaluate(model, config.env_options, episodes, seed, **play)
+    model.core.fast_lr = 0.0  # A_t = 0: eq. 2 without its fast term
+    try:
+        without = evaluate(model, config.env_options, episodes, seed, **play)
+    finally:
+        model.core.fast_lr = trained_lr
+    other = evaluate(_OtherEpisodesMemory(model), config.env_options, episodes, seed, **play)
+    return {
+        "run": run_dir.name,
+        "core": config.core,
+        "fast_lr": trained_lr,
+        "episodes": episodes,
+        "mean_return": with_fast["mean_return"],
+        "mean_return_without_fast": without["mean_return"],
+        "mean_return_other_memory": other["mean_return"],
+        "success_rate": with_fast["success_rate"],
+        "success_rate_without_fast": without["success_rate"],
+        "success_rate_other_memory": other["success_rate"],
+    }
+
+
+def _runs(paths: list[Path]) -> list[Path]:
+    """Run folders: each path that holds a checkpoint, and a study folder's finished runs."""
+    runs = []
+    for path in map(Path, paths):
+        if (path / CHECKPOINT_NAME).exists():
+            runs.append(path)
+        elif (path / "runs").is_dir():
+            found = sorted(p for p in (path / "runs").iterdir() if (p / DONE_NAME).exists())
+            if not found:
+                raise ValueError(f"{path} has no finished runs")
+            runs += found
+        else:
+            raise ValueError(f"{path} is neither a run (no {CHECKPOINT_NAME}) nor a study")
+    return runs
+
+
+def _has_fast_memory(run: Path) -> bool:
+    """From the run's ``config.json`` where it has one (no checkpoint is loaded)."""
+    config = run / "config.json"
+    if not config.exists():
+        return True  # ablate_fast_memory reads the checkpoint and says
+    return core_declaration(json.loads(config.read_text())["core"]).has_attention
+
+
+def write_ablation(paths: list[Path], out: Path, episodes: int = 100) -> list[Path]:
+    """``ablation.csv`` in ``out``: a row per fast-weights run of ``paths`` (run folders or
+    study folders; a study's runs of cores without fast memory are left out)."""
+    runs = _runs(paths)
+    torch.set_num_threads(1)
+    if len(runs) > 1:  # a single run of another core is refused by name below
+        runs = [run for run in runs if _has_fast_memory(run)]
+        if not runs:
+            raise ValueError(f"no fast-weights run in {', '.join(map(str, paths))}")
+    rows = [ablate_fast_memory(run, episodes) for run in runs]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = out / "ablation.csv"
+    with open(table, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {
+                    **{k: f"{v:.4f}" if isinstance(v, float) else v for k, v in row.items()},
+                    "fast_lr": f"{row['fast_lr']:g}",
+                }
+            )
+    return [table]
