@@ -45,6 +45,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 
+from fw_rl.checkpoint import PROCESS_LOCAL_ENV_PREFIX
 from fw_rl.envs.catch_family import CATCH_ID, is_catch  # noqa: F401  (the default env; re-exported)
 from fw_rl.envs.family import family_of
 
@@ -184,7 +185,7 @@ def _episode_limit(env: gym.Env) -> int | None:
 
 # factories given to the Python API as callables, by the name a run records (this process)
 _FACTORIES: dict[str, Callable[..., gym.Env]] = {}
-FACTORY_PREFIX = "factory:"
+FACTORY_PREFIX = PROCESS_LOCAL_ENV_PREFIX  # checked on resume: fw_rl.checkpoint
 
 
 def register_factory(factory: Callable[..., gym.Env]) -> str:

@@ -124,6 +124,21 @@ def load_checkpoint(path: str | Path, kind: str | tuple[str, ...] = "a3c") -> di
     return payload
 
 
+# the name of an env made by a callable given to one process (fw_rl.envs.factory): it holds
+# that callable's address, so the same env given again in another process has another name
+PROCESS_LOCAL_ENV_PREFIX = "factory:"
+
+
+def _same_setting(saved, asked) -> bool:
+    """Equal, or both envs made by callables given in a process: such a run can be
+    continued only by giving its env again (``fw_rl.load(run, env=...)``), and what is
+    given then is taken as the run's env (its spaces must still fit the weights)."""
+    if saved == asked:
+        return True
+    local = [isinstance(v, str) and v.startswith(PROCESS_LOCAL_ENV_PREFIX) for v in (saved, asked)]
+    return all(local)
+
+
 def check_same_run(
     payload: dict, config: dict, keys: tuple[str, ...], path: str | Path = "checkpoint"
 ) -> None:
@@ -133,7 +148,7 @@ def check_same_run(
     diffs = [
         f"{k}: checkpoint {saved.get(k)!r}, asked {config.get(k)!r}"
         for k in keys
-        if saved.get(k) != config.get(k)
+        if not _same_setting(saved.get(k), config.get(k))
     ]
     if diffs:
         raise CheckpointError(f"{path} was made for another agent ({'; '.join(diffs)})")

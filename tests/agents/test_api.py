@@ -12,6 +12,7 @@ from gymnasium import spaces
 
 import fw_rl
 from fw_rl.agents.model import ActorCritic
+from fw_rl.checkpoint import load_checkpoint
 from fw_rl.cores import CORES, CoreDeclaration, register_core
 from fw_rl.cores.gru import GRUCore
 from fw_rl.cores.registry import CORES as REGISTERED
@@ -253,6 +254,14 @@ def test_load_takes_the_env_again_for_a_run_given_a_lambda(tmp_path):
         fw_rl.load(tmp_path / "run")
     loaded = fw_rl.load(tmp_path / "run", env=lambda: gym.make("CartPole-v1"))
     assert loaded.action_space.n == 2
+    # the env given again is taken as the run's (its recorded name held the first lambda's
+    # address), so the run continues where it stopped
+    loaded.learn(total_frames=64)
+    assert load_checkpoint(tmp_path / "run", kind="ppo")["counters"]["frames"] == 64
+    # a named env is another env: refused
+    named = fw_rl.load(tmp_path / "run", env="CartPole-v1")
+    with pytest.raises(Exception, match="made for another agent .env: checkpoint 'factory:"):
+        named.learn(total_frames=96)
 
 
 def test_learn_in_a_new_folder_starts_from_the_agents_weights(tmp_path):
