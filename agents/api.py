@@ -217,7 +217,8 @@ class Agent:
             self._load_weights(self.run_dir)
             raise KeyboardInterrupt(f"training stopped; saved in {self.run_dir}")
         if code != EXIT_OK:
-            said = out.getvalue().strip().splitlines()[-3:] if out is not sys.stdout else []
+            lines = out.getvalue().splitlines() if out is not sys.stdout else []
+            said = [line.strip() for line in lines if line.strip()][-3:]
             tail = ("; it said: " + " | ".join(said)) if said else ""
             raise TrainingError(f"training ended with exit code {code} ({self.run_dir}){tail}")
         self._load_weights(self.run_dir)

@@ -154,7 +154,9 @@ class A3CTrainer(AgentRun):
             if message.kind == "nonfinite":
                 reason = "non-finite loss: training stopped; the last good checkpoint is kept"
                 return Stop(EXIT_NONFINITE, reason, save=False)
-            return Stop(EXIT_FAILED, f"worker {message.worker} raised")
+            said = [line for line in message.text.strip().splitlines() if line.strip()]
+            cause = f" {said[-1].strip()}" if said else ""  # the exception's own line
+            return Stop(EXIT_FAILED, f"worker {message.worker} raised{cause}")
         elif not isinstance(message, WorkerExited):
             raise TypeError(f"unknown message from the worker pool: {message!r}")
         return None

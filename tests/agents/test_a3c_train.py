@@ -176,6 +176,9 @@ def test_crashing_worker_prints_traceback_saves_and_exits_nonzero(tmp_path):
     assert proc.returncode == 1
     assert "worker 1 failed" in proc.stdout and "injected fault in worker 1" in proc.stdout
     assert "Traceback" in proc.stdout
+    # the last line says what was raised (the API's TrainingError quotes it)
+    stopped = [line for line in proc.stdout.splitlines() if line.startswith("stopped:")]
+    assert stopped and "worker 1 raised RuntimeError: injected fault in worker 1" in stopped[-1]
     assert load_checkpoint(run)["counters"]["frames"] > 0
     assert_no_orphans(tag)
 
