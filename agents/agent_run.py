@@ -100,7 +100,7 @@ class AgentRun:
     model: nn.Module
     optimiser: object
 
-    def __init__(self, config: TrainerConfig, out=sys.stdout, payload: dict | None = None) -> None:
+    def __init__(self, config: TrainerConfig, out=None, payload: dict | None = None) -> None:
         if config.resume:
             payload = payload or load_checkpoint(config.resume, kind=self.kind)
             payload = {**payload, "config": upgrade_saved_config(payload["config"])}

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import copy
 import math
-import sys
 from dataclasses import dataclass, replace
 
 import torch
@@ -314,7 +313,7 @@ class PPOTrainer(AgentRun):
     kind = "ppo"
     metrics_fields = METRICS_FIELDS
 
-    def __init__(self, config: PPOConfig, out=sys.stdout, payload: dict | None = None) -> None:
+    def __init__(self, config: PPOConfig, out=None, payload: dict | None = None) -> None:
         super().__init__(resolve_config(config), out, payload)
         config = self.config
         self.device = torch.device(config.torch_device)

@@ -67,7 +67,7 @@ class RunSession:
         renamed: dict[str, str] | None = None,
         tensorboard: bool = False,
         unused: Sequence[str] = (),
-        out=sys.stdout,
+        out=None,
     ) -> None:
         self.resumed = payload is not None
         self.run_dir = create_run_dir(run_dir, resuming=self.resumed)
@@ -75,7 +75,8 @@ class RunSession:
             check_same_run(payload, settings, list(identity), self.run_dir)
             counters.update(payload["counters"])
         counters.setdefault("elapsed_s", 0.0)
-        self.settings, self.counters, self.kind, self.out = settings, counters, kind, out
+        self.settings, self.counters, self.kind = settings, counters, kind
+        self.out = sys.stdout if out is None else out  # sys.stdout as it is now (redirected?)
         self._unused = set(unused)  # kept in config.json, left out of the printed table
         self._log_specs, self._key, self._renamed = logs, key, renamed
         self._want_tensorboard = tensorboard
@@ -116,6 +117,10 @@ class RunSession:
     # ---- the clock and the console ---------------------------------------------------------
 
     def say(self, text: str) -> None:
+        """Print a line; a leading newline (which ends a progress bar's line) is dropped
+        where the run shows no progress bar."""
+        if not self.settings.get("progress", True):
+            text = text.removeprefix("\n")
         print(text, file=self.out, flush=True)
 
     def elapsed(self) -> float:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import queue as queue_lib
-import sys
 from dataclasses import replace
 
 import torch
@@ -64,7 +63,7 @@ class A3CTrainer(AgentRun):
     metrics_fields = METRICS_FIELDS
     renamed_columns = RENAMED_COLUMNS
 
-    def __init__(self, config: A3CConfig, out=sys.stdout, payload: dict | None = None) -> None:
+    def __init__(self, config: A3CConfig, out=None, payload: dict | None = None) -> None:
         super().__init__(resolve_config(config), out, payload)
         config = self.config
         torch.manual_seed(config.seed)

@@ -185,7 +185,6 @@ def train_classifier(
         kind=KIND,
         payload=payload,
         identity=fields_with_role(type(config), "identity"),
-        out=sys.stdout,
     )
     run_dir, counters = session.run_dir, session.counters
     torch.set_num_threads(config.threads)

@@ -237,10 +237,14 @@ def _rows(path):
         return list(csv.DictReader(f))
 
 
-def test_a_seeded_run_on_the_cpu_repeats_itself(tmp_path):
+def test_a_seeded_run_on_the_cpu_repeats_itself(tmp_path, capfd):
     flags = [*TINY, "--core", "lstm", "--total-frames", "640", "--eval-interval", "320"]
     for name in ("a", "b"):
         assert ppo_script.main([*flags, "--run-dir", str(tmp_path / name)]) == 0
+    said = capfd.readouterr().out.splitlines()
+    # without a progress bar no blank line precedes an evaluation's line
+    evals = [i for i, line in enumerate(said) if line.startswith("eval at")]
+    assert len(evals) == 4 and all(said[i - 1].strip() for i in evals)
     a, b = (load_checkpoint(tmp_path / n, kind="ppo") for n in ("a", "b"))
     assert a["counters"]["frames"] == 640 and a["counters"]["updates"] == 10
     for key, tensor in a["model"].items():
