@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from fw_rl.cores.associative_lstm_kernel import AssociativeLSTMKernel, kernel_usable
 from fw_rl.cores.base import RecurrentCore, State
 from fw_rl.cores.declaration import CoreDeclaration
 
@@ -54,6 +55,9 @@ class AssociativeLSTM(RecurrentCore):
             ours defaults to 4).
         permutation_seed: seed of the fixed permutations ``P_2 .. P_N`` (kept in the
             module's buffers, so saved and loaded with it).
+        compiled: run a sequence on the CPU as one numba-compiled loop with a hand-derived
+            backward pass (``associative_lstm_kernel.py``; the same outputs and gradients);
+            False, or where numba cannot run (a GPU, float16), the PyTorch steps below.
         batch_first: ``x`` is ``[B, T, input]``.
     """
 
@@ -63,6 +67,7 @@ class AssociativeLSTM(RecurrentCore):
         hidden_size: int,
         copies: int = 4,
         permutation_seed: int = 0,
+        compiled: bool = True,
         batch_first: bool = False,
     ) -> None:
         super().__init__(input_size, hidden_size, batch_first)
@@ -70,7 +75,9 @@ class AssociativeLSTM(RecurrentCore):
             raise ValueError(f"hidden_size must be even (H / 2 complex units), got {hidden_size}")
         if isinstance(copies, bool) or not isinstance(copies, int) or copies < 1:
             raise ValueError(f"copies must be an int >= 1, got {copies!r}")
-        self.copies = copies
+        if not isinstance(compiled, bool):
+            raise ValueError(f"compiled must be True or False, got {compiled!r}")
+        self.copies, self.compiled = copies, compiled
         units = hidden_size // 2
         # three gates of H/2 and three complex vectors of H (keys r_i, r_o and update u)
         self.linear = nn.Linear(input_size + hidden_size, 3 * units + 3 * hidden_size)
@@ -87,7 +94,7 @@ class AssociativeLSTM(RecurrentCore):
         return ((batch_size, self.hidden_size), (batch_size, self.copies * self.hidden_size))
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, copies={self.copies}"
+        return f"{super().extra_repr()}, copies={self.copies}, compiled={self.compiled}"
 
     def _forward(
         self, x: Tensor, state: State | None, reset: Tensor | None
@@ -98,6 +105,12 @@ class AssociativeLSTM(RecurrentCore):
         drive = F.linear(x, weight[:, : self.input_size], bias)  # W_x x_t + b, every step
         recurrent = weight[:, self.input_size :].t()
         c4 = c.view(batch, self.copies, 2, units)
+        if self.compiled and kernel_usable(drive, h, c, recurrent):
+            keep = drive.new_ones(x.shape[:2]) if reset is None else (~reset).to(drive.dtype)
+            out, final = AssociativeLSTMKernel.apply(
+                drive, h, recurrent, c4, self.permutations, keep
+            )
+            return out, (out[-1], final.reshape(batch, -1))
         memory = torch.complex(c4[:, :, 0], c4[:, :, 1])  # [B, N, H/2]
         outs = []
         keeps = [None] * len(x) if reset is None else (~reset).to(h.dtype)[:, :, None].unbind(0)
@@ -129,10 +142,17 @@ class AssociativeLSTM(RecurrentCore):
         return h, memory
 
 
+def _warm_up() -> float:
+    from fw_rl.cores.associative_lstm_kernel import warm_up
+
+    return warm_up()
+
+
 ALSTM = CoreDeclaration(
     name="alstm",
     cls=AssociativeLSTM,
     versions={1: {"copies": 4, "permutation_seed": 0}},
     history={1: "associative LSTM, 4 copies"},
     summary="associative LSTM (Danihelka et al. 2016), 4 copies, a learned read key",
+    warm_up=_warm_up,
 )

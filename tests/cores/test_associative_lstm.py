@@ -1,10 +1,14 @@
-"""The associative LSTM (Danihelka et al. 2016): its equations on a hand-computed example."""
+"""The associative LSTM (Danihelka et al. 2016): its equations on a hand-computed example,
+in both forms (PyTorch's steps and the compiled loop)."""
 
 import pytest
 import torch
 
 from fw_rl.cores import AssociativeLSTM, make_core
 from fw_rl.cores.associative_lstm import bound
+from fw_rl.cores.associative_lstm_kernel import AssociativeLSTMKernel, kernel_usable
+
+FORMS = pytest.mark.parametrize("compiled", [False, True], ids=["pytorch", "compiled"])
 
 
 def test_bound_scales_each_complex_number_to_modulus_at_most_one():
@@ -13,14 +17,15 @@ def test_bound_scales_each_complex_number_to_modulus_at_most_one():
     torch.testing.assert_close(im, torch.tensor([0.8, 0.4, 1.0]))
 
 
-def test_hand_computed_example():
+@FORMS
+def test_hand_computed_example(compiled):
     """One complex unit, one copy, W = 0: the gates are sigmoid(0) = 0.5, the write key
     r_i = 0.6 + 0.8i, the read key its conjugate, the update bound(3 + 4i) = 0.6 + 0.8i.
 
     c_1 = r_i (0.5 u) = -0.14 + 0.48i, its read r_o c_1 = 0.3 + 0.4i, h_1 = 0.15 + 0.2i;
     c_2 = 0.5 c_1 + r_i (0.5 u) = -0.21 + 0.72i, read 0.45 + 0.6i, h_2 = 0.225 + 0.3i.
     """
-    core = AssociativeLSTM(1, 2, copies=1).double()
+    core = AssociativeLSTM(1, 2, copies=1, compiled=compiled).double()
     with torch.no_grad():
         core.linear.weight.zero_()
         # [forget, write, read gates | r_i (re, im) | r_o (re, im) | u (re, im)]
@@ -115,12 +120,15 @@ def _reference_forward(core: AssociativeLSTM, x, h, c, reset):
     return torch.stack(outs), (h, c)
 
 
-def test_the_complex_tensor_step_computes_the_real_equations_and_their_gradients():
+@FORMS
+def test_each_form_computes_the_real_equations_and_their_gradients(compiled):
     torch.manual_seed(0)
-    core = AssociativeLSTM(3, 8, copies=3).double()
+    core = AssociativeLSTM(3, 8, copies=3, compiled=compiled).double()
+    with torch.no_grad():
+        core.linear.weight.mul_(3)  # keys and reads of modulus above 1 too: bound acts
     x = torch.randn(7, 4, 3, dtype=torch.double, requires_grad=True)
-    h0 = torch.randn(4, 8, dtype=torch.double)
-    c0 = 2 * torch.randn(4, 24, dtype=torch.double)  # moduli above 1: bound acts
+    h0 = torch.randn(4, 8, dtype=torch.double, requires_grad=True)
+    c0 = (2 * torch.randn(4, 24, dtype=torch.double)).requires_grad_()
     reset = torch.zeros(7, 4, dtype=torch.bool)
     reset[3, 1] = reset[5, 2] = True
     out, (h, c) = core(x, (h0, c0), reset)
@@ -129,7 +137,36 @@ def test_the_complex_tensor_step_computes_the_real_equations_and_their_gradients
     torch.testing.assert_close(h, want_h)
     torch.testing.assert_close(c, want_c)
     weights = torch.randn_like(out)
-    grads = torch.autograd.grad((out * weights).sum() + c.sum(), [x, core.linear.weight])
-    want_grads = torch.autograd.grad((want * weights).sum() + want_c.sum(), [x, core.linear.weight])
+    inputs = [x, h0, c0, core.linear.weight, core.linear.bias]
+    grads = torch.autograd.grad((out * weights).sum() + c.sum() + h.sum(), inputs)
+    want_grads = torch.autograd.grad((want * weights).sum() + want_c.sum() + want_h.sum(), inputs)
     for got, expected in zip(grads, want_grads):
         torch.testing.assert_close(got, expected)
+
+
+def test_the_compiled_loop_runs_where_it_can_and_its_gradients_pass_gradcheck(monkeypatch):
+    core = AssociativeLSTM(3, 8).double()
+    x = torch.randn(4, 3, 3, dtype=torch.double)
+    assert kernel_usable(x, core.linear.weight)
+    calls = []
+    original = AssociativeLSTMKernel.apply
+    monkeypatch.setattr(AssociativeLSTMKernel, "apply", lambda *a: calls.append(1) or original(*a))
+    core(x)
+    AssociativeLSTM(3, 8, compiled=False).double()(x)
+    assert calls == [1]  # the compiled core only
+    drive = torch.randn(4, 3, 36, dtype=torch.double, requires_grad=True)
+    h0 = torch.randn(3, 8, dtype=torch.double, requires_grad=True)
+    recurrent = torch.randn(8, 36, dtype=torch.double, requires_grad=True)
+    memory = torch.randn(3, 4, 2, 4, dtype=torch.double, requires_grad=True)
+    keep = torch.ones(4, 3, dtype=torch.double)
+    keep[1, 1] = keep[3, 0] = 0
+
+    def run(drive, h0, recurrent, memory):
+        return original(2 * drive, h0, recurrent, memory, core.permutations, keep)
+
+    assert torch.autograd.gradcheck(run, (drive, h0, recurrent, memory))
+
+
+def test_compiled_must_be_a_bool():
+    with pytest.raises(ValueError, match="compiled must be True or False"):
+        AssociativeLSTM(2, 8, compiled="yes")
