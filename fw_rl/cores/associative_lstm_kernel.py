@@ -32,11 +32,12 @@ from fw_rl.cores.compiled import compile_loop
 
 
 def _forward_loop(drive, h0, recurrent, memory, perms, keep, constants,
-                  out, before, final):  # fmt: skip  # pragma: no cover - compiled by numba
+                  out, pres, before, final):  # fmt: skip  # pragma: no cover - compiled by numba
     """``drive`` ``[T, B, 9U]`` (gates f, w, r, then r_i, r_o, u as ``[re, im]``), ``h0``
     ``[B, 2U]``, ``recurrent`` ``[2U, 9U]``, ``memory`` ``[B, N, 2, U]``, ``perms`` ``[N, U]``,
-    ``keep`` ``[T, B]``; writes ``out`` ``[T, B, 2U]``, the memories each step starts from
-    ``before`` ``[T, B, N, 2, U]`` (after a reset) and ``final`` ``[B, N, 2, U]``."""
+    ``keep`` ``[T, B]``; writes ``out`` ``[T, B, 2U]``, the pre-activations ``pres``
+    ``[T, B, 9U]``, the memories each step starts from ``before`` ``[T, B, N, 2, U]`` (after
+    a reset) and ``final`` ``[B, N, 2, U]``."""
     inv_copies, one = constants[0], constants[1]
     steps, batch, width = drive.shape
     copies, units = perms.shape
@@ -64,6 +65,8 @@ def _forward_loop(drive, h0, recurrent, memory, perms, keep, constants,
                 if hi != 0:
                     for j in range(width):
                         pre[j] += hi * recurrent[i, j]
+            for j in range(width):
+                pres[t, b, j] = pre[j]
             for j in range(3 * units):
                 gate[j] = one / (one + math.exp(-pre[j]))
             for q in range(3):
@@ -98,47 +101,37 @@ def _forward_loop(drive, h0, recurrent, memory, perms, keep, constants,
         final[b] = mem
 
 
-def _backward_loop(grad_out, grad_final, drive, h0, recurrent, perms, keep, constants,
-                   out, before, grad_drive, grad_h0, grad_memory):  # fmt: skip  # pragma: no cover
+def _backward_loop(grad_out, grad_final, pres, recurrent, perms, keep, constants,
+                   before, grad_drive, grad_h0, grad_memory):  # fmt: skip  # pragma: no cover
     """Backpropagation through :func:`_forward_loop`'s steps, one example at a time,
-    recomputing each step's activations from ``before`` and the saved outputs."""
+    recomputing each step's activations from its pre-activations and ``before``."""
     inv_copies, one, half = constants[0], constants[1], constants[2]
     two = one + one
-    steps, batch, width = drive.shape
+    steps, batch, width = pres.shape
     copies, units = perms.shape
     hidden = 2 * units
+    dtype = pres.dtype
     for b in range(batch):
-        gh = np.zeros(hidden, drive.dtype)
-        gmem = np.zeros((copies, 2, units), drive.dtype)
+        gh = np.zeros(hidden, dtype)
+        gmem = np.zeros((copies, 2, units), dtype)
         if grad_final.shape[0]:
             gmem[:] = grad_final[b]
-        p_h = np.empty(hidden, drive.dtype)
-        pre = np.empty(width, drive.dtype)
-        gate = np.empty(3 * units, drive.dtype)
-        key = np.empty((3, 2, units), drive.dtype)
-        factor = np.empty((3, units), drive.dtype)
-        size_k = np.empty((3, units), drive.dtype)
-        mem = np.empty((copies, 2, units), drive.dtype)
-        ret = np.empty((2, units), drive.dtype)
-        gpre = np.empty(width, drive.dtype)
-        gkey = np.empty((3, 2, units), drive.dtype)
-        gret = np.empty((2, units), drive.dtype)
-        gv = np.empty((2, units), drive.dtype)
-        ggate = np.empty(3 * units, drive.dtype)
+        gate = np.empty(3 * units, dtype)
+        key = np.empty((3, 2, units), dtype)
+        factor = np.empty((3, units), dtype)
+        size_k = np.empty((3, units), dtype)
+        mem = np.empty((copies, 2, units), dtype)
+        ret = np.empty((2, units), dtype)
+        gpre = np.empty(width, dtype)
+        gkey = np.empty((3, 2, units), dtype)
+        gret = np.empty((2, units), dtype)
+        gv = np.empty((2, units), dtype)
+        ggate = np.empty(3 * units, dtype)
         for t in range(steps - 1, -1, -1):
             for i in range(hidden):
                 gh[i] += grad_out[t, b, i]
             k = keep[t, b]
-            for i in range(hidden):  # p = h_{t-1}, after the reset
-                p_h[i] = k * (out[t - 1, b, i] if t > 0 else h0[b, i])
-            # the step again: pre-activations, gates, keys, the new memories, the read
-            for j in range(width):
-                pre[j] = drive[t, b, j]
-            for i in range(hidden):
-                hi = p_h[i]
-                if hi != 0:
-                    for j in range(width):
-                        pre[j] += hi * recurrent[i, j]
+            pre = pres[t, b]  # the step again from its pre-activations: gates, keys, memories
             for j in range(3 * units):
                 gate[j] = one / (one + math.exp(-pre[j]))
             for q in range(3):
@@ -269,15 +262,16 @@ class AssociativeLSTMKernel(torch.autograd.Function):
         steps, batch, _ = drive.shape
         copies, units = perms.shape
         out = drive.new_empty(steps, batch, 2 * units)
+        pres = torch.empty_like(drive)
         before = drive.new_empty(steps, batch, copies, 2, units)
         final = drive.new_empty(batch, copies, 2, units)
         constants = np.array([1 / copies, 1, 0.5], dtype=out.numpy().dtype)
         perms_array = perms.detach().to(torch.int64).contiguous().numpy()
         compile_loop(_forward_loop)(
             _array(drive), _array(h0), _array(recurrent), _array(memory), perms_array,
-            _array(keep), constants, out.numpy(), before.numpy(), final.numpy(),
+            _array(keep), constants, out.numpy(), pres.numpy(), before.numpy(), final.numpy(),
         )  # fmt: skip
-        ctx.save_for_backward(drive, h0, recurrent, keep, out, before)
+        ctx.save_for_backward(h0, recurrent, keep, out, pres, before)
         ctx.settings = (perms_array, constants)
         ctx.set_materialize_grads(False)
         return out, final
@@ -285,21 +279,21 @@ class AssociativeLSTMKernel(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out, grad_final):
-        drive, h0, recurrent, keep, out, before = ctx.saved_tensors
+        h0, recurrent, keep, out, pres, before = ctx.saved_tensors
         perms_array, constants = ctx.settings
-        steps, batch, width = drive.shape
+        steps, batch, width = pres.shape
         hidden = h0.shape[1]
         grad_out = torch.zeros_like(out) if grad_out is None else grad_out
         grad_final = before.new_empty(0, *before.shape[2:]) if grad_final is None else grad_final
-        grad_drive = torch.empty_like(drive)
+        grad_drive = torch.empty_like(pres)
         grad_h0 = torch.empty_like(h0)
         memory_needs_grad = ctx.needs_input_grad[3]
         shape = (batch if memory_needs_grad else 0, *before.shape[2:])
         grad_memory = before.new_empty(shape)
         compile_loop(_backward_loop)(
-            _array(grad_out), _array(grad_final), _array(drive), _array(h0),
-            _array(recurrent), perms_array, _array(keep), constants, _array(out),
-            _array(before), grad_drive.numpy(), grad_h0.numpy(), grad_memory.numpy(),
+            _array(grad_out), _array(grad_final), _array(pres), _array(recurrent),
+            perms_array, _array(keep), constants, _array(before), grad_drive.numpy(),
+            grad_h0.numpy(), grad_memory.numpy(),
         )  # fmt: skip
         grad_recurrent = None
         if ctx.needs_input_grad[2]:  # sum over steps and examples of p a^T
