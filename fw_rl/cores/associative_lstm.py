@@ -55,9 +55,10 @@ class AssociativeLSTM(RecurrentCore):
             ours defaults to 4).
         permutation_seed: seed of the fixed permutations ``P_2 .. P_N`` (kept in the
             module's buffers, so saved and loaded with it).
-        compiled: run a sequence on the CPU as one numba-compiled loop with a hand-derived
-            backward pass (``associative_lstm_kernel.py``; the same outputs and gradients);
-            False, or where numba cannot run (a GPU, float16), the PyTorch steps below.
+        compiled: run a sequence of more than one step on the CPU as one numba-compiled
+            loop with a hand-derived backward pass (``associative_lstm_kernel.py``; the
+            same outputs and gradients); False, or where numba cannot run (a GPU,
+            float16), the PyTorch steps below.
         batch_first: ``x`` is ``[B, T, input]``.
     """
 
@@ -105,7 +106,8 @@ class AssociativeLSTM(RecurrentCore):
         drive = F.linear(x, weight[:, : self.input_size], bias)  # W_x x_t + b, every step
         recurrent = weight[:, self.input_size :].t()
         c4 = c.view(batch, self.copies, 2, units)
-        if self.compiled and kernel_usable(drive, h, c, recurrent):
+        # one acting step: PyTorch's matrix product beats the loop's (measured at H = 128)
+        if self.compiled and len(x) > 1 and kernel_usable(drive, h, c, recurrent):
             keep = drive.new_ones(x.shape[:2]) if reset is None else (~reset).to(drive.dtype)
             out, final = AssociativeLSTMKernel.apply(
                 drive, h, recurrent, c4, self.permutations, keep
