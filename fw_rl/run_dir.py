@@ -78,12 +78,31 @@ def describe_os_error(e: OSError) -> str:
     return (e.strerror or str(e)).lower()
 
 
-def create_run_dir(path: str | Path, resuming: bool) -> Path:
-    """Make ``path`` ready for a run: refuse one that holds a run unless ``resuming``;
-    create it; check that it can be written. Raises :class:`RunDirError` with one line."""
+def _written_by_a_run(path: Path) -> bool:
+    """Whether ``path``'s ``config.json`` is one a run wrote (a run that ended before its
+    first checkpoint leaves it; a new run may replace it)."""
+    try:
+        config = json.loads((path / CONFIG_NAME).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and "run_dir" in config
+
+
+def create_run_dir(path: str | Path, resuming: bool, writes: tuple[str, ...] = ()) -> Path:
+    """Make ``path`` ready for a run: refuse one that holds a run unless ``resuming``, and
+    one holding files of ``writes`` (the names the run writes) that no run wrote; create
+    it; check that it can be written. Raises :class:`RunDirError` with one line."""
     path = Path(path)
     if not resuming and (path / CHECKPOINT_NAME).exists():
         raise holds_a_run(path)
+    if not resuming:
+        clobbered = [name for name in writes if (path / name).exists()]
+        if clobbered and not _written_by_a_run(path):
+            raise RunDirError(
+                f"{path} holds {', '.join(clobbered)}, not written by a run: a new run "
+                f"there would overwrite {'them' if len(clobbered) > 1 else 'it'}; choose a "
+                "new or empty folder for the run"
+            )
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".write-test"

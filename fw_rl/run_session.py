@@ -28,6 +28,7 @@ from pathlib import Path
 from fw_rl.checkpoint import CHECKPOINT_NAME, check_same_run, save_checkpoint
 from fw_rl.run_dir import (
     BEST_NAME,
+    CONFIG_NAME,
     CsvLog,
     RunDirError,
     create_run_dir,
@@ -70,7 +71,8 @@ class RunSession:
         out=None,
     ) -> None:
         self.resumed = payload is not None
-        self.run_dir = create_run_dir(run_dir, resuming=self.resumed)
+        writes = (CONFIG_NAME, *(f"{name}.csv" for name in logs))
+        self.run_dir = create_run_dir(run_dir, resuming=self.resumed, writes=writes)
         if payload is not None:
             check_same_run(payload, settings, list(identity), self.run_dir)
             counters.update(payload["counters"])

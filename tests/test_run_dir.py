@@ -26,6 +26,25 @@ def test_create_refuses_a_directory_holding_a_run_unless_resuming(tmp_path):
     assert create_run_dir(run, resuming=True) == run
 
 
+def test_create_refuses_to_overwrite_files_no_run_wrote(tmp_path):
+    writes = ("config.json", "metrics.csv", "eval.csv")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.json").write_text('{"learning_rate": 1}')  # the user's own
+    (mine / "metrics.csv").write_text("a,b\n")
+    with pytest.raises(RunDirError, match="holds config.json, metrics.csv, not written by a run"):
+        create_run_dir(mine, resuming=False, writes=writes)
+    assert (mine / "config.json").read_text() == '{"learning_rate": 1}'
+    # other files are not in the way (notes, the study runner's log), nor is a run's
+    # leftover that ended before its first checkpoint (its config.json is a run's)
+    (mine / "config.json").write_text('{"run_dir": "mine", "core": "gru"}')
+    assert create_run_dir(mine, resuming=False, writes=writes) == mine
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "README.md").write_text("x")
+    assert create_run_dir(notes, resuming=False, writes=writes) == notes
+
+
 def test_a_run_dir_holding_a_run_is_named_in_the_callers_words(tmp_path):
     """The command line's flags, or the Python API's arguments (``fw_rl.A3C.learn``)."""
     run = tmp_path / "run"
