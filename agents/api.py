@@ -46,7 +46,7 @@ from fw_rl.agents.algorithms import (
 from fw_rl.agents.config import ConfigError, TrainerConfig
 from fw_rl.agents.model import ActorCritic, AgentState, build_model
 from fw_rl.checkpoint import load_checkpoint, load_model_state, resolve_checkpoint
-from fw_rl.envs.factory import EnvError, make_env, register_factory
+from fw_rl.envs.factory import EnvError, env_info, make_env, register_factory
 from fw_rl.run_dir import RunDirError, holds_a_run
 from fw_rl.run_session import EXIT_OK
 
@@ -410,6 +410,33 @@ def load(path: str | Path, env: EnvLike | None = None, verbose: bool = True) -> 
     return agent
 
 
+def _same_kind(a: spaces.Space, b: spaces.Space) -> bool:
+    """Spaces a network made for ``a`` can read or act in as ``b``: the same type, shape
+    and dtype (and number of actions or classes); a Box's bounds may differ."""
+    if type(a) is not type(b) or a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if isinstance(a, spaces.Discrete):
+        return a.n == b.n
+    if isinstance(a, spaces.MultiDiscrete):
+        return np.array_equal(a.nvec, b.nvec)
+    return True
+
+
+def _check_fits(agent: Agent, env_id: str, wrappers) -> None:
+    """A ``ConfigError`` naming both where the env's spaces are not the agent's."""
+    try:
+        info = env_info(env_id, {}, wrappers)
+    except EnvError as e:
+        raise ConfigError(str(e)) from None
+    theirs = (info.observation_space, info.action_space)
+    ours = (agent.observation_space, agent.action_space)
+    if not all(_same_kind(a, b) for a, b in zip(ours, theirs)):
+        raise ConfigError(
+            f"the env {env_id!r} does not fit the agent: its observations {theirs[0]} and "
+            f"actions {theirs[1]}, the agent's {ours[0]} and {ours[1]}"
+        )
+
+
 def evaluate(
     agent: Agent,
     env: EnvLike | None = None,
@@ -423,11 +450,17 @@ def evaluate(
     reports none) and ``capped`` (the share cut at ``max_steps``)."""
     from fw_rl.agents.evaluate import evaluate as play
 
+    if not isinstance(agent, Agent):
+        raise ConfigError(
+            f"evaluate takes an agent (fw_rl.load(path) gives one), got {type(agent).__name__}"
+        )
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ConfigError(f"episodes must be an int >= 1, got {episodes!r}")
     config = agent.config
     env_id = config.env if env is None else _env_name(env)
     kwargs = config.env_options if env is None else {}
+    if env is not None:
+        _check_fits(agent, env_id, config.wrappers)
     return play(
         agent.model,
         kwargs,

@@ -181,6 +181,12 @@ def test_bad_api_input_is_a_config_error_naming_what_is_allowed():
         fw_rl.PPO("CartPole-v1", core="transformer")
     with pytest.raises(fw_rl.ConfigError, match="episodes must be an int >= 1, got 0"):
         fw_rl.evaluate(fw_rl.PPO("CartPole-v1", verbose=False), episodes=0)
+    cartpole = fw_rl.PPO("CartPole-v1", verbose=False)
+    with pytest.raises(fw_rl.ConfigError, match="'MountainCar-v0' does not fit the agent: its"):
+        fw_rl.evaluate(cartpole, env="MountainCar-v0", episodes=1)  # Box(2) into Box(4)
+    with pytest.raises(fw_rl.ConfigError, match="evaluate takes an agent .* got str"):
+        fw_rl.evaluate("runs/x")
+    assert fw_rl.evaluate(cartpole, env="CartPole-v0", episodes=1, max_steps=5)["capped"] == 1
     refused = "core .fastweights. refuses its settings: decay .lambda. must be in"
     with pytest.raises(fw_rl.ConfigError, match=refused):
         fw_rl.PPO("CartPole-v1", core_options={"decay": 5})  # a value the core refuses
