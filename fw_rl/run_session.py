@@ -18,6 +18,7 @@ SIGINT / SIGTERM (saved).
 from __future__ import annotations
 
 import math
+import os
 import signal
 import sys
 import time
@@ -123,7 +124,19 @@ class RunSession:
         where the run shows no progress bar."""
         if not self.settings.get("progress", True):
             text = text.removeprefix("\n")
-        print(text, file=self.out, flush=True)
+        try:
+            print(text, file=self.out, flush=True)
+        except BrokenPipeError:  # the reader went away (`| head`): train on, unheard
+            self._silence()
+
+    def _silence(self) -> None:
+        """Send what the run says from now on to nowhere; where that is stdout, its file
+        descriptor too, so that no later print (or Python's flush at exit) fails."""
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        if self.out is sys.stdout:
+            os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        self.out = open(os.devnull, "w")  # noqa: SIM115 - for the rest of the run
 
     def elapsed(self) -> float:
         """Seconds trained, over every session of this run."""

@@ -291,6 +291,20 @@ def test_a_non_finite_loss_exits_3_and_keeps_the_last_good_checkpoint(tmp_path, 
     assert (run / "checkpoint.pt").read_bytes() == before
 
 
+def test_a_closed_output_pipe_does_not_stop_the_run(tmp_path):
+    """`ppo.py ... | head -2`: the reader goes away early; the run trains to its budget
+    and saves (it crashed with BrokenPipeError before its first checkpoint)."""
+    run = tmp_path / "run"
+    command = [sys.executable, str(ROOT / "scripts" / "ppo.py"), *TINY, "--core", "gru"]
+    command += ["--total-frames", "1024", "--eval-interval", "512", "--run-dir", str(run)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.readline()
+    proc.stdout.close()  # as head does after its lines
+    assert proc.wait(timeout=120) == 0, proc.stderr.read()
+    assert load_checkpoint(run, kind="ppo")["counters"]["frames"] == 1024
+    assert len(_rows(run / "eval.csv")) == 2
+
+
 def test_sigint_saves_and_the_run_resumes_to_its_budget(tmp_path):
     run = tmp_path / "run"
     command = [sys.executable, str(ROOT / "scripts" / "ppo.py"), *TINY, "--core", "lstm"]
