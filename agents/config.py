@@ -425,7 +425,9 @@ class PPOConfig(TrainerConfig):
         _need(
             self.minibatches <= self.sequences,
             f"--minibatches {self.minibatches} is more than the rollout's {self.sequences} "
-            "sequences (--num-envs x --rollout-steps / --sequence-length)",
+            "sequences (--num-envs x --rollout-steps / --sequence-length): give "
+            f"--minibatches {self.sequences} or fewer, more --num-envs, or a "
+            "--sequence-length that cuts each env's rollout into several sequences",
         )
         _check_learning(self)
         _need(self.clip > 0, f"--clip must be > 0, got {self.clip}")

@@ -181,6 +181,8 @@ def test_bad_api_input_is_a_config_error_naming_what_is_allowed():
         fw_rl.PPO("CartPole-v1", core="transformer")
     with pytest.raises(fw_rl.ConfigError, match="episodes must be an int >= 1, got 0"):
         fw_rl.evaluate(fw_rl.PPO("CartPole-v1", verbose=False), episodes=0)
+    with pytest.raises(fw_rl.ConfigError, match="give minibatches 2 or fewer, more num_envs"):
+        fw_rl.PPO("CartPole-v1", num_envs=2)  # the default 4 minibatches of 2 sequences
     cartpole = fw_rl.PPO("CartPole-v1", verbose=False)
     with pytest.raises(fw_rl.ConfigError, match="'MountainCar-v0' does not fit the agent: its"):
         fw_rl.evaluate(cartpole, env="MountainCar-v0", episodes=1)  # Box(2) into Box(4)
