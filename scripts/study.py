@@ -109,6 +109,12 @@ def _write(make, errors: tuple[type[Exception], ...]) -> int:
     except errors as e:
         print(f"{command()}: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # --out where nothing can be written (a file, no permission)
+        from fw_rl.run_dir import describe_os_error
+
+        where = f" {e.filename}" if e.filename else ""
+        print(f"{command()}: error: cannot write{where}: {describe_os_error(e)}", file=sys.stderr)
+        return 2
     print("wrote", ", ".join(str(p) for p in paths))
     return 0
 
@@ -224,7 +230,10 @@ def main(argv=None) -> int:
         allow_abbrev=False,
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run (or continue) a grid", allow_abbrev=False)
+    defaults_shown = argparse.ArgumentDefaultsHelpFormatter
+    run = commands.add_parser(
+        "run", help="run (or continue) a grid", allow_abbrev=False, formatter_class=defaults_shown
+    )
     run.add_argument("grid", type=Path, help="the grid's JSON file")
     run.add_argument("--out", type=Path, required=True, help="the study's folder")
     run.add_argument(
@@ -246,7 +255,9 @@ def main(argv=None) -> int:
         "--seeds", nargs="+", type=int, metavar="N", help="run only these of the grid's seeds"
     )
     run.add_argument("--dry-run", action="store_true", help="list the runs and their flags")
-    report = commands.add_parser("report", help="tables and figures of a study")
+    report = commands.add_parser(
+        "report", help="tables and figures of a study", formatter_class=defaults_shown
+    )
     report.add_argument("study", type=Path, help="the study's folder (holding runs/)")
     report.add_argument("--out", type=Path, help="where to write (default: the study's folder)")
     report.add_argument("--compare", default="core", help="the axis whose values are compared")
@@ -266,7 +277,9 @@ def main(argv=None) -> int:
         "e.g. trainer or previous_action, get a row each, what differs in the label)",
     )  # fmt: skip
     general = commands.add_parser(
-        "generalise", help="evaluate trained runs with other numbers of visible observations"
+        "generalise",
+        formatter_class=defaults_shown,
+        help="evaluate trained runs with other numbers of visible observations",
     )
     general.add_argument("study", type=Path, help="the study's folder (holding runs/)")
     general.add_argument("--out", type=Path, help="where to write (default: the study's folder)")
@@ -278,7 +291,9 @@ def main(argv=None) -> int:
     general.add_argument("--episodes", type=int, default=1000, help="episodes per condition")
     general.add_argument("--reps", type=int, default=2000, help="bootstrap resamples")
     best = commands.add_parser(
-        "best", help="the best value of one axis for each value of another (tuning), as JSON"
+        "best",
+        formatter_class=defaults_shown,
+        help="the best value of one axis for each value of another (tuning), as JSON",
     )
     best.add_argument("study", type=Path, help="the study's folder (holding runs/)")
     best.add_argument("--choose", default="lr", help="the axis tuned")
@@ -286,7 +301,9 @@ def main(argv=None) -> int:
     best.add_argument("--score", default="auc", choices=["auc", "train_auc", "final"])
     best.add_argument("--threshold", type=float, default=None, help="as report's")
     mmer = commands.add_parser(
-        "mmer", help="POPGym's score: normalised MMER per env and core, rliable across envs"
+        "mmer",
+        formatter_class=defaults_shown,
+        help="POPGym's score: normalised MMER per env and core, rliable across envs",
     )
     mmer.add_argument("study", type=Path, help="the study's folder (holding runs/)")
     mmer.add_argument("--out", type=Path, help="where to write (default: the study's folder)")
@@ -303,22 +320,26 @@ def main(argv=None) -> int:
         help="more study folders whose runs join (e.g. sb3-contrib's on the same envs)",
     )
     attention = commands.add_parser(
-        "attention", help="what a trained fast-weights agent attends to once the screen is blank"
+        "attention",
+        formatter_class=defaults_shown,
+        help="what a trained fast-weights agent attends to once the screen is blank",
     )
     attention.add_argument("run", type=Path, help="a run directory (its final checkpoint)")
     attention.add_argument("--out", type=Path, help="where to write (default: the run's folder)")
     attention.add_argument("--episodes", type=int, default=500, help="greedy episodes to average")
     recall = commands.add_parser(
         "recall",
+        formatter_class=defaults_shown,
         help="how well a fast-weights agent's fast memory (and hidden state) holds the "
         "observation k steps back: a linear probe per lag",
     )
     recall.add_argument("run", type=Path, help="a run directory (its final checkpoint)")
     recall.add_argument("--out", type=Path, help="where to write (default: the run's folder)")
     recall.add_argument("--episodes", type=int, default=400, help="greedy episodes to probe")
-    recall.add_argument("--lags", type=int, default=8, help="the largest lag k")
+    recall.add_argument("--lags", type=int, default=8, help="the largest lag k (at least 1)")
     ablate = commands.add_parser(
         "ablate",
+        formatter_class=defaults_shown,
         help="a fast-weights agent's greedy return with its fast memory and without it "
         "(eta = 0 at evaluation)",
     )

@@ -66,7 +66,10 @@ def ablate_fast_memory(run_dir: Path, episodes: int = 100, seed: int = 30_000) -
     payload = load_checkpoint(run_dir, kind=agent_kinds())
     config = agent_config(payload)
     if not core_declaration(config.core).has_attention:
-        raise ValueError(f"{run_dir} is a {config.core} agent: its core has no fast memory")
+        raise ValueError(
+            f"{run_dir} is a {config.core} agent: its core has no fast memory to take out "
+            "(the ablation needs a fast-weights run)"
+        )
     model = build_model(config)
     load_model_state(model, payload, run_dir)
     model.eval()
@@ -80,7 +83,7 @@ def ablate_fast_memory(run_dir: Path, episodes: int = 100, seed: int = 30_000) -
         model.core.fast_lr = trained_lr
     other = evaluate(_OtherEpisodesMemory(model), config.env_options, episodes, seed, **play)
     return {
-        "run": run_dir.name,
+        "run": (run_dir.parent if run_dir.is_file() else run_dir).name,
         "core": config.core,
         "fast_lr": trained_lr,
         "episodes": episodes,
@@ -94,10 +97,11 @@ def ablate_fast_memory(run_dir: Path, episodes: int = 100, seed: int = 30_000) -
 
 
 def _runs(paths: list[Path]) -> list[Path]:
-    """Run folders: each path that holds a checkpoint, and a study folder's finished runs."""
+    """Run folders (or checkpoint files): each path that is or holds a checkpoint, and a
+    study folder's finished runs."""
     runs = []
     for path in map(Path, paths):
-        if (path / CHECKPOINT_NAME).exists():
+        if path.is_file() or (path / CHECKPOINT_NAME).exists():
             runs.append(path)
         elif (path / "runs").is_dir():
             found = sorted(p for p in (path / "runs").iterdir() if (p / DONE_NAME).exists())
@@ -105,13 +109,16 @@ def _runs(paths: list[Path]) -> list[Path]:
                 raise ValueError(f"{path} has no finished runs")
             runs += found
         else:
-            raise ValueError(f"{path} is neither a run (no {CHECKPOINT_NAME}) nor a study")
+            raise ValueError(
+                f"{path} is not a run folder (holding {CHECKPOINT_NAME}), a checkpoint file "
+                "or a study folder (holding runs/)"
+            )
     return runs
 
 
 def _has_fast_memory(run: Path) -> bool:
     """From the run's ``config.json`` where it has one (no checkpoint is loaded)."""
-    config = run / "config.json"
+    config = (run.parent if run.is_file() else run) / "config.json"
     if not config.exists():
         return True  # ablate_fast_memory reads the checkpoint and says
     return core_declaration(json.loads(config.read_text())["core"]).has_attention

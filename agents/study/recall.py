@@ -111,6 +111,8 @@ def recall_profile(
         )
     if episodes < 4:
         raise ValueError(f"--episodes must be at least 4 (half fit the probe), got {episodes}")
+    if lags < 1:
+        raise ValueError(f"--lags must be at least 1, got {lags}")
     model = build_model(config)
     load_model_state(model, payload, run_dir)
     model.eval()

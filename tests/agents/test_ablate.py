@@ -80,4 +80,11 @@ def test_the_command_writes_a_row_per_fast_weights_run_and_refuses_other_cores(
     assert study_main(["ablate", str(study / "runs" / "gru"), "--out", str(tmp_path)]) == 2
     assert "gru agent: its core has no fast memory" in capsys.readouterr().err
     assert study_main(["ablate", str(tmp_path), "--out", str(tmp_path)]) == 2
-    assert "neither a run" in capsys.readouterr().err
+    assert "is not a run folder (holding checkpoint.pt)" in capsys.readouterr().err
+    # a checkpoint file is a run too; --out where nothing can be written is one line
+    checkpoint = str(study / "runs" / "fw" / "checkpoint.pt")
+    assert study_main(["ablate", checkpoint, "--episodes", "2", "--out", str(tmp_path)]) == 0
+    with open(tmp_path / "ablation.csv") as f:
+        assert [r["run"] for r in csv.DictReader(f)] == ["fw"]
+    assert study_main(["ablate", checkpoint, "--out", str(tmp_path / "ablation.csv")]) == 2
+    assert "error: cannot write" in capsys.readouterr().err

@@ -70,3 +70,5 @@ def test_the_command_writes_a_row_per_lag_and_refuses_a_core_without_fast_memory
     fw_rl.PPO(ENV, core="gru", hidden_size=8, **TINY).learn(256, run_dir=gru)
     assert study_main(["recall", str(gru)]) == 2
     assert "no fast memory" in capsys.readouterr().err
+    assert study_main(["recall", str(run_dir), "--lags", "0", "--out", str(tmp_path)]) == 2
+    assert "--lags must be at least 1, got 0" in capsys.readouterr().err
