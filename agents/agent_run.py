@@ -243,6 +243,10 @@ class AgentRun:
         metrics row; TensorBoard closed whatever happens. A run that ends on its own (its
         budget, its time) is evaluated at its last frame first, so every run has a final
         evaluation and a ``best.pt``, however short."""
+        if stop.exit_code != EXIT_OK and self.counters["frames"] == 0 and not self.session.resumed:
+            # nothing trained: no checkpoint, so the folder takes a new run (its files are
+            # a run's, create_run_dir replaces them) and holds nothing to resume
+            stop.save = False
         ended_well = stop.save and stop.exit_code == EXIT_OK and self.counters["frames"] > 0
         evaluated = (
             stop.evaluated or getattr(self, "last_eval_frames", None) == self.counters["frames"]
@@ -306,6 +310,7 @@ class AgentRun:
         return trainer.train()
 
     def say_stopped(self, stop: Stop) -> None:
+        self.stopped = stop  # why the run ended, for the Python API's TrainingError
         self.session.say(
             f"stopped: {stop.reason or 'done'} after {self.counters['frames']:,} frames "
             f"({self.session.elapsed() / 60:.1f} min)"

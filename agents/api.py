@@ -45,7 +45,12 @@ from fw_rl.agents.algorithms import (
 )
 from fw_rl.agents.config import ConfigError, TrainerConfig
 from fw_rl.agents.model import ActorCritic, AgentState, build_model
-from fw_rl.checkpoint import load_checkpoint, load_model_state, resolve_checkpoint
+from fw_rl.checkpoint import (
+    CHECKPOINT_NAME,
+    load_checkpoint,
+    load_model_state,
+    resolve_checkpoint,
+)
 from fw_rl.envs.factory import EnvError, env_info, make_env, register_factory
 from fw_rl.run_dir import RunDirError, holds_a_run
 from fw_rl.run_session import EXIT_OK
@@ -213,14 +218,19 @@ class Agent:
         code = trainer.train()
         self.run_dir = Path(trainer.run_dir)
         self.config = dataclasses.replace(config, resume="")
+        kept = (self.run_dir / CHECKPOINT_NAME).exists()
+        if code != EXIT_OK and not kept:  # nothing trained, nothing kept: no run to continue
+            self.run_dir = None
         if code in _INTERRUPTED:
-            self._load_weights(self.run_dir)
-            raise KeyboardInterrupt(f"training stopped; saved in {self.run_dir}")
+            if kept:
+                self._load_weights(self.run_dir)
+            raise KeyboardInterrupt(
+                f"training stopped; saved in {self.run_dir}" if kept else "training stopped"
+            )
         if code != EXIT_OK:
-            lines = out.getvalue().splitlines() if out is not sys.stdout else []
-            said = [line.strip() for line in lines if line.strip()][-3:]
-            tail = ("; it said: " + " | ".join(said)) if said else ""
-            raise TrainingError(f"training ended with exit code {code} ({self.run_dir}){tail}")
+            stopped = getattr(trainer, "stopped", None)
+            why = f": {stopped.reason}" if stopped is not None and stopped.reason else ""
+            raise TrainingError(f"training ended with exit code {code} ({trainer.run_dir}){why}")
         self._load_weights(self.run_dir)
         self._trained = True
         return self

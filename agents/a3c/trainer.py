@@ -174,7 +174,13 @@ class A3CTrainer(AgentRun):
         dead = pool.dead_without_word(reported)
         if dead:
             w, code = dead[0]
-            return Stop(EXIT_FAILED, f"worker {w} died (exit code {code})")
+            why = ""
+            if code == EXIT_USAGE:  # the one way a worker exits 2: fw_rl.api's spawn guard
+                why = (
+                    ": it could not start (the script has no 'if __name__ == \"__main__\":' "
+                    "guard around training)"
+                )
+            return Stop(EXIT_FAILED, f"worker {w} died (exit code {code}){why}")
         return None
 
     def _evaluate(self, pool: WorkerPool) -> Stop | None:

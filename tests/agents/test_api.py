@@ -113,6 +113,18 @@ def test_a3c_in_a_script_without_the_main_guard_is_told_so_in_one_line(tmp_path)
     assert done.returncode == 1 and "TrainingError" in done.stderr
     assert "put the training code under 'if __name__ == \"__main__\":'" in done.stderr
     assert "bootstrapping" not in done.stderr and "AssertionError" not in done.stderr
+    error = done.stderr.strip().splitlines()[-1]
+    assert "could not start (the script has no 'if __name__" in error and "| " not in error
+    # nothing trained, nothing kept: the same folder takes the guarded script's run
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+    lines = script.read_text().splitlines()
+    script.write_text(
+        "\n".join([lines[0], "if __name__ == '__main__':", *("    " + x for x in lines[1:])])
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "run" / "checkpoint.pt").exists()
 
 
 def test_predict_step_by_step_equals_the_models_sequence_call():
