@@ -67,6 +67,11 @@ class TrainingError(RuntimeError):
 
 def _env_name(env: EnvLike) -> str:
     if isinstance(env, str):
+        if env.endswith("Policy"):  # PPO("MlpLstmPolicy", env) as in Stable-Baselines3
+            raise ConfigError(
+                f"the first argument is the env, got {env!r}: there is no policy argument "
+                "(core= names the recurrent network), e.g. fw_rl.PPO('CartPole-v1', core='gru')"
+            )
         return env
     if isinstance(env, gym.Env):
         raise ConfigError(
@@ -99,6 +104,29 @@ def _api_words(message: str, config_class) -> str:
     return message
 
 
+# Stable-Baselines3's names for what our settings call otherwise
+_SB3_NAMES = {
+    "learning_rate": "lr",
+    "n_steps": "rollout_steps",
+    "n_envs": "num_envs",
+    "n_epochs": "epochs",
+    "ent_coef": "entropy_cost",
+    "vf_coef": "value_cost",
+    "clip_range": "clip",
+    "total_timesteps": "total_frames",
+}
+
+
+def _closest(name: str, fields) -> str | None:
+    """The setting meant by a name we do not take: SB3's name for it, or a near spelling."""
+    import difflib
+
+    if name in _SB3_NAMES and _SB3_NAMES[name] in fields:
+        return _SB3_NAMES[name]
+    close = difflib.get_close_matches(name, list(fields), n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
 def _check_settings(config_class, settings: dict, where: str) -> dict:
     """Keyword settings checked against the config's fields and their types (as the CLI's
     flags are), with the JSON fields also taken as dicts; ``ConfigError`` naming what is
@@ -108,8 +136,10 @@ def _check_settings(config_class, settings: dict, where: str) -> dict:
     fields = {f.name: f for f in dataclasses.fields(config_class)}
     unknown = sorted(set(settings) - set(fields))
     if unknown:
+        hints = [_closest(name, fields) for name in unknown]
+        said = ", ".join(f"{n} (did you mean {h}?)" if h else n for n, h in zip(unknown, hints))
         raise ConfigError(
-            f"{where} takes no setting {', '.join(unknown)}; its settings are the flags of "
+            f"{where} takes no setting {said}; its settings are the flags of "
             f"the command line: {', '.join(fields)}"
         )
     checked = {}

@@ -193,6 +193,15 @@ def test_bad_api_input_is_a_config_error_naming_what_is_allowed():
         fw_rl.PPO("CartPole-v1", core="transformer")
     with pytest.raises(fw_rl.ConfigError, match="episodes must be an int >= 1, got 0"):
         fw_rl.evaluate(fw_rl.PPO("CartPole-v1", verbose=False), episodes=0)
+    # Stable-Baselines3's names, and near spellings, are pointed to ours
+    with pytest.raises(fw_rl.ConfigError, match=r"learning_rate \(did you mean lr\?\)"):
+        fw_rl.PPO("CartPole-v1", learning_rate=1e-3)
+    with pytest.raises(fw_rl.ConfigError, match=r"num_env \(did you mean num_envs\?\)"):
+        fw_rl.PPO("CartPole-v1", num_env=8)
+    with pytest.raises(fw_rl.ConfigError, match="total_timesteps .did you mean total_frames"):
+        fw_rl.PPO("CartPole-v1", verbose=False).learn(total_timesteps=100)
+    with pytest.raises(fw_rl.ConfigError, match="the first argument is the env, got 'MlpLstm"):
+        fw_rl.PPO("MlpLstmPolicy", "CartPole-v1")
     with pytest.raises(fw_rl.ConfigError, match="give minibatches 2 or fewer, more num_envs"):
         fw_rl.PPO("CartPole-v1", num_envs=2)  # the default 4 minibatches of 2 sequences
     cartpole = fw_rl.PPO("CartPole-v1", verbose=False)
