@@ -25,7 +25,7 @@ from torch import nn
 
 from fw_rl.agents.config import TrainerConfig, upgrade_saved_config
 from fw_rl.agents.evaluate import evaluate
-from fw_rl.checkpoint import load_checkpoint
+from fw_rl.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from fw_rl.cli import command, fields_with_role
 from fw_rl.cores import core_declaration
 from fw_rl.envs.catch_family import CATCH_FLAGS, is_catch
@@ -243,9 +243,10 @@ class AgentRun:
         metrics row; TensorBoard closed whatever happens. A run that ends on its own (its
         budget, its time) is evaluated at its last frame first, so every run has a final
         evaluation and a ``best.pt``, however short."""
-        if stop.exit_code != EXIT_OK and self.counters["frames"] == 0 and not self.session.resumed:
-            # nothing trained: no checkpoint, so the folder takes a new run (its files are
-            # a run's, create_run_dir replaces them) and holds nothing to resume
+        nothing_kept = not (self.run_dir / CHECKPOINT_NAME).exists()
+        if stop.exit_code != EXIT_OK and self.counters["frames"] == 0 and nothing_kept:
+            # nothing trained, nothing saved: no checkpoint, so the folder takes a new run
+            # (its files are a run's, create_run_dir replaces them), none to resume
             stop.save = False
         ended_well = stop.save and stop.exit_code == EXIT_OK and self.counters["frames"] > 0
         evaluated = (

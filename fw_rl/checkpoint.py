@@ -145,11 +145,10 @@ def check_same_run(
     """Raise if the checkpoint was made for another model: the settings ``keys`` (the
     config's ``"identity"`` fields, :func:`fw_rl.cli.fields_with_role`) must match."""
     saved = payload["config"]
-    diffs = [
-        f"{k}: checkpoint {saved.get(k)!r}, asked {config.get(k)!r}"
-        for k in keys
-        if not _same_setting(saved.get(k), config.get(k))
-    ]
+    differ = [k for k in keys if not _same_setting(saved.get(k), config.get(k))]
+    if "core" in differ:  # another core: its options and version differ as a consequence
+        differ = [k for k in differ if not k.startswith("core_")]
+    diffs = [f"{k}: checkpoint {saved.get(k)!r}, asked {config.get(k)!r}" for k in differ]
     if diffs:
         raise CheckpointError(f"{path} was made for another agent ({'; '.join(diffs)})")
 

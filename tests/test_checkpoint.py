@@ -77,6 +77,10 @@ def test_a_run_records_its_core_resolved_and_a_default_change_never_matches():
     legacy = A3CConfig.from_dict({**saved, "core_version": 1, "core_options": '{"decay": 0.9}'})
     with pytest.raises(checkpoint_module.CheckpointError, match="core_options"):
         check_same_run({"config": saved}, legacy.to_dict(), keys)
+    # another core is said alone (its options and version differ because of it)
+    with pytest.raises(checkpoint_module.CheckpointError) as refused:
+        check_same_run({"config": saved}, A3CConfig(core="gru").to_dict(), keys)
+    assert str(refused.value).endswith("(core: checkpoint 'fastweights', asked 'gru')")
 
 
 def test_each_cores_newest_defaults_are_the_ones_its_constructor_uses():
