@@ -158,6 +158,9 @@ def load_model_state(model: torch.nn.Module, payload: dict, path: str | Path) ->
     try:
         model.load_state_dict(payload["model"])
     except RuntimeError as e:
+        lines = [x.strip() for x in str(e).splitlines()[1:] if x.strip()]  # torch's details
+        first = f": {lines[0]}" + (f" (and {len(lines) - 1} more)" if len(lines) > 1 else "")
         raise CheckpointError(
-            f"{path} does not fit this model (another core or size?): {e}"
+            f"{path} does not fit this model (another core or size, or an env with other "
+            f"observations or actions?){first if lines else ''}"
         ) from None

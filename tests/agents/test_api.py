@@ -12,7 +12,7 @@ from gymnasium import spaces
 
 import fw_rl
 from fw_rl.agents.model import ActorCritic
-from fw_rl.checkpoint import load_checkpoint
+from fw_rl.checkpoint import CheckpointError, load_checkpoint
 from fw_rl.cores import CORES, CoreDeclaration, register_core
 from fw_rl.cores.gru import GRUCore
 from fw_rl.cores.registry import CORES as REGISTERED
@@ -287,6 +287,10 @@ def test_load_takes_the_env_again_for_a_run_given_a_lambda(tmp_path):
     # address), so the run continues where it stopped
     loaded.learn(total_frames=64)
     assert load_checkpoint(tmp_path / "run", kind="ppo")["counters"]["frames"] == 64
+    # an env of other spaces does not fit the weights: one line that says it may be the env
+    with pytest.raises(CheckpointError, match="or an env with other observations") as wrong:
+        fw_rl.load(tmp_path / "run", env=lambda: gym.make("MountainCar-v0"))
+    assert "\n" not in str(wrong.value)
     # a named env is another env: refused
     named = fw_rl.load(tmp_path / "run", env="CartPole-v1")
     with pytest.raises(Exception, match="made for another agent .env: checkpoint 'factory:"):
