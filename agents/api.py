@@ -436,7 +436,7 @@ def load(path: str | Path, env: EnvLike | None = None, verbose: bool = True) -> 
     try:
         config = algorithm.config_class().from_dict(saved)
     except EnvError as e:
-        raise ConfigError(str(e)) from None
+        raise ConfigError(_api_words(str(e), algorithm.config_class())) from None
     agent = cls.__new__(cls)
     agent.config, agent.verbose = config, verbose
     agent._asked_run_dir = ""  # a new run from a checkpoint file: a folder of its own

@@ -279,7 +279,7 @@ def test_load_takes_the_env_again_for_a_run_given_a_lambda(tmp_path):
 
     factory._FACTORIES.clear()  # as in another process: the lambda is gone
     factory._env_info.cache_clear()
-    with pytest.raises(fw_rl.ConfigError, match="pass it again"):
+    with pytest.raises(fw_rl.ConfigError, match="^env .factory:.* pass it again"):
         fw_rl.load(tmp_path / "run")
     loaded = fw_rl.load(tmp_path / "run", env=lambda: gym.make("CartPole-v1"))
     assert loaded.action_space.n == 2
