@@ -435,7 +435,7 @@ def load(path: str | Path, env: EnvLike | None = None, verbose: bool = True) -> 
     saved.update(resume="", progress=False)
     try:
         config = algorithm.config_class().from_dict(saved)
-    except EnvError as e:
+    except (EnvError, ConfigError) as e:
         raise ConfigError(_api_words(str(e), algorithm.config_class())) from None
     agent = cls.__new__(cls)
     agent.config, agent.verbose = config, verbose
