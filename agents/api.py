@@ -215,7 +215,7 @@ class Agent:
         resumes the same folder, optimiser included. With another ``run_dir`` (or an agent
         loaded from a checkpoint file) a new run starts from the agent's current weights,
         with a fresh optimiser. Raises :class:`TrainingError` where the run did not finish
-        (a non-finite loss, a worker that failed), with the trainer's last lines, and
+        (a non-finite loss, a worker that failed), with the trainer's reason for stopping, and
         ``KeyboardInterrupt`` after saving on Ctrl-C."""
         _refuse_in_a_spawned_worker()
         changes = _check_settings(self.config_class(), settings, "learn()")
