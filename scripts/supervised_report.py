@@ -86,8 +86,9 @@ def main(argv=None) -> int:
             best = report.choose_learning_rates(runs)
             text = (
                 f"Learning-rate tuning, {TASK_NAMES[task].split(',')[0]}: the best validation "
-                "error (%) each run reached; in bold the rate chosen for each core and hidden "
-                f"size.\n\n{report.tuning_table(runs, paper)}\n\nMade by: `{made_by}`\n"
+                "error (%) each run reached, mean over seeds; in bold the setting chosen for "
+                f"each core and hidden size.\n\n{report.tuning_table(runs, paper)}\n\n"
+                f"Made by: `{made_by}`\n"
             )
             (out / "best.json").write_text(json.dumps(best, indent=2) + "\n")
             (out / "tuning.md").write_text(text)

@@ -182,41 +182,74 @@ def _lr_text(lr: float) -> str:
 # ---- tuning ------------------------------------------------------------------------------
 
 
-def choose_learning_rates(runs: list[SupervisedRun]) -> dict[str, dict[str, str]]:
-    """``{core: {hidden: lr}}``: the learning rate with the lowest best validation error
-    (mean over seeds) for each core and hidden size; a tie goes to the smaller rate."""
-    best: dict[str, dict[str, str]] = {}
+def _schedule(run: SupervisedRun) -> str:
+    return str(run.config.get("lr_schedule", "constant"))
+
+
+def _settings(runs: list[SupervisedRun]) -> list[tuple[float, str]]:
+    """The (learning rate, schedule) pairs the runs tried, in order."""
+    return sorted({(run.lr, _schedule(run)) for run in runs})
+
+
+def _setting_text(setting: tuple[float, str], schedules: int) -> str:
+    lr, schedule = setting
+    return f"lr {_lr_text(lr)}" + (f" {schedule}" if schedules > 1 else "")
+
+
+def choose_settings(runs: list[SupervisedRun]) -> dict[tuple[str, int], tuple[float, str]]:
+    """``{(core, hidden): (lr, schedule)}``: the setting with the lowest best validation
+    error (mean over seeds) for each core and hidden size; a tie goes to the smaller rate
+    (then the schedule first in the alphabet)."""
+    best = {}
     for (core, hidden), group in sorted(_group(runs).items()):
-        by_lr: dict[float, list[float]] = {}
+        by_setting: dict[tuple[float, str], list[float]] = {}
         for run in group:
-            by_lr.setdefault(run.lr, []).append(run.results["best_validation_error"])
-        lr = min(by_lr, key=lambda v: (statistics.mean(by_lr[v]), v))
-        best.setdefault(core, {})[str(hidden)] = _lr_text(lr)
+            by_setting.setdefault((run.lr, _schedule(run)), []).append(
+                run.results["best_validation_error"]
+            )
+        best[core, hidden] = min(by_setting, key=lambda k: (statistics.mean(by_setting[k]), k))
+    return best
+
+
+def choose_learning_rates(runs: list[SupervisedRun]) -> dict[str, dict[str, object]]:
+    """``{core: {hidden: lr}}`` (``best.json``): the chosen rate of each core and hidden
+    size (:func:`choose_settings`); where the runs tried several schedules, ``{"lr": ...,
+    "lr_schedule": ...}``."""
+    several = len({_schedule(run) for run in runs}) > 1
+    best: dict[str, dict[str, object]] = {}
+    for (core, hidden), (lr, schedule) in choose_settings(runs).items():
+        chosen = {"lr": _lr_text(lr), "lr_schedule": schedule} if several else _lr_text(lr)
+        best.setdefault(core, {})[str(hidden)] = chosen
     return best
 
 
 def tuning_table(runs: list[SupervisedRun], paper: dict) -> str:
-    """Best validation error (%) by core and hidden size (rows) and learning rate
-    (columns); the chosen rate of each row in bold."""
-    lrs = sorted({r.lr for r in runs})
-    chosen = choose_learning_rates(runs)
+    """Best validation error (%), mean over seeds and the number of seeds, by core and
+    hidden size (rows) and setting (columns: the learning rate, and the schedule where the
+    runs tried several); the chosen setting of each row in bold."""
+    settings = _settings(runs)
+    schedules = len({schedule for _, schedule in settings})
+    chosen = choose_settings(runs)
     groups = _group(runs)
     lines = [
-        "| core | hidden | " + " | ".join(f"lr {_lr_text(v)}" for v in lrs) + " |",
-        "|---|---" + "|---" * len(lrs) + "|",
+        "| core | hidden | " + " | ".join(_setting_text(v, schedules) for v in settings) + " |",
+        "|---|---" + "|---" * len(settings) + "|",
     ]
     for core in _order({r.model for r in runs}, paper):
         for hidden in sorted({h for c, h in groups if c == core}):
             cells = []
-            for lr in lrs:
+            for setting in settings:
                 errors = [
-                    r.results["best_validation_error"] for r in groups[core, hidden] if r.lr == lr
+                    r.results["best_validation_error"]
+                    for r in groups[core, hidden]
+                    if (r.lr, _schedule(r)) == setting
                 ]
                 if not errors:
                     cells.append("")
                     continue
                 text = f"{100 * statistics.mean(errors):.1f}"
-                cells.append(f"**{text}**" if _lr_text(lr) == chosen[core][str(hidden)] else text)
+                text = f"**{text}**" if chosen[core, hidden] == setting else text
+                cells.append(text if schedules == 1 else f"{text} (n = {len(errors)})")
             lines.append(f"| {core} | {hidden} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -154,3 +154,26 @@ def test_reports_refuse_what_they_cannot_read(tmp_path, capsys):
     (tmp_path / "runs").mkdir()
     assert supervised_report.main(["table", str(tmp_path)]) == 2
     assert "no finished runs" in capsys.readouterr().err
+
+
+def test_a_tuning_of_rates_and_schedules_chooses_and_shows_the_pair(tmp_path):
+    """Where the runs tried several schedules, the setting is the (rate, schedule) pair:
+    a column each, the pair with the lowest mean best validation error chosen."""
+    from fw_rl.tasks.report import PAPER_TABLE1, SupervisedRun, choose_learning_rates, tuning_table
+
+    def run(name, lr, schedule, error):
+        config = {"core": "fastweights", "core_version": 2, "hidden": 20, "lr": lr,
+                  "lr_schedule": schedule}  # fmt: skip
+        return SupervisedRun(name, tmp_path, config, {"best_validation_error": error})
+
+    runs = [run("a", 1e-3, "constant", 0.02), run("b", 1e-3, "constant", 0.04),
+            run("c", 1e-3, "plateau", 0.01), run("d", 1e-3, "plateau", 0.02),
+            run("e", 3e-3, "constant", 0.10)]  # fmt: skip
+    assert choose_learning_rates(runs) == {
+        "fastweights": {"20": {"lr": "0.001", "lr_schedule": "plateau"}}
+    }
+    table = tuning_table(runs, PAPER_TABLE1)
+    assert "| lr 0.001 constant | lr 0.001 plateau | lr 0.003 constant |" in table
+    assert "| fastweights | 20 | 3.0 (n = 2) | **1.5** (n = 2) | 10.0 (n = 1) |" in table
+    # one schedule: the rate alone, as before
+    assert choose_learning_rates(runs[:2] + runs[4:]) == {"fastweights": {"20": "0.001"}}
