@@ -32,6 +32,13 @@ def normalised_mmer(train_return: np.ndarray) -> float:
     return float(0.5 * finite.max() + 0.5) if len(finite) else float("nan")
 
 
+def env_short_name(env_id: str) -> str:
+    """``popgym:popgym-RepeatFirstEasy-v0`` -> ``RepeatFirstEasy`` (as the grids label it)."""
+    name = env_id.split(":", 1)[-1]
+    name = name.split("/")[-1].removeprefix("popgym-")
+    return name.rsplit("-v", 1)[0] if "-v" in name else name
+
+
 def collect(
     study: Path, env_axis: str, compare: str, others: tuple[Path, ...] = ()
 ) -> dict[str, dict[str, list[float]]]:
@@ -42,9 +49,11 @@ def collect(
     for run in runs:
         # a study of one core (no core axis) compares by the core as it ran, options shown
         label = run.labels.get(compare) or (run.core if compare == "core" else None)
-        if env_axis not in run.labels or not label:
+        # a grid of one env (no env axis) names it by the env the runs ran
+        env = run.labels.get(env_axis) or env_short_name(run.env)
+        if not env or not label:
             raise ReportError(f"{study}: the runs need the axes {env_axis!r} and {compare!r}")
-        scores[label][run.labels[env_axis]].append(normalised_mmer(run.train_return))
+        scores[label][env].append(normalised_mmer(run.train_return))
     return scores
 
 

@@ -82,3 +82,21 @@ def test_a_study_of_one_core_compares_by_the_core_as_it_ran(tmp_path):
     with pytest.raises(ReportError, match="no env has runs of every core"):
         write_mmer_report(tmp_path / "variant", tmp_path / "out", reps=50,
                           others=(tmp_path / "other",))  # fmt: skip
+
+
+def test_a_grid_of_one_env_names_it_by_the_env_the_runs_ran(tmp_path):
+    """A grid with the env among its flags (no env axis) is reported by the env's short name."""
+    from fw_rl.agents.study.mmer import env_short_name
+
+    assert env_short_name("popgym:popgym-RepeatFirstEasy-v0") == "RepeatFirstEasy"
+    assert env_short_name("bsuite/memory_len-v0") == "memory_len"
+    assert env_short_name("CartPole-v1") == "CartPole"
+    for seed in range(2):
+        fake_run(tmp_path, "A", "gru", seed, [0.0, 1.0])
+    for path in (tmp_path / "runs").iterdir():
+        spec = json.loads((path / "study.json").read_text())
+        spec["labels"] = {"model": "gru"}
+        (path / "study.json").write_text(json.dumps(spec))
+        config = {"core": "gru", "total_frames": 100, "env": "popgym:popgym-RepeatFirstEasy-v0"}
+        (path / "config.json").write_text(json.dumps(config))
+    assert collect(tmp_path, "env", "model") == {"gru": {"RepeatFirstEasy": [1.0, 1.0]}}
