@@ -28,12 +28,10 @@ from pathlib import Path
 
 import torch
 
-from fw_rl.agents.algorithms import agent_kinds
-from fw_rl.agents.config import agent_config
 from fw_rl.agents.evaluate import evaluate
-from fw_rl.agents.model import build_model
 from fw_rl.agents.study.runner import DONE_NAME
-from fw_rl.checkpoint import CHECKPOINT_NAME, load_checkpoint, load_model_state
+from fw_rl.agents.study.trained import trained_agent
+from fw_rl.checkpoint import CHECKPOINT_NAME
 from fw_rl.cores import core_declaration
 
 FIELDS = ["run", "core", "fast_lr", "episodes", "mean_return", "mean_return_without_fast",
@@ -63,16 +61,8 @@ def ablate_fast_memory(run_dir: Path, episodes: int = 100, seed: int = 30_000) -
     run_dir = Path(run_dir)
     if episodes < 1:
         raise ValueError(f"--episodes must be at least 1, got {episodes}")
-    payload = load_checkpoint(run_dir, kind=agent_kinds())
-    config = agent_config(payload)
-    if not core_declaration(config.core).has_attention:
-        raise ValueError(
-            f"{run_dir} is a {config.core} agent: its core has no fast memory to take out "
-            "(the ablation needs a fast-weights run)"
-        )
-    model = build_model(config)
-    load_model_state(model, payload, run_dir)
-    model.eval()
+    lacking = "no fast memory to take out (the ablation needs a fast-weights run)"
+    model, config = trained_agent(run_dir, without_fast_memory=lacking)
     play = dict(env_id=config.env, wrappers=config.wrappers, max_steps=config.eval_step_cap)
     trained_lr = model.core.fast_lr
     with_fast = evaluate(model, config.env_options, episodes, seed, **play)

@@ -21,11 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fw_rl.agents.algorithms import agent_kinds
-from fw_rl.agents.config import agent_config
-from fw_rl.agents.model import build_model
-from fw_rl.checkpoint import load_checkpoint, load_model_state
-from fw_rl.cores import core_declaration
+from fw_rl.agents.study.trained import trained_agent
 from fw_rl.envs.catch_family import is_catch
 from fw_rl.envs.factory import make_vector_env
 
@@ -34,18 +30,12 @@ from fw_rl.envs.factory import make_vector_env
 def attention_profile(run_dir: Path, episodes: int = 500, seed: int = 30_000) -> dict:
     """``{"mean": [T, T], "visible_share": [T], "decay_share": [T], "visible": M,
     "mean_return": float}`` for the run's final weights."""
-    payload = load_checkpoint(run_dir, kind=agent_kinds())
-    config = agent_config(payload)
-    if not core_declaration(config.core).has_attention:
-        raise ValueError(f"{run_dir} is a {config.core} agent: its core has no attention to show")
+    model, config = trained_agent(run_dir, without_fast_memory="no attention to show")
     if not is_catch(config.env):
         raise ValueError(
             f"{run_dir} was trained on {config.env}: the attention profile measures Catch's "
             "visible steps"
         )
-    model = build_model(config)
-    load_model_state(model, payload, run_dir)
-    model.eval()
     env = make_vector_env(config.env, config.env_options, episodes, wrappers=config.wrappers)
     obs, _ = env.reset(seed=seed)
     state = model.initial_state(episodes)

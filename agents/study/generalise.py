@@ -17,17 +17,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fw_rl.agents.algorithms import agent_kinds
-from fw_rl.agents.config import agent_config
 from fw_rl.agents.evaluate import evaluate
-from fw_rl.agents.model import build_model
 from fw_rl.agents.study.report import ReportError, interval_estimates
 from fw_rl.agents.study.runner import DONE_NAME, SPEC_NAME
+from fw_rl.agents.study.trained import trained_agent
 from fw_rl.checkpoint import (
     CHECKPOINT_NAME,
     CheckpointError,
-    load_checkpoint,
-    load_model_state,
 )
 from fw_rl.envs.catch_family import is_catch
 
@@ -36,15 +32,11 @@ FIELDS = ["run", "labels", "seed", "trained_visible_steps", "visible_steps", "me
 
 def evaluate_run(run_dir: Path, visible_steps: list[int], episodes: int, seed: int) -> list[dict]:
     """One row per ``visible_steps`` value for the run in ``run_dir``."""
-    payload = load_checkpoint(run_dir, kind=agent_kinds())
-    config = agent_config(payload)
+    model, config = trained_agent(run_dir)
     if not is_catch(config.env):
         raise ReportError(
             f"{run_dir} was trained on {config.env}: generalisation varies Catch's visible steps"
         )
-    model = build_model(config)
-    load_model_state(model, payload, run_dir)
-    model.eval()
     spec = json.loads((run_dir / SPEC_NAME).read_text())
     rows = []
     torch.set_num_threads(1)

@@ -33,11 +33,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from fw_rl.agents.algorithms import agent_kinds
-from fw_rl.agents.config import agent_config
-from fw_rl.agents.model import build_model
-from fw_rl.checkpoint import load_checkpoint, load_model_state
-from fw_rl.cores import core_declaration
+from fw_rl.agents.study.trained import trained_agent
 from fw_rl.envs.factory import make_vector_env
 
 RIDGE = 1e-2  # on standardised features, times the number of samples
@@ -96,10 +92,7 @@ def recall_profile(
 ) -> dict:
     """Per lag ``k = 0..lags``: the probe's score from the fast read and from the hidden
     state, chance, and the attention share on step ``t - k`` against decay alone's."""
-    payload = load_checkpoint(run_dir, kind=agent_kinds())
-    config = agent_config(payload)
-    if not core_declaration(config.core).has_attention:
-        raise ValueError(f"{run_dir} is a {config.core} agent: its core has no fast memory")
+    model, config = trained_agent(run_dir, without_fast_memory="no fast memory")
     space = config.env_info.observation_space
     if isinstance(space, spaces.Discrete):
         classes = int(space.n)
@@ -113,9 +106,6 @@ def recall_profile(
         raise ValueError(f"--episodes must be at least 4 (half fit the probe), got {episodes}")
     if lags < 1:
         raise ValueError(f"--lags must be at least 1, got {lags}")
-    model = build_model(config)
-    load_model_state(model, payload, run_dir)
-    model.eval()
     obs, actions, length = play(model, config, episodes, seed, max_steps)
     with torch.no_grad():
         inputs, hidden, attention = model.core_trace(obs, actions)
