@@ -15,8 +15,12 @@ zeroed at a reset; complex numbers as ``[re, im]``; ``P_s`` the copies' permutat
 and backward, with ``g_z = dL/dRe z + i dL/dIm z``, so that through ``z = a * b``
 ``g_a = g_z * conj(b)``, and through ``z = c . a`` (``c`` real) ``g_c = Re(conj(a) g_z)``.
 
-Outputs and gradients equal the PyTorch form's (``tests/cores/test_associative_lstm.py``,
-``gradcheck`` included). Used on the CPU for float tensors where numba imports.
+The backward pass recomputes each step's gates, keys, memories and read from the saved
+pre-activations and starting memories, so those lines appear in both loops: an equation
+changed in one must be changed in the other (and in ``associative_lstm.py``); the tests
+compare all three. Outputs and gradients equal the PyTorch form's
+(``tests/cores/test_associative_lstm.py``, ``gradcheck`` included). Used on the CPU for
+float tensors where numba imports.
 """
 
 from __future__ import annotations
