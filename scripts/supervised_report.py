@@ -87,7 +87,9 @@ def main(argv=None) -> int:
             text = (
                 f"Learning-rate tuning, {TASK_NAMES[task].split(',')[0]}: the best validation "
                 "error (%) each run reached, mean over seeds; in bold the setting chosen for "
-                f"each core and hidden size.\n\n{report.tuning_table(runs, paper)}\n\n"
+                "each core and hidden size (none in a row with runs still to finish: a row "
+                "chooses only when every setting has all its seeds)."
+                f"\n\n{report.tuning_table(runs, paper)}\n\n"
                 f"Made by: `{made_by}`\n"
             )
             (out / "best.json").write_text(json.dumps(best, indent=2) + "\n")

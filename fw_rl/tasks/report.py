@@ -132,13 +132,18 @@ def mark_protocols(runs: list[SupervisedRun]) -> None:
     if len({protocol(r) for r in runs}) > 1:
         for r in runs:
             r.protocol = protocol(r)
-    # a learning rate other than the rest of its row's (a diagnosis beside a table)
-    rates: dict[tuple, set] = {}
+    # a learning rate or schedule other than the rest of its row's (a diagnosis beside a
+    # table, a tuned row beside an earlier one)
+    settings: dict[tuple, set] = {}
     for r in runs:
-        rates.setdefault((run_core_label(r.config), r.hidden, r.protocol), set()).add(r.lr)
+        row = (run_core_label(r.config), r.hidden, r.protocol)
+        settings.setdefault(row, set()).add((r.lr, _schedule(r)))
     for r in runs:
-        if len(rates[run_core_label(r.config), r.hidden, r.protocol]) > 1:
-            r.protocol = ", ".join(p for p in (r.protocol, f"lr {_lr_text(r.lr)}") if p)
+        row = settings[run_core_label(r.config), r.hidden, r.protocol]
+        if len(row) > 1:
+            several_schedules = len({schedule for _, schedule in row}) > 1
+            setting = _setting_text((r.lr, _schedule(r)), 2 if several_schedules else 1)
+            r.protocol = ", ".join(p for p in (r.protocol, setting) if p)
 
 
 def _group(runs: list[SupervisedRun]) -> dict[tuple[str, int], list[SupervisedRun]]:
@@ -196,17 +201,29 @@ def _setting_text(setting: tuple[float, str], schedules: int) -> str:
     return f"lr {_lr_text(lr)}" + (f" {schedule}" if schedules > 1 else "")
 
 
+def _by_setting(group: list[SupervisedRun]) -> dict[tuple[float, str], list[float]]:
+    """The best validation errors of a row's runs, by (learning rate, schedule)."""
+    by_setting: dict[tuple[float, str], list[float]] = {}
+    for run in group:
+        by_setting.setdefault((run.lr, _schedule(run)), []).append(
+            run.results["best_validation_error"]
+        )
+    return by_setting
+
+
 def choose_settings(runs: list[SupervisedRun]) -> dict[tuple[str, int], tuple[float, str]]:
     """``{(core, hidden): (lr, schedule)}``: the setting with the lowest best validation
     error (mean over seeds) for each core and hidden size; a tie goes to the smaller rate
-    (then the schedule first in the alphabet)."""
+    (then the schedule first in the alphabet). Only complete rows choose: every setting
+    the study tried, each with as many finished runs as the study's fullest cell (a row
+    whose runs are still going would choose from the seeds that happened to end first)."""
+    settings = _settings(runs)
+    groups = {key: _by_setting(group) for key, group in _group(runs).items()}
+    seeds = max(len(errors) for by_setting in groups.values() for errors in by_setting.values())
     best = {}
-    for (core, hidden), group in sorted(_group(runs).items()):
-        by_setting: dict[tuple[float, str], list[float]] = {}
-        for run in group:
-            by_setting.setdefault((run.lr, _schedule(run)), []).append(
-                run.results["best_validation_error"]
-            )
+    for (core, hidden), by_setting in sorted(groups.items()):
+        if any(len(by_setting.get(setting, [])) < seeds for setting in settings):
+            continue
         best[core, hidden] = min(by_setting, key=lambda k: (statistics.mean(by_setting[k]), k))
     return best
 
@@ -226,7 +243,8 @@ def choose_learning_rates(runs: list[SupervisedRun]) -> dict[str, dict[str, obje
 def tuning_table(runs: list[SupervisedRun], paper: dict) -> str:
     """Best validation error (%), mean over seeds and the number of seeds, by core and
     hidden size (rows) and setting (columns: the learning rate, and the schedule where the
-    runs tried several); the chosen setting of each row in bold."""
+    runs tried several); the chosen setting of each row in bold, none in a row not yet
+    complete (:func:`choose_settings`)."""
     settings = _settings(runs)
     schedules = len({schedule for _, schedule in settings})
     chosen = choose_settings(runs)
@@ -248,7 +266,7 @@ def tuning_table(runs: list[SupervisedRun], paper: dict) -> str:
                     cells.append("")
                     continue
                 text = f"{100 * statistics.mean(errors):.1f}"
-                text = f"**{text}**" if chosen[core, hidden] == setting else text
+                text = f"**{text}**" if chosen.get((core, hidden)) == setting else text
                 cells.append(text if schedules == 1 else f"{text} (n = {len(errors)})")
             lines.append(f"| {core} | {hidden} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -316,7 +334,7 @@ def training_table(runs: list[SupervisedRun], paper: dict) -> str:
                 rows = read_log(r.run_dir, "curve")
                 if rows:
                     final_train.append(100 * float(rows[-1]["train_error"]))
-            lrs = ", ".join(sorted({_lr_text(r.lr) for r in group}))
+            lrs = ", ".join(sorted({_rate_and_schedule(r) for r in group}))
             # a run that stopped by patience on its last allowed update met the cap too
             capped = sum(r.results["updates"] >= int(r.config.get("updates", 0)) for r in group)
             lines.append(
@@ -325,6 +343,12 @@ def training_table(runs: list[SupervisedRun], paper: dict) -> str:
                 + f" | {capped} of {len(group)} | {statistics.mean(final_train):.1f} |"
             )
     return "\n".join(lines)
+
+
+def _rate_and_schedule(run: SupervisedRun) -> str:
+    """The run's learning rate, with its schedule where it was not constant."""
+    schedule = _schedule(run)
+    return _lr_text(run.lr) + ("" if schedule == "constant" else f" {schedule}")
 
 
 def _short_reason(stopped: str) -> str:

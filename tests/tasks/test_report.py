@@ -168,12 +168,48 @@ def test_a_tuning_of_rates_and_schedules_chooses_and_shows_the_pair(tmp_path):
 
     runs = [run("a", 1e-3, "constant", 0.02), run("b", 1e-3, "constant", 0.04),
             run("c", 1e-3, "plateau", 0.01), run("d", 1e-3, "plateau", 0.02),
-            run("e", 3e-3, "constant", 0.10)]  # fmt: skip
+            run("e", 3e-3, "constant", 0.10), run("f", 3e-3, "constant", 0.12)]  # fmt: skip
     assert choose_learning_rates(runs) == {
         "fastweights": {"20": {"lr": "0.001", "lr_schedule": "plateau"}}
     }
     table = tuning_table(runs, PAPER_TABLE1)
     assert "| lr 0.001 constant | lr 0.001 plateau | lr 0.003 constant |" in table
-    assert "| fastweights | 20 | 3.0 (n = 2) | **1.5** (n = 2) | 10.0 (n = 1) |" in table
+    assert "| fastweights | 20 | 3.0 (n = 2) | **1.5** (n = 2) | 11.0 (n = 2) |" in table
     # one schedule: the rate alone, as before
     assert choose_learning_rates(runs[:2] + runs[4:]) == {"fastweights": {"20": "0.001"}}
+
+
+def test_a_tuning_row_with_runs_still_to_finish_chooses_nothing(tmp_path):
+    """A row chooses only when each setting of the study has all its seeds: from the seeds
+    that happened to finish first, it would choose by luck."""
+    from fw_rl.tasks.report import PAPER_TABLE1, SupervisedRun, choose_learning_rates, tuning_table
+
+    def run(name, core, lr, error):
+        config = {"core": core, "hidden": 20, "lr": lr, "core_version": 0}  # the newest
+        return SupervisedRun(name, tmp_path, config, {"best_validation_error": error})
+
+    complete = [run(f"fw{i}", "fastweights", lr, 0.01 * i) for i, lr in
+                enumerate((1e-3, 1e-3, 3e-3, 3e-3))]  # fmt: skip
+    partial = [run("lstm1", "lstm", 1e-3, 0.20), run("lstm2", "lstm", 1e-3, 0.30),
+               run("lstm3", "lstm", 3e-3, 0.10)]  # fmt: skip
+    assert choose_learning_rates(complete + partial) == {"fastweights": {"20": "0.001"}}
+    table = tuning_table(complete + partial, PAPER_TABLE1)
+    assert "| lstm | 20 | 25.0 | 10.0 |" in table  # shown, none in bold
+    finished = [*partial, run("lstm4", "lstm", 3e-3, 0.40)]
+    assert choose_learning_rates(complete + finished)["lstm"] == {"20": "0.001"}
+
+
+def test_a_tuned_row_beside_an_earlier_row_of_another_schedule_is_its_own_row(tmp_path):
+    from fw_rl.tasks.report import SupervisedRun, mark_protocols
+
+    def run(name, lr, schedule):
+        config = {"core": "lstm", "hidden": 20, "lr": lr, "lr_schedule": schedule,
+                  "updates": 150_000, "patience": 30}  # fmt: skip
+        return SupervisedRun(name, tmp_path, config, {})
+
+    runs = [run("earlier", 3e-3, "constant"), run("tuned", 3e-3, "plateau")]
+    mark_protocols(runs)
+    assert [r.model for r in runs] == ["lstm [lr 0.003 constant]", "lstm [lr 0.003 plateau]"]
+    runs = [run("earlier", 3e-3, "constant"), run("tuned", 1e-3, "constant")]
+    mark_protocols(runs)
+    assert [r.model for r in runs] == ["lstm [lr 0.003]", "lstm [lr 0.001]"]

@@ -20,3 +20,41 @@ def test_by_position_gives_the_committed_row_of_a_kept_run(tmp_path):
     committed = (ASSOC / "by_position.md").read_text().splitlines()
     assert row in committed  # the same test error, positions, collisions and cosines
     assert "| 4.42 |" in row and "| 10 |" in row
+
+
+def test_the_tuned_grids_take_each_chosen_setting_and_link_the_tunings_runs(tmp_path):
+    """make_tuned_grids.py: a core with a choice joins both grids at its (rate, schedule);
+    the tuning's finished runs of that setting become its first seeds, linked."""
+    import json
+    import shutil
+
+    shutil.copy(ASSOC / "make_tuned_grids.py", tmp_path)
+    (tmp_path / "grids").mkdir()
+    shutil.copy(ASSOC / "grids" / "tuning_protocol.json", tmp_path / "grids")
+    tuning = tmp_path / "tuning_protocol"
+    best = {"lstm": {"20": {"lr": "0.003", "lr_schedule": "plateau"}}}
+    (tuning / "runs").mkdir(parents=True)
+    (tuning / "best.json").write_text(json.dumps(best))
+    for name, schedule, seed, done in (
+        ("a", "plateau", 0, True),
+        ("b", "constant", 1, True),
+        ("c", "plateau", 1, True),
+        ("d", "plateau", 2, False),
+    ):
+        run = tuning / "runs" / name
+        run.mkdir()
+        config = {"core": "lstm", "lr": 0.003, "lr_schedule": schedule, "seed": seed}
+        (run / "config.json").write_text(json.dumps(config))
+        if done:
+            (run / "done.json").write_text("{}")
+    done = subprocess.run([sys.executable, str(tmp_path / "make_tuned_grids.py")],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    r20 = json.loads((tmp_path / "grids" / "table1_tuned_R20.json").read_text())
+    setting = ["--core", "lstm", "--lr", "0.003", "--lr-schedule", "plateau"]
+    assert r20["axes"] == {"core": {"lstm": setting}} and r20["seeds"] == list(range(10))
+    assert r20["flags"][r20["flags"].index("--hidden") + 1] == "20"
+    r50 = json.loads((tmp_path / "grids" / "table1_tuned_R50_R100.json").read_text())
+    assert "--hidden" not in r50["flags"] and set(r50["axes"]["hidden"]) == {"R50", "R100"}
+    links = {p.name: p.resolve().name for p in (tmp_path / "table1_tuned_R20" / "runs").iterdir()}
+    assert links == {"lstm-seed0": "a", "lstm-seed1": "c"}  # the chosen schedule, finished

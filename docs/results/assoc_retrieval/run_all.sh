@@ -48,3 +48,11 @@ report generalisation "$OUT/table1_R20" "$OUT/table1_R50_R100" "$OUT/table1_vari
 # 6. Table 1 at the paper's level (issue #34): every core tuned at the protocol's length, the
 # same budget each (2 learning rates x 2 schedules x 3 seeds, R = 20)
 study "$OUT/grids/tuning_protocol.json" --out "$OUT/tuning_protocol"
+report tuning "$OUT/tuning_protocol"       # best.json: a core's choice once its cells are full
+"$PY" "$OUT/make_tuned_grids.py"           # the chosen settings, the tuning's seeds 0-2 linked
+study "$OUT/grids/table1_tuned_R20.json" --out "$OUT/table1_tuned_R20"
+study "$OUT/grids/table1_tuned_R50_R100.json" --out "$OUT/table1_tuned_R50_R100"
+report table "$OUT/table1_tuned_R20" "$OUT/table1_tuned_R50_R100" --out "$OUT/tuned"
+# does the seed decide a run's outcome? the same seeds in forms equal in exact arithmetic
+study "$OUT/grids/numerics.json" --out "$OUT/numerics"
+report compare "$OUT/numerics" --axis compute --baseline compiled_loop
