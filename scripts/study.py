@@ -223,14 +223,22 @@ def _ablate(args: argparse.Namespace) -> int:
     )
 
 
+class DefaultsShown(argparse.ArgumentDefaultsHelpFormatter):
+    """An option's default after its help, except where it has none (a required option, or
+    one whose absence means something its help says) or the help already gives it."""
+
+    def _get_help_string(self, action):
+        if action.default is None or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def main(argv=None) -> int:
     parser = Parser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        allow_abbrev=False,
+        description=__doc__.split("\n\n")[0], formatter_class=DefaultsShown, allow_abbrev=False
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    defaults_shown = argparse.ArgumentDefaultsHelpFormatter
+    defaults_shown = DefaultsShown
     run = commands.add_parser(
         "run", help="run (or continue) a grid", allow_abbrev=False, formatter_class=defaults_shown
     )

@@ -306,6 +306,20 @@ def test_report_of_an_empty_folder_is_an_error(tmp_path):
         write_report(tmp_path, tmp_path)
 
 
+def test_help_shows_the_defaults_that_exist(capsys):
+    """Every subcommand's --help gives an option's default; never "(default: None)" for a
+    required option or one whose help already says what its absence means."""
+    for command in ("run", "report", "ablate", "recall", "mmer"):
+        with pytest.raises(SystemExit):
+            study.main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "(default: None)" not in text, command
+    with pytest.raises(SystemExit):
+        study.main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "0: no (default: 0)" in text and "runs at once (default 1; on Ray: all, queued)" in text
+
+
 def test_pinning_needs_enough_cores(tmp_path, capsys):
     grid = write_grid(tmp_path / "g.json")
     cores = os.cpu_count() or 1
