@@ -18,7 +18,10 @@ and backward, with ``g_z = dL/dRe z + i dL/dIm z``, so that through ``z = a * b`
 The backward pass recomputes each step's gates, keys, memories and read from the saved
 pre-activations and starting memories, so those lines appear in both loops: an equation
 changed in one must be changed in the other (and in ``associative_lstm.py``); the tests
-compare all three. Outputs and gradients equal the PyTorch form's
+compare all three. (Saving those activations in the forward loop instead was tried once and
+not kept: in one unkept trial the backward loop gained about as much time as the forward
+loop lost, so the recomputation is not where the backward loop's time goes.)
+Outputs and gradients equal the PyTorch form's
 (``tests/cores/test_associative_lstm.py``, ``gradcheck`` included). Used on the CPU for
 float tensors where numba imports.
 """
