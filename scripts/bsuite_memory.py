@@ -18,13 +18,15 @@ resumes a sweep; an unfinished one starts again (bsuite's log counts from episod
 ``plot_learning``, every agent found) into ``OUT/<experiment>-scale.png`` and
 ``OUT/<experiment>-learning.png``. Needs the ``benchmarks`` extra.
 
-Exit codes: 0 done, 1 a run failed, 2 bad arguments.
+Exit codes: 0 done, 1 a run failed, 2 bad arguments, 130 stopped by Ctrl-C or SIGTERM
+(passed on to the setting's trainer, whose unfinished run starts anew next time).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -87,6 +89,27 @@ def run_flags(
     return flags, run_dir
 
 
+def _train(argv: list[str]) -> tuple[int, bool]:
+    """Run one setting's trainer; a SIGTERM (or SIGINT) to this process is passed on to it,
+    so that stopping the sweep never leaves a trainer running on. Returns its exit code and
+    whether the sweep was asked to stop."""
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+    stopped = []
+
+    def forward(signum, _frame):
+        stopped.append(signum)
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        code = process.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return code, bool(stopped)
+
+
 def run(args) -> int:
     settings = (
         args.settings if args.settings is not None else range(len(settings_of(args.experiment)))
@@ -103,7 +126,10 @@ def run(args) -> int:
         run_dir.parent.mkdir(parents=True, exist_ok=True)
         argv = [sys.executable, str(ROOT / "scripts" / "a3c.py"), *flags, *args.extra]
         print(f"{run_dir.name}: training", flush=True)
-        code = subprocess.call(argv, stdout=subprocess.DEVNULL)
+        code, stopped = _train(argv)
+        if stopped:  # asked to stop: the run saved its checkpoint; the sweep goes no further
+            print(f"{run_dir.name}: stopped (run the same command again to start it anew)")
+            return 130
         if code != 0:
             if run_dir.is_dir() and not any(run_dir.iterdir()):
                 run_dir.rmdir()  # refused before it wrote anything: leave no empty folder

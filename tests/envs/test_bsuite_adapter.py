@@ -97,6 +97,47 @@ def test_a_short_sweep_is_logged_and_scored_by_bsuites_analysis(tmp_path):
         assert int(list(csv.DictReader(f))[-1]["steps"]) == 600
 
 
+def test_stopping_a_sweep_stops_its_trainer_too(tmp_path):
+    """SIGTERM to the sweep is passed on to the setting's trainer: none is left running."""
+    import os
+    import signal
+    import time
+
+    script = ROOT / "scripts" / "bsuite_memory.py"
+    run = [sys.executable, str(script), "run", "--core", "lstm", "--experiment", "memory_len"]
+    run += ["--settings", "0", "1", "--out", str(tmp_path)]
+    long = ["--", "--hidden-size", "8", "--encoder-size", "8", "--total-frames", "10000000"]
+    sweep = subprocess.Popen(run + long, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    metrics = tmp_path / "lstm" / "runs" / "memory_len-0" / "metrics.csv"
+    deadline = time.monotonic() + 120
+    while not metrics.is_file() and time.monotonic() < deadline and sweep.poll() is None:
+        time.sleep(0.5)
+    assert metrics.is_file(), "the trainer never started"
+
+    def trainers() -> list[int]:
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                line = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if "a3c.py" in line and str(tmp_path) in line:
+                found.append(int(pid))
+        return found
+
+    assert trainers()
+    sweep.send_signal(signal.SIGTERM)
+    try:
+        out, _ = sweep.communicate(timeout=120)
+        left = trainers()
+    finally:
+        for pid in trainers():  # never leave one running on past the test
+            os.kill(pid, signal.SIGKILL)
+    assert sweep.returncode == 130 and "memory_len-0: stopped" in out
+    assert "memory_len-1" not in out  # the sweep went no further
+    assert left == []
+
+
 def test_a_sweeps_runs_play_one_stream_with_no_time_limit(tmp_path):
     """bsuite sets the episodes a run plays, however long they take: its runs name
     --max-minutes 0 (A3C's default stops at 15 minutes) and one stream, 1 x 1."""
