@@ -58,3 +58,22 @@ def test_the_tuned_grids_take_each_chosen_setting_and_link_the_tunings_runs(tmp_
     assert "--hidden" not in r50["flags"] and set(r50["axes"]["hidden"]) == {"R50", "R100"}
     links = {p.name: p.resolve().name for p in (tmp_path / "table1_tuned_R20" / "runs").iterdir()}
     assert links == {"lstm-seed0": "a", "lstm-seed1": "c"}  # the chosen schedule, finished
+
+
+def test_collapse_gives_the_committed_table_of_the_bsuite_reruns(tmp_path):
+    """docs/results/memory/collapse.py reads the committed bsuite reruns (bsuite's CSV logs
+    and the training logs) into the committed table, row for row."""
+    import pytest
+
+    pytest.importorskip("bsuite")
+    memory = ROOT / "docs" / "results" / "memory"
+    out = tmp_path / "collapse.md"
+    done = subprocess.run(
+        [sys.executable, str(memory / "collapse.py"), "--out", str(out)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| 8 ")]
+    committed = (memory / "bsuite_collapse" / "collapse.md").read_text().splitlines()
+    assert len(rows) == 9 and all(row in committed for row in rows)
+    assert "| 8 | default | 0 |" in "\n".join(rows)

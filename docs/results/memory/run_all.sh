@@ -55,3 +55,25 @@ for grid in recent_past slow_part fast_lr_sweep; do
   $PY scripts/study.py run docs/results/memory/grids/$grid.json --out docs/results/memory/$grid
   $PY scripts/study.py mmer docs/results/memory/$grid
 done
+# Why a bsuite pass does not hold to the end (issue #33, section 1): fast weights at L = 8
+# (setting 7) and 14 (setting 11), where the committed runs ended at chance, 3 seeds; a
+# larger entropy cost at both, a smaller learning rate at L = 8
+OUT=docs/results/memory/bsuite_collapse
+for seed in 0 1 2; do
+  for variant in default entropy0.05 lr4e-4; do
+    case $variant in
+      default) extra=();;
+      entropy0.05) extra=(--entropy-cost 0.05);;
+      lr4e-4) extra=(--lr 0.0004);;
+    esac
+    $PY scripts/bsuite_memory.py run --core fastweights --experiment memory_len --settings 7 \
+      --out $OUT --name "fastweights-$variant-seed$seed" -- --seed $seed "${extra[@]}"
+  done
+  $PY scripts/bsuite_memory.py run --core fastweights --experiment memory_len --settings 11 \
+    --out $OUT --name "fastweights-default-seed$seed" -- --seed $seed
+done
+for seed in 0 1 2; do  # at L = 14 the larger entropy cost too
+  $PY scripts/bsuite_memory.py run --core fastweights --experiment memory_len --settings 11 \
+    --out $OUT --name "fastweights-entropy0.05-seed$seed" -- --seed $seed --entropy-cost 0.05
+done
+$PY docs/results/memory/collapse.py
