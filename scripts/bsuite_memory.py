@@ -127,7 +127,7 @@ def run(args) -> int:
         argv = [sys.executable, str(ROOT / "scripts" / "a3c.py"), *flags, *args.extra]
         print(f"{run_dir.name}: training", flush=True)
         code, stopped = _train(argv)
-        if stopped:  # asked to stop: the run saved its checkpoint; the sweep goes no further
+        if stopped:  # asked to stop: the trainer has stopped; the sweep goes no further
             print(f"{run_dir.name}: stopped (run the same command again to start it anew)")
             return 130
         if code != 0:

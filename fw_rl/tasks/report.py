@@ -256,12 +256,9 @@ def tuning_table(runs: list[SupervisedRun], paper: dict) -> str:
     for core in _order({r.model for r in runs}, paper):
         for hidden in sorted({h for c, h in groups if c == core}):
             cells = []
+            by_setting = _by_setting(groups[core, hidden])
             for setting in settings:
-                errors = [
-                    r.results["best_validation_error"]
-                    for r in groups[core, hidden]
-                    if (r.lr, _schedule(r)) == setting
-                ]
+                errors = by_setting.get(setting)
                 if not errors:
                     cells.append("")
                     continue

@@ -53,6 +53,10 @@ report tuning "$OUT/tuning_protocol"       # best.json: a core's choice once its
 study "$OUT/grids/table1_tuned_R20.json" --out "$OUT/table1_tuned_R20"
 study "$OUT/grids/table1_tuned_R50_R100.json" --out "$OUT/table1_tuned_R50_R100"
 report table "$OUT/table1_tuned_R20" "$OUT/table1_tuned_R50_R100" --out "$OUT/tuned"
+report table "$OUT/table1_tuned_R20" "$OUT/table1_long_R20" --out "$OUT/tuned_vs_long"
 # does the seed decide a run's outcome? the same seeds in forms equal in exact arithmetic
 study "$OUT/grids/numerics.json" --out "$OUT/numerics"
 report compare "$OUT/numerics" --axis compute --baseline compiled_loop
+R="$OUT/numerics/runs"
+"$PY" "$OUT/by_position.py" "$R/attention-seed0" "$R/pytorch_matrix-seed0" "$R/attention-seed1" \
+  "$R/pytorch_matrix-seed1" --out "$OUT/numerics/by_position.md"

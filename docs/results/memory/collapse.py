@@ -24,12 +24,14 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # last_episodes.py beside this file reads bsuite's logs
+
+from last_episodes import correct_by_episode, setting_values  # noqa: E402
 
 
 def correct_fractions(log: Path) -> tuple[float, float]:
     """(whole run, last 1,000 episodes) from bsuite's cumulative ``total_perfect``."""
-    with log.open() as f:
-        counts = {int(r["episode"]): int(r["total_perfect"]) for r in csv.DictReader(f)}
+    counts = correct_by_episode(log)
     last = max(counts)
     return counts[last] / last, (counts[last] - counts[last - 1000]) / 1000
 
@@ -44,8 +46,7 @@ def late_mean(metrics: Path, column: str) -> float:
 def rows(root: Path, lengths=None) -> list[tuple[int, str, int, float, float, float, float]]:
     """``(L, variant, seed, whole, last 1,000, late entropy, late value loss)`` of every
     finished run."""
-    from bsuite.experiments.memory_len.sweep import SETTINGS
-
+    lengths_of = setting_values("memory_len")
     found = []
     for agent in sorted(p for p in root.iterdir() if (p / "csv").is_dir()):
         # <core>-<variant>-seed<n> (a variant's name may hold dashes: lr4e-4); a folder of
@@ -55,7 +56,7 @@ def rows(root: Path, lengths=None) -> list[tuple[int, str, int, float, float, fl
         for log in sorted((agent / "csv").glob("bsuite_id_-_memory_len-*.csv")):
             setting = int(log.stem.rsplit("-", 1)[1])
             run = agent / "runs" / f"memory_len-{setting}"
-            length = SETTINGS[setting]["memory_length"]
+            length = lengths_of[setting]
             if not (run / "done.json").is_file() or (lengths and length not in lengths):
                 continue
             whole, tail = correct_fractions(log)

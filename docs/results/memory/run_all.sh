@@ -58,7 +58,7 @@ done
 # Why a bsuite pass does not hold to the end (issue #33, section 1): fast weights at L = 8
 # (setting 7) and 14 (setting 11), where the committed runs ended at chance, 3 seeds; a
 # larger entropy cost at both, a smaller learning rate at L = 8
-OUT=docs/results/memory/bsuite_collapse
+RERUNS=docs/results/memory/bsuite_collapse
 for seed in 0 1 2; do
   for variant in default entropy0.05 lr4e-4; do
     case $variant in
@@ -67,13 +67,13 @@ for seed in 0 1 2; do
       lr4e-4) extra=(--lr 0.0004);;
     esac
     $PY scripts/bsuite_memory.py run --core fastweights --experiment memory_len --settings 7 \
-      --out $OUT --name "fastweights-$variant-seed$seed" -- --seed $seed "${extra[@]}"
+      --out $RERUNS --name "fastweights-$variant-seed$seed" -- --seed $seed "${extra[@]}"
   done
   $PY scripts/bsuite_memory.py run --core fastweights --experiment memory_len --settings 11 \
-    --out $OUT --name "fastweights-default-seed$seed" -- --seed $seed
+    --out $RERUNS --name "fastweights-default-seed$seed" -- --seed $seed
 done
 for seed in 0 1 2; do  # at L = 14 the larger entropy cost too
   $PY scripts/bsuite_memory.py run --core fastweights --experiment memory_len --settings 11 \
-    --out $OUT --name "fastweights-entropy0.05-seed$seed" -- --seed $seed --entropy-cost 0.05
+    --out $RERUNS --name "fastweights-entropy0.05-seed$seed" -- --seed $seed --entropy-cost 0.05
 done
 $PY docs/results/memory/collapse.py
