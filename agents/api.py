@@ -160,6 +160,14 @@ def _check_settings(config_class, settings: dict, where: str) -> dict:
     return checked
 
 
+def _verbosity(verbose: int | bool) -> int:
+    """``verbose`` as Stable-Baselines3 reads it: 0 (or False) prints nothing, 1 (or True)
+    the run's folder and its progress lines, 2 also every setting as a table."""
+    if isinstance(verbose, (bool, int)) and int(verbose) in (0, 1, 2):
+        return int(verbose)
+    raise ConfigError(f"verbose must be 0, 1 or 2 (or False / True), got {verbose!r}")
+
+
 class Agent:
     """An algorithm's agent: its settings (``config``) and, once trained or loaded, its
     network (``model``). Use :class:`PPO` or :class:`A3C`."""
@@ -173,7 +181,7 @@ class Agent:
         *,
         wrappers: Sequence[str | type] = (),
         env_kwargs: dict | None = None,
-        verbose: bool = True,
+        verbose: int = 1,
         **settings: Any,
     ) -> None:
         config_class = self.declaration().config_class()
@@ -193,7 +201,7 @@ class Agent:
             self.config: TrainerConfig = config_class(**values)
         except (ConfigError, EnvError) as e:
             raise ConfigError(_api_words(str(e), config_class)) from None
-        self.verbose = verbose
+        self.verbose = _verbosity(verbose)
         self._asked_run_dir = self.config.run_dir  # its first learn() writes there
         self.run_dir: Path | None = None
         self.model: ActorCritic = build_model(self.config)
@@ -243,6 +251,7 @@ class Agent:
             if e.held is None:
                 raise
             raise holds_a_run(e.held, api=True) from None  # the API's words, not the flags
+        trainer.session.show_settings = self.verbose >= 2
         if not continues and self._trained:
             trainer.start_from(self.model.state_dict())
         code = trainer.train()
@@ -422,7 +431,7 @@ class A3C(Agent):
 AGENT_CLASSES: dict[str, type[Agent]] = {cls.algorithm: cls for cls in (PPO, A3C)}
 
 
-def load(path: str | Path, env: EnvLike | None = None, verbose: bool = True) -> Agent:
+def load(path: str | Path, env: EnvLike | None = None, verbose: int = 1) -> Agent:
     """The agent saved in a run folder (its ``checkpoint.pt``) or a checkpoint file, of
     any algorithm. ``env`` replaces the recorded env (needed where the run was given a
     lambda or closure, which no other process can make)."""
@@ -438,7 +447,7 @@ def load(path: str | Path, env: EnvLike | None = None, verbose: bool = True) -> 
     except (EnvError, ConfigError) as e:
         raise ConfigError(_api_words(str(e), algorithm.config_class())) from None
     agent = cls.__new__(cls)
-    agent.config, agent.verbose = config, verbose
+    agent.config, agent.verbose = config, _verbosity(verbose)
     agent._asked_run_dir = ""  # a new run from a checkpoint file: a folder of its own
     path = Path(path)
     # a run folder continues with learn(); a checkpoint file starts a new run from its weights

@@ -83,6 +83,7 @@ class RunSession:
         self._unused = set(unused)  # kept in config.json, left out of the printed table
         self._log_specs, self._key, self._renamed = logs, key, renamed
         self._want_tensorboard = tensorboard
+        self.show_settings = True  # announce() prints the table (else where config.json is)
         self.logs: dict[str, CsvLog] = {}
         self.tensorboard = None
         self.signal_received: int | None = None
@@ -172,10 +173,11 @@ class RunSession:
         return "\n".join(["| setting | value |", "|---|---|", *rows])
 
     def announce(self) -> None:
-        """The run's opening lines: where it is written, and every setting."""
+        """The run's opening lines: where it is written, and every setting (or, where
+        ``show_settings`` is off, the file that holds them)."""
         self.say(f"run directory: {self.run_dir}")
         table = self.settings_table()
-        self.say(table)
+        self.say(table if self.show_settings else f"settings: {self.run_dir / CONFIG_NAME}")
         if self.tensorboard is not None:
             self.tensorboard.add_text("hyperparameters", table)
 

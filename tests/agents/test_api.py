@@ -217,6 +217,25 @@ def test_bad_api_input_is_a_config_error_naming_what_is_allowed():
     assert fw_rl.A3C(make_cartpole).config.env == f"{__name__}:make_cartpole"
 
 
+def test_verbose_levels_print_as_stable_baselines3s_do(tmp_path, capsys):
+    """0 prints nothing, 1 the run's folder and progress without the settings table (a
+    second learn() would repeat it), 2 the table too; anything else is refused."""
+    printed = {}
+    for level in (0, 1, 2):
+        agent = fw_rl.PPO("CartPole-v1", core="gru", verbose=level, total_frames=64,
+                          run_dir=str(tmp_path / f"v{level}"), **PPO_TINY)  # fmt: skip
+        capsys.readouterr()
+        agent.learn()
+        printed[level] = capsys.readouterr().out
+    assert printed[0] == ""
+    assert "run directory:" in printed[1] and "| setting | value |" not in printed[1]
+    assert f"settings: {tmp_path / 'v1' / 'config.json'}" in printed[1]
+    assert "| setting | value |" in printed[2] and "| lr |" in printed[2]
+    assert fw_rl.PPO("CartPole-v1", verbose=True).verbose == 1
+    with pytest.raises(fw_rl.ConfigError, match="verbose must be 0, 1 or 2 .* got 3"):
+        fw_rl.PPO("CartPole-v1", verbose=3)
+
+
 class ToyCore(GRUCore):
     """A core from outside the package (here, a GRU under another name)."""
 
