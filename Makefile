@@ -39,9 +39,12 @@ TRAIN_ARGS ?= --stop-at-return 0.95
 train: venv
 	$(PY) scripts/a3c.py --core fastweights $(TRAIN_ARGS) $(ARGS)
 
+# the tests run on every core (pytest-xdist); the Ray tests share one worker (conftest.py)
+PYTEST_WORKERS ?= -n auto --dist loadgroup
+
 test: venv
 	$(VENV)/bin/ruff check .
-	SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy $(PY) -m pytest -q $(PYTEST_ARGS)
+	SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy $(PY) -m pytest -q $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -9,6 +9,15 @@ import logging  # noqa: E402
 import pytest  # noqa: E402
 
 
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist (``make test`` runs ``-n auto --dist loadgroup``) every test that
+    starts Ray runs in one worker, so the session still has one local Ray instance: those
+    that join the ``ray_cluster`` fixture, and test_ray_backend.py's own."""
+    for item in items:
+        if "ray_cluster" in item.fixturenames or item.path.name == "test_ray_backend.py":
+            item.add_marker(pytest.mark.xdist_group("ray"))
+
+
 @pytest.fixture(scope="session")
 def ray_cluster():
     """One simulated Ray cluster for the whole session: a head and a second node, one CPU

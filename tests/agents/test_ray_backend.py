@@ -164,7 +164,7 @@ def test_workers_are_placed_on_both_nodes_and_a_killed_one_is_restarted(ray_clus
     assert ray_processes("WorkerActor") == [] or _eventually_gone("WorkerActor")
 
 
-def _eventually_gone(kind, timeout=10):
+def _eventually_gone(kind, timeout=30):
     deadline = time.time() + timeout
     while ray_processes(kind) and time.time() < deadline:
         time.sleep(0.2)
@@ -195,11 +195,22 @@ def train_and_kill(tmp_path, kind, delay=0.0, **settings):
     """Train here and SIGKILL one ``kind`` actor once the run has 8,000 frames; returns
     (exit code, output, the pids killed)."""
     holder = {}
+    out = io.StringIO()
 
     class Watched(A3CTrainer):  # lets the killing thread see the frame count
         def __init__(self, *a, **k):
             super().__init__(*a, **k)
             holder["trainer"] = self
+
+        def budget_spent(self):
+            """The budget ends the run once the killed worker's restart is reported (or a
+            minute after the budget is spent): on a busy machine Ray notices the death
+            late, and the surviving worker may spend the budget first."""
+            stop = super().budget_spent()
+            if stop and kind == "WorkerActor" and "restarted" not in out.getvalue():
+                if time.time() - holder.setdefault("spent_at", time.time()) < 60:
+                    return None
+            return stop
 
     config = A3CConfig(
         backend="ray",
@@ -216,7 +227,6 @@ def train_and_kill(tmp_path, kind, delay=0.0, **settings):
         kind,
         delay,
     )
-    out = io.StringIO()
     code = Watched(config, out=out).train()
     thread.join()
     return code, out.getvalue(), killed
