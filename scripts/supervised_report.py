@@ -95,6 +95,18 @@ def main(argv=None) -> int:
             (out / "best.json").write_text(json.dumps(best, indent=2) + "\n")
             (out / "tuning.md").write_text(text)
         elif args.what == "table":
+            reference = report.reference_model(runs)
+            if {run.model for run in runs} == {reference}:
+                improvement = f"No other model in these runs, so no P(`{reference}` < it)."
+            else:
+                improvement = (
+                    f"P(`{reference}`'s test error < the other model's), rliable's "
+                    "probability of improvement over seeds with its 95 % stratified-bootstrap "
+                    f"interval ({args.reps} resamples; none below 3 runs a side; where every "
+                    "run of one side beats every run of the other, the runs a side and the "
+                    "exact one-sided permutation p-value):\n\n"
+                    f"{report.improvement_table(runs, paper, reps=args.reps)}"
+                )
             text = (
                 f"{TASK_NAMES[task][0].upper()}{TASK_NAMES[task][1:]}: ours as mean ± standard "
                 "deviation (range) over seeds, the median from 3 seeds, n seeds; the paper's "
@@ -102,12 +114,7 @@ def main(argv=None) -> int:
                 f"{report.results_table(runs, paper)}\n\n"
                 "How each cell trained:\n\n"
                 f"{report.training_table(runs, paper)}\n\n"
-                f"P(`{report.reference_model(runs)}`'s test error < the other model's), "
-                "rliable's probability of improvement over seeds with its 95 % "
-                f"stratified-bootstrap interval ({args.reps} resamples; none below 3 runs a "
-                "side; where every run of one side beats every run of the other, the runs a "
-                "side and the exact one-sided permutation p-value):\n\n"
-                f"{report.improvement_table(runs, paper, reps=args.reps)}\n\n"
+                f"{improvement}\n\n"
                 f"Made by: `{made_by}`\n"
             )
             report.draw_curves(runs, paper, out / "curves.png")

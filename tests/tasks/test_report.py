@@ -3,6 +3,7 @@ rows, the paper beside."""
 
 import json
 import re
+import shutil
 
 from task_helpers import TINY, write_grid
 
@@ -54,6 +55,13 @@ def test_a_supervised_grid_runs_resumably_and_reports_beside_the_paper(tmp_path,
     )
     assert "| lstm [lr 0.01] |" in table.split("P(`fastweights [lr")[1]
     assert (out / "curves.png").is_file()
+    alone = tmp_path / "fastweights_alone"  # one model: no empty table of P against nothing
+    for run in (out / "runs").glob("fastweights-lr1e.3-*"):
+        shutil.copytree(run, alone / "runs" / run.name)
+    shutil.copy(out / "grid.json", alone / "grid.json")
+    assert supervised_report.main(["table", str(alone), "--reps", "50"]) == 0
+    text = (alone / "table.md").read_text()
+    assert "No other model in these runs" in text and "| against |" not in text
     trained = next(
         line for line in table.splitlines() if line.startswith("| fastweights [lr 0.01] | 8 |")
     )
