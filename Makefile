@@ -39,8 +39,8 @@ TRAIN_ARGS ?= --stop-at-return 0.95
 train: venv
 	$(PY) scripts/a3c.py --core fastweights $(TRAIN_ARGS) $(ARGS)
 
-# the tests run on every core (pytest-xdist); the Ray tests share one worker (conftest.py)
-PYTEST_WORKERS ?= -n auto --dist loadgroup
+# the tests run on every logical CPU (pytest-xdist); the Ray tests share one worker (conftest.py)
+PYTEST_WORKERS ?= -n logical --dist loadgroup
 
 test: venv
 	$(VENV)/bin/ruff check .

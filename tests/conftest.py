@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 
 
 def pytest_collection_modifyitems(items):
-    """Under pytest-xdist (``make test`` runs ``-n auto --dist loadgroup``) every test that
+    """Under pytest-xdist (``make test`` runs ``-n logical --dist loadgroup``) every test that
     starts Ray runs in one worker, so the session still has one local Ray instance: those
     that join the ``ray_cluster`` fixture, and test_ray_backend.py's own."""
     for item in items:
