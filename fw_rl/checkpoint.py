@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from fw_rl.cores.identity import LEGACY_VERSION, upgrade_legacy_config
+from fw_rl.cores.identity import LEGACY_VERSION, complete_core_options, upgrade_legacy_config
 
 # fw_rl/2: the config holds the core's identity resolved (core_version, every option);
 # fw_rl/1 (read still): only the options typed, the core at version 1 of its equations
@@ -121,6 +121,8 @@ def load_checkpoint(path: str | Path, kind: str | tuple[str, ...] = "a3c") -> di
             f"(options {config['core_options']})",
             file=sys.stderr,
         )
+    else:
+        complete_core_options(payload["config"])
     return payload
 
 

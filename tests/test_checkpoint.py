@@ -83,6 +83,31 @@ def test_a_run_records_its_core_resolved_and_a_default_change_never_matches():
     assert str(refused.value).endswith("(core: checkpoint 'fastweights', asked 'gru')")
 
 
+def test_a_run_recorded_before_an_option_existed_takes_its_versions_value(tmp_path):
+    """fastweights' fast_gain came after version 2's runs: a checkpoint (or config.json)
+    without it is read with fast_gain False, the value that computes what it ran, so it is
+    the same run as today's resolution; one that chose another value is not."""
+    from fw_rl.run_dir import read_config
+
+    saved = A3CConfig(core="fastweights").to_dict()
+    before = json.loads(saved["core_options"])
+    del before["fast_gain"]  # as recorded before the option existed
+    saved["core_options"] = json.dumps(before, sort_keys=True)
+    model = build_model(A3CConfig(core="fastweights"))
+    path = save_checkpoint(tmp_path / "checkpoint.pt", model_state=model.state_dict(),
+                           optimiser_state=None, counters={"frames": 1}, config=saved,
+                           kind="a3c")  # fmt: skip
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    keys = fields_with_role(A3CConfig, "identity")
+    payload = load_checkpoint(path)
+    assert json.loads(payload["config"]["core_options"])["fast_gain"] is False
+    check_same_run(payload, A3CConfig(core="fastweights").to_dict(), keys)
+    assert json.loads(read_config(tmp_path)["core_options"])["fast_gain"] is False
+    gained = A3CConfig(core="fastweights", core_options='{"fast_gain": true}').to_dict()
+    with pytest.raises(checkpoint_module.CheckpointError, match="core_options"):
+        check_same_run(payload, gained, keys)
+
+
 def test_each_cores_newest_defaults_are_the_ones_its_constructor_uses():
     for name, cls in CORES.items():
         params = inspect.signature(cls.__init__).parameters

@@ -13,6 +13,11 @@ Each version's defaults are frozen in the core's declaration
 version (and a line in its ``history``), never an edit of an old table. Runs of checkpoint
 format ``fw_rl/1`` recorded only the options typed, with no version: they were made with
 version 1 of every core (:data:`LEGACY_VERSION`).
+
+An option added to a core later joins every version's table with the value that computes
+what that version computed (``fastweights``' ``fast_gain``: False); a run recorded before
+the option existed has no entry for it and takes that value
+(:func:`complete_core_options`), so it still resumes as the same run.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ __all__ = [
     "CoreVersionError",
     "LEGACY_VERSION",
     "check_version",
+    "complete_core_options",
     "core_label",
     "current_version",
     "defaults",
@@ -103,6 +109,7 @@ def upgrade_legacy_config(config: dict) -> bool:
     in place: version 1 of its core, its options resolved with version 1's defaults.
     Returns whether it was a legacy config."""
     if "core_version" in config or not is_core(config.get("core", "")):
+        complete_core_options(config)
         return False
     options = json.loads(config.get("core_options") or "{}")
     identity = resolve_core(config["core"], options, LEGACY_VERSION)
@@ -111,6 +118,20 @@ def upgrade_legacy_config(config: dict) -> bool:
     if identity.compute:
         config["core_compute"] = json.dumps(identity.compute, sort_keys=True)
     return True
+
+
+def complete_core_options(config: dict) -> None:
+    """In place: the options a registered core gained after this run was recorded, at the
+    value of the run's version (the one that computes what the run computed). A run's own
+    options, and a config of a core that is not registered here, are left as they are."""
+    name, version = config.get("core", ""), config.get("core_version")
+    if not is_core(name) or version not in core_declaration(name).versions:
+        return
+    saved = config.get("core_options") or "{}"
+    options = json.loads(saved) if isinstance(saved, str) else dict(saved)
+    missing = {k: v for k, v in defaults(name, version).items() if k not in options}
+    if missing:
+        config["core_options"] = json.dumps({**options, **missing}, sort_keys=True)
 
 
 def core_label(name: str, options: dict) -> str:

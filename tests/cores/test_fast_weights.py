@@ -87,6 +87,43 @@ def test_separate_norms_variant_gives_h0_a_layer_norm_of_its_own():
         variant.forward_with_attention(x)
 
 
+def test_fast_gain_variant_starts_as_the_slow_part_and_learns_how_much_to_read():
+    """g = 0: the slow part alone (the same core with eta = 0); g = 1: the paper's core;
+    the gradient reaches g at 0, so training can open the read; resets and acting steps
+    (one step at a time) give the sequence call's outputs."""
+    torch.manual_seed(0)
+    paper = make("matrix-pytorch", 3, 5, inner_steps=1)
+    variant = make("matrix", 3, 5, inner_steps=1, fast_gain=True)
+    slow_part = make("matrix-pytorch", 3, 5, inner_steps=1, fast_lr=0.0)
+    variant.load_state_dict({**paper.state_dict(), "gain": torch.zeros((), dtype=torch.double)})
+    slow_part.load_state_dict(paper.state_dict())
+    x = torch.randn(7, 4, 3, dtype=torch.double)
+    reset = torch.zeros(7, 4, dtype=torch.bool)
+    reset[3, 1] = True
+    out, (_, memory) = variant(x, reset=reset)
+    torch.testing.assert_close(out, slow_part(x, reset=reset)[0])
+    h = out[:, 0].detach()  # A_7 of example 0 written as eq. 1, from the variant's states
+    written = sum(0.95 ** (6 - t) * 0.5 * torch.outer(h[t - 1], h[t - 1]) for t in range(1, 7))
+    torch.testing.assert_close(memory[0].detach(), written)
+    out.sum().backward()
+    assert variant.gain.grad is not None and variant.gain.grad.abs() > 0
+    with torch.no_grad():
+        variant.gain.fill_(1.0)
+    torch.testing.assert_close(variant(x, reset=reset)[0], paper(x, reset=reset)[0])
+    with torch.no_grad():
+        variant.gain.fill_(0.3)
+    state, steps = None, []
+    for t in range(7):  # acting: one step a call
+        step, state = variant(x[t : t + 1], state, reset[t : t + 1])
+        steps.append(step)
+    torch.testing.assert_close(torch.cat(steps), variant(x, reset=reset)[0])
+    assert variant.choose_mode(7, 4) == "matrix" and not variant.runs_compiled(7)
+    with pytest.raises(ValueError, match="matrix form only"):
+        FastWeightsRNN(3, 5, fast_gain=True, mode="attention")
+    with pytest.raises(ValueError, match="fast_gain must be true or false, got 1"):
+        FastWeightsRNN(3, 5, fast_gain=1)
+
+
 def reference(core, x, reset=None):
     """A plain numpy loop over the equations, one example at a time."""
     p = {k: v.detach().numpy() for k, v in core.named_parameters()}

@@ -55,6 +55,14 @@ for grid in recent_past slow_part fast_lr_sweep; do
   $PY scripts/study.py run docs/results/memory/grids/$grid.json --out docs/results/memory/$grid
   $PY scripts/study.py mmer docs/results/memory/$grid
 done
+# RepeatFirst without the previous action (a cue held for the whole episode)
+$PY scripts/study.py run docs/results/memory/grids/long_cue.json --out docs/results/memory/long_cue
+$PY scripts/study.py mmer docs/results/memory/long_cue --compare model --baseline gru
+$PY scripts/study.py ablate docs/results/memory/long_cue --out docs/results/memory/long_cue
+# a core that learns how much fast memory to read (fast_gain: g from 0), on both tasks
+$PY scripts/study.py run docs/results/memory/grids/fast_gain.json --out docs/results/memory/fast_gain
+$PY scripts/study.py mmer docs/results/memory/fast_gain --env-axis task
+$PY scripts/study.py ablate docs/results/memory/fast_gain --out docs/results/memory/fast_gain
 # Why a bsuite pass does not hold to the end (issue #33, section 1): fast weights at L = 8
 # (setting 7) and 14 (setting 11), where the committed runs ended at chance, 3 seeds; a
 # larger entropy cost at both, a smaller learning rate at L = 8

@@ -50,6 +50,7 @@ _VERSION_1 = {
     "slow_init_scale": 0.05,
     "separate_norms": False,
     "read_before_write": False,
+    "fast_gain": False,
 }
 
 

@@ -26,13 +26,19 @@ def run_matrix(
     norm: nn.Module,
     fused: bool = True,
     norm0: nn.Module | None = None,
+    gain: Tensor | None = None,
 ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
     """``drive`` ``[T, B, H]`` (``C x_t + b``), ``h`` ``[B, H]``, ``memory`` ``[B, H, H]``
     or None (zeros), ``reset`` ``[T, B]`` or None -> outputs ``[T, B, H]`` and the state
     ``(h_T, A_T)``. ``slow`` is ``W``, ``norm`` the layer norm (or ``nn.Identity``);
     ``fused`` lets acting steps use the one-pass update of ``acting.py``. The diagnosis
     variants: ``norm0``, a layer norm of its own for ``h^0``; ``spec.read_before_write``,
-    the inner loop reads ``A_{t-1}`` and ``h_{t-1}`` is written after it."""
+    the inner loop reads ``A_{t-1}`` and ``h_{t-1}`` is written after it; ``gain``, a
+    learned scalar ``g`` on the fast term, ``f(LN(z + g A_t h^s))``."""
+
+    def read(fast: Tensor) -> Tensor:
+        return fast if gain is None else gain * fast
+
     hidden = h.shape[-1]
     if memory is None:
         memory = h.new_zeros(h.shape[0], hidden, hidden)
@@ -51,7 +57,7 @@ def run_matrix(
             for s in range(spec.inner_steps):
                 if s > 0:
                     fast = matvec(memory, h)
-                h = F.relu(norm(z + fast))
+                h = F.relu(norm(z + read(fast)))
             memory, _ = update_memory(memory, written, None, spec.decay, spec.fast_lr)
             outs.append(h)
             continue
@@ -63,6 +69,6 @@ def run_matrix(
         for s in range(spec.inner_steps):  # eq. 2: h^{s+1} = f(LN(z + A_t h^s))
             if s > 0:
                 fast = matvec(memory, h)
-            h = F.relu(norm(z + fast))
+            h = F.relu(norm(z + read(fast)))
         outs.append(h)
     return torch.stack(outs), (h, memory)

@@ -58,9 +58,14 @@ class FastWeightsRNN(RecurrentCore):
         read_before_write: step ``t``'s inner loop reads ``A_{t-1}``, and ``h_{t-1}`` is
             written into the memory after it, so the newest state is left out of the read
             (a diagnosis variant, not eq. 1-2: the order of e.g. jxwufan/AssociativeRetrieval).
+        fast_gain: the fast term enters eq. 2 times a learned scalar ``g`` that starts at 0,
+            ``h^{s+1} = f(LN(z + g A_t h^s))``: the core starts as its slow part alone and
+            training chooses how much of the fast memory to read (a variant, not the
+            paper's; ``A_t`` is written as eq. 1 says). Since ``A_t`` enters only through
+            that read, ``g`` acts as a learned factor on ``eta``.
 
-    The two variants run only in the PyTorch matrix form (``mode`` "auto" or "matrix"; not
-    compiled), for the associative-retrieval diagnosis; the defaults are the paper's.
+    The three variants run only in the PyTorch matrix form (``mode`` "auto" or "matrix"; not
+    compiled); the defaults are the paper's.
     """
 
     def __init__(
@@ -78,6 +83,7 @@ class FastWeightsRNN(RecurrentCore):
         batch_first: bool = False,
         separate_norms: bool = False,
         read_before_write: bool = False,
+        fast_gain: bool = False,
     ) -> None:
         super().__init__(input_size, hidden_size, batch_first)
         if isinstance(inner_steps, bool) or not isinstance(inner_steps, int) or inner_steps < 0:
@@ -111,11 +117,14 @@ class FastWeightsRNN(RecurrentCore):
             raise ValueError("separate_norms needs layer_norm and norm_preliminary")
         self.norm0 = nn.LayerNorm(hidden_size) if separate_norms else None
         self.read_before_write = bool(read_before_write)
-        self.variant = bool(separate_norms or read_before_write)
+        if not isinstance(fast_gain, bool):
+            raise ValueError(f"fast_gain must be true or false, got {fast_gain!r}")
+        self.gain = nn.Parameter(torch.zeros(())) if fast_gain else None  # g, from 0
+        self.variant = bool(separate_norms or read_before_write or fast_gain)
         if self.variant and mode == "attention":
             raise ValueError(
-                "separate_norms and read_before_write run in the matrix form only: "
-                "use mode 'auto' or 'matrix'"
+                "separate_norms, read_before_write and fast_gain run in the matrix form "
+                "only: use mode 'auto' or 'matrix'"
             )
         bound = 1.0 / math.sqrt(hidden_size)
         with torch.no_grad():
@@ -143,7 +152,8 @@ class FastWeightsRNN(RecurrentCore):
             f"norm_preliminary={self.norm_preliminary}, "
             f"slow_init_scale={self.slow_init_scale}, "
             f"separate_norms={self.norm0 is not None}, "
-            f"read_before_write={self.read_before_write}, mode={self.mode!r}, "
+            f"read_before_write={self.read_before_write}, "
+            f"fast_gain={self.gain is not None}, mode={self.mode!r}, "
             f"compiled={self.compiled}"
         )
 
@@ -228,7 +238,7 @@ class FastWeightsRNN(RecurrentCore):
     ) -> tuple[Tensor, State]:
         return run_matrix(
             self.spec, drive, h, memory, reset, self.slow, self.norm,
-            fused=self.compiled and not self.variant, norm0=self.norm0,
+            fused=self.compiled and not self.variant, norm0=self.norm0, gain=self.gain,
         )  # fmt: skip
 
     def _run_attention(
