@@ -117,12 +117,18 @@ _SB3_NAMES = {
 }
 
 
+# one algorithm's name for what the other's setting is (PPO's envs, A3C's envs per worker)
+_OTHER_ALGORITHMS_NAMES = {"num_envs": "envs_per_worker", "envs_per_worker": "num_envs"}
+
+
 def _closest(name: str, fields) -> str | None:
     """The setting meant by a name we do not take: SB3's name for it, or a near spelling."""
     import difflib
 
     if name in _SB3_NAMES and _SB3_NAMES[name] in fields:
         return _SB3_NAMES[name]
+    if name in _OTHER_ALGORITHMS_NAMES and _OTHER_ALGORITHMS_NAMES[name] in fields:
+        return _OTHER_ALGORITHMS_NAMES[name]
     close = difflib.get_close_matches(name, list(fields), n=1, cutoff=0.75)
     return close[0] if close else None
 
@@ -134,6 +140,11 @@ def _check_settings(config_class, settings: dict, where: str) -> dict:
     from fw_rl.cli import _base_type
 
     fields = {f.name: f for f in dataclasses.fields(config_class)}
+    if "resume" in settings:
+        raise ConfigError(
+            f"{where} takes no setting resume: to continue a run, fw_rl.load(run_folder) "
+            "and call learn() on it"
+        )
     unknown = sorted(set(settings) - set(fields))
     if unknown:
         hints = [_closest(name, fields) for name in unknown]
@@ -152,10 +163,16 @@ def _check_settings(config_class, settings: dict, where: str) -> dict:
             pass
         elif kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        elif kind is int and isinstance(value, float) and value.is_integer():
+            value = int(value)  # total_frames=2e6
         elif kind in (int, float, str, bool) and (
             not isinstance(value, kind) or (kind is int and isinstance(value, bool))
         ):
             raise ConfigError(f"{name} must be {kind.__name__}, got {value!r}")
+        choices = fields[name].metadata.get("choices")
+        if choices and value not in choices:
+            allowed = ", ".join(repr(c) for c in choices)
+            raise ConfigError(f"{name} must be one of {allowed}, got {value!r}")
         checked[name] = value
     return checked
 
@@ -226,9 +243,10 @@ class Agent:
         (a non-finite loss, a worker that failed), with the trainer's reason for stopping, and
         ``KeyboardInterrupt`` after saving on Ctrl-C."""
         _refuse_in_a_spawned_worker()
-        changes = _check_settings(self.config_class(), settings, "learn()")
+        self.verbose = _verbosity(self.verbose)  # set after the agent was made, perhaps
         if total_frames is not None:
-            changes["total_frames"] = int(total_frames)
+            settings = {**settings, "total_frames": total_frames}
+        changes = _check_settings(self.config_class(), settings, "learn()")
         resume = ""
         continues = self.run_dir is not None and (run_dir is None or Path(run_dir) == self.run_dir)
         if continues:

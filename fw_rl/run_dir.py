@@ -18,6 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # not on Windows: runs there are not guarded against a second process
+    fcntl = None
+
 from fw_rl.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
 from fw_rl.cli import command
 from fw_rl.cores.identity import upgrade_legacy_config
@@ -89,10 +94,24 @@ def _written_by_a_run(path: Path) -> bool:
 
 
 def create_run_dir(path: str | Path, resuming: bool, writes: tuple[str, ...] = ()) -> Path:
-    """Make ``path`` ready for a run: refuse one that holds a run unless ``resuming``, and
-    one holding files of ``writes`` (the names the run writes) that no run wrote; create
-    it; check that it can be written. Raises :class:`RunDirError` with one line."""
+    """Make ``path`` ready for a run and mark it in use by this process until
+    :func:`unlock_run_dir`: refuse one in use by a run of another process, one that holds a
+    run unless ``resuming``, and one holding files of ``writes`` (the names the run writes)
+    that no run wrote; create it; check that it can be written. Raises
+    :class:`RunDirError` with one line."""
     path = Path(path)
+    if path.is_dir():
+        lock_run_dir(path)  # a live run's folder is refused before anything else is said
+    try:
+        _check_and_make(path, resuming, writes)
+        lock_run_dir(path)
+    except BaseException:
+        unlock_run_dir(path)
+        raise
+    return path
+
+
+def _check_and_make(path: Path, resuming: bool, writes: tuple[str, ...]) -> None:
     if not resuming and (path / CHECKPOINT_NAME).exists():
         raise holds_a_run(path)
     if not resuming:
@@ -112,7 +131,41 @@ def create_run_dir(path: str | Path, resuming: bool, writes: tuple[str, ...] = (
         raise RunDirError(
             f"cannot write the run directory {path}: {describe_os_error(e)}"
         ) from None
-    return path
+
+
+# the run folders this process holds, by real path: the descriptor whose lock marks it in use
+_HELD: dict[str, int] = {}
+
+
+def lock_run_dir(path: Path) -> None:
+    """Mark ``path`` in use by this process's run until :func:`unlock_run_dir` (or the
+    process's end, a crash included): an advisory lock on the folder, so that a second
+    run or a resume in another process is refused while this one trains. A run of this
+    process that did not release the folder (its trainer failed while being built) has
+    ended, so its lock is taken over."""
+    if fcntl is None:
+        return
+    key = os.path.realpath(path)
+    stale = _HELD.pop(key, None)
+    if stale is not None:
+        os.close(stale)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise RunDirError(
+            f"{path} is in use by a run still training in another process: wait for it to "
+            "end (or stop it), or choose another folder"
+        ) from None
+    _HELD[key] = fd
+
+
+def unlock_run_dir(path: Path) -> None:
+    """Release :func:`lock_run_dir`'s mark (nothing where this process holds none)."""
+    fd = _HELD.pop(os.path.realpath(path), None)
+    if fd is not None:
+        os.close(fd)
 
 
 class Resumption:

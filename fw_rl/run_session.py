@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from fw_rl.checkpoint import CHECKPOINT_NAME, check_same_run, save_checkpoint
+from fw_rl.checkpoint import CHECKPOINT_NAME, CheckpointError, check_same_run, save_checkpoint
 from fw_rl.run_dir import (
     BEST_NAME,
     CONFIG_NAME,
@@ -34,6 +34,7 @@ from fw_rl.run_dir import (
     RunDirError,
     create_run_dir,
     describe_os_error,
+    unlock_run_dir,
     write_config,
 )
 
@@ -73,9 +74,14 @@ class RunSession:
     ) -> None:
         self.resumed = payload is not None
         writes = (CONFIG_NAME, *(f"{name}.csv" for name in logs))
+        # marked in use until close(): a second process's run in it is refused
         self.run_dir = create_run_dir(run_dir, resuming=self.resumed, writes=writes)
         if payload is not None:
-            check_same_run(payload, settings, list(identity), self.run_dir)
+            try:
+                check_same_run(payload, settings, list(identity), self.run_dir)
+            except CheckpointError:
+                unlock_run_dir(self.run_dir)
+                raise
             counters.update(payload["counters"])
         counters.setdefault("elapsed_s", 0.0)
         self.settings, self.counters, self.kind = settings, counters, kind
@@ -245,12 +251,14 @@ class RunSession:
         return EXIT_SIGNAL[self.signal_received], f"{name} received"
 
     def close(self) -> None:
-        """Close TensorBoard (a failing disk cannot stop the run from ending)."""
+        """Close TensorBoard (a failing disk cannot stop the run from ending) and release
+        the folder for another process's run."""
         if self.tensorboard is not None:
             try:
                 self.tensorboard.close()
             except OSError:
                 pass
+        unlock_run_dir(self.run_dir)
 
 
 def _tensorboard(run_dir: Path):

@@ -8,20 +8,41 @@ import logging  # noqa: E402
 
 import pytest  # noqa: E402
 
+# the tests that start Ray (by node id): under pytest-xdist (`make test`) they all run in one
+# worker, so the session has one local Ray instance (xdist's own --dist loadgroup cannot do
+# this under pytest 9, whose node ids it can no longer suffix)
+RAY_TESTS = (
+    "tests/agents/test_ray_backend.py::",
+    "tests/agents/test_study.py::test_a_grid_runs_as_ray_tasks_across_the_cluster_and_resumes",
+    "tests/agents/test_study.py::test_a_run_no_node_can_hold_is_refused",
+)
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's scheduling by scope, each test its own scope but the Ray tests one."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class RayInOneWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "ray" if nodeid.startswith(RAY_TESTS) else nodeid
+
+    return RayInOneWorker(config, log)
+
 
 def pytest_collection_modifyitems(items):
-    """Under pytest-xdist (``make test`` runs ``-n logical --dist loadgroup``) every test that
-    starts Ray runs in one worker, so the session still has one local Ray instance: those
-    that join the ``ray_cluster`` fixture, and test_ray_backend.py's own."""
-    for item in items:
-        if "ray_cluster" in item.fixturenames or item.path.name == "test_ray_backend.py":
-            item.add_marker(pytest.mark.xdist_group("ray"))
+    """A test that joins the Ray cluster but is not in RAY_TESTS is a usage error."""
+    stray = [i.nodeid for i in items if "ray_cluster" in i.fixturenames]
+    stray = [nodeid for nodeid in stray if not nodeid.startswith(RAY_TESTS)]
+    if stray:
+        raise pytest.UsageError(f"tests/conftest.py: add to RAY_TESTS: {', '.join(stray)}")
 
 
 @pytest.fixture(scope="session")
 def ray_cluster():
     """One simulated Ray cluster for the whole session: a head and a second node, one CPU
-    each (2 CPUs in all, as this machine has), joined by this process as its driver."""
+    each (2 CPUs in all, as this machine has), joined by this process as its driver (one
+    xdist worker runs every test in ``RAY_TESTS``)."""
     ray = pytest.importorskip("ray")
     from ray.cluster_utils import Cluster
 

@@ -1,6 +1,8 @@
 """fw_rl.run_dir: creating or refusing a run directory, the config and the CSV logs."""
 
 import errno
+import subprocess
+import sys
 
 import pytest
 
@@ -11,7 +13,9 @@ from fw_rl.run_dir import (
     create_run_dir,
     describe_os_error,
     holds_a_run,
+    lock_run_dir,
     read_config,
+    unlock_run_dir,
     write_config,
 )
 
@@ -24,6 +28,24 @@ def test_create_refuses_a_directory_holding_a_run_unless_resuming(tmp_path):
         create_run_dir(run, resuming=False)
     assert "choose another --run-dir" in str(e.value) and e.value.held == run
     assert create_run_dir(run, resuming=True) == run
+
+
+def test_a_folder_in_use_is_refused_to_another_process_until_released(tmp_path):
+    """The lock marks a run's folder while it trains (released at the end, or by the
+    process's death); this process may take its own folder again (a run of it that failed
+    while being built has ended)."""
+    other = [sys.executable, "-c", "import sys; from fw_rl.run_dir import lock_run_dir; "
+             "lock_run_dir(sys.argv[1])", str(tmp_path)]  # fmt: skip
+    lock_run_dir(tmp_path)
+    try:
+        refused = subprocess.run(other, capture_output=True, text=True, timeout=120)
+        assert refused.returncode == 1
+        assert "is in use by a run still training in another process" in refused.stderr
+        lock_run_dir(tmp_path)  # this process again: taken over, not refused
+    finally:
+        unlock_run_dir(tmp_path)
+    assert subprocess.run(other, capture_output=True, timeout=120).returncode == 0
+    unlock_run_dir(tmp_path)  # nothing held: nothing to do
 
 
 def test_create_refuses_to_overwrite_files_no_run_wrote(tmp_path):

@@ -62,9 +62,14 @@ class CoreConfig:
             if ":" in self.core:
                 core_declaration(self.core)  # says why the module did not give the core
             models = core_names() + list(self.other_models)
+            hint = (
+                f" (names are lower case: {self.core.lower()!r})"
+                if (self.core.lower() in models)
+                else ""
+            )
             raise ValueError(
                 f"--core must be one of {', '.join(models)}, or module:NAME for a core that "
-                f"module registers; got {self.core!r}"
+                f"module registers; got {self.core!r}{hint}"
             )
         name = self.core if is_core(self.core) else None
         typed = parse_core_options(name, self.core_options)

@@ -204,7 +204,23 @@ def test_bad_api_input_is_a_config_error_naming_what_is_allowed():
         fw_rl.PPO("MlpLstmPolicy", "CartPole-v1")
     with pytest.raises(fw_rl.ConfigError, match="give minibatches 2 or fewer, more num_envs"):
         fw_rl.PPO("CartPole-v1", num_envs=2)  # the default 4 minibatches of 2 sequences
+    with pytest.raises(fw_rl.ConfigError, match="device must be one of 'cpu', 'cuda', 'auto', "):
+        fw_rl.PPO("CartPole-v1", device="gpu")  # a flag's choices, as the command line's
+    with pytest.raises(fw_rl.ConfigError, match=r"no setting resume: to continue a run, fw_rl.lo"):
+        fw_rl.PPO("CartPole-v1", resume="runs/x")
+    with pytest.raises(fw_rl.ConfigError, match=r"num_envs \(did you mean envs_per_worker\?\)"):
+        fw_rl.A3C("CartPole-v1", num_envs=2)  # PPO's name, in A3C
+    with pytest.raises(fw_rl.ConfigError, match="names are lower case: 'gru'"):
+        fw_rl.PPO("CartPole-v1", core="GRU")
+    assert fw_rl.PPO("CartPole-v1", total_frames=2e6).config.total_frames == 2_000_000
     cartpole = fw_rl.PPO("CartPole-v1", verbose=False)
+    for frames in ("abc", 4000.5, True):  # learn's total_frames is checked as the others
+        with pytest.raises(fw_rl.ConfigError, match=f"total_frames must be int, got {frames!r}"):
+            cartpole.learn(total_frames=frames)
+    cartpole.verbose = "yes"  # set after the agent was made: checked by learn()
+    with pytest.raises(fw_rl.ConfigError, match="verbose must be 0, 1 or 2"):
+        cartpole.learn()
+    cartpole.verbose = 0
     with pytest.raises(fw_rl.ConfigError, match="'MountainCar-v0' does not fit the agent: its"):
         fw_rl.evaluate(cartpole, env="MountainCar-v0", episodes=1)  # Box(2) into Box(4)
     with pytest.raises(fw_rl.ConfigError, match="evaluate takes an agent .* got str"):

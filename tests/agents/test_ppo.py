@@ -305,15 +305,21 @@ def test_a_closed_output_pipe_does_not_stop_the_run(tmp_path):
     assert len(_rows(run / "eval.csv")) == 2
 
 
-def test_sigint_saves_and_the_run_resumes_to_its_budget(tmp_path):
+def test_sigint_saves_and_the_run_resumes_to_its_budget(tmp_path, capsys):
     run = tmp_path / "run"
     command = [sys.executable, str(ROOT / "scripts" / "ppo.py"), *TINY, "--core", "lstm"]
     command += ["--total-frames", "10000000", "--eval-interval", "100000000"]
-    command += ["--run-dir", str(run)]
+    command += ["--checkpoint-interval", "1", "--run-dir", str(run)]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(_rows_or_none(run / "metrics.csv")) < 2:
+    while time.monotonic() < deadline and not (
+        len(_rows_or_none(run / "metrics.csv")) >= 2 and (run / "checkpoint.pt").exists()
+    ):
         time.sleep(0.5)
+    # while it trains, neither a second run in its folder nor a resume of it may start
+    for again in (["--run-dir", str(run), *TINY], ["--resume", str(run)]):
+        assert ppo_script.main(again) == 2
+        assert "in use by a run still training in another process" in capsys.readouterr().err
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, out

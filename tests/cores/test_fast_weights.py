@@ -110,6 +110,11 @@ def test_fast_gain_variant_starts_as_the_slow_part_and_learns_how_much_to_read()
     with torch.no_grad():
         variant.gain.fill_(1.0)
     torch.testing.assert_close(variant(x, reset=reset)[0], paper(x, reset=reset)[0])
+    with torch.no_grad():  # g A_t is the read of a core with eta' = g eta
+        variant.gain.fill_(0.5)
+    half = make("matrix-pytorch", 3, 5, inner_steps=1, fast_lr=0.25)
+    half.load_state_dict(paper.state_dict())
+    torch.testing.assert_close(variant(x, reset=reset)[0], half(x, reset=reset)[0])
     with torch.no_grad():
         variant.gain.fill_(0.3)
     state, steps = None, []
