@@ -40,7 +40,7 @@ train: venv
 	$(PY) scripts/a3c.py --core fastweights $(TRAIN_ARGS) $(ARGS)
 
 # the tests run on every logical CPU (pytest-xdist); the Ray tests share one worker (conftest.py)
-PYTEST_WORKERS ?= -n logical --dist loadgroup
+PYTEST_WORKERS ?= -n logical
 
 test: venv
 	$(VENV)/bin/ruff check .
