@@ -51,6 +51,7 @@ from fw_rl.checkpoint import (
     load_model_state,
     resolve_checkpoint,
 )
+from fw_rl.cli import SB3_NAMES
 from fw_rl.envs.factory import EnvError, env_info, make_env, register_factory
 from fw_rl.run_dir import RunDirError, holds_a_run
 from fw_rl.run_session import EXIT_OK
@@ -104,19 +105,6 @@ def _api_words(message: str, config_class) -> str:
     return message
 
 
-# Stable-Baselines3's names for what our settings call otherwise
-_SB3_NAMES = {
-    "learning_rate": "lr",
-    "n_steps": "rollout_steps",
-    "n_envs": "num_envs",
-    "n_epochs": "epochs",
-    "ent_coef": "entropy_cost",
-    "vf_coef": "value_cost",
-    "clip_range": "clip",
-    "total_timesteps": "total_frames",
-}
-
-
 # one algorithm's name for what the other's setting is (PPO's envs, A3C's envs per worker)
 _OTHER_ALGORITHMS_NAMES = {"num_envs": "envs_per_worker", "envs_per_worker": "num_envs"}
 
@@ -125,8 +113,8 @@ def _closest(name: str, fields) -> str | None:
     """The setting meant by a name we do not take: SB3's name for it, or a near spelling."""
     import difflib
 
-    if name in _SB3_NAMES and _SB3_NAMES[name] in fields:
-        return _SB3_NAMES[name]
+    if name in SB3_NAMES and SB3_NAMES[name] in fields:
+        return SB3_NAMES[name]
     if name in _OTHER_ALGORITHMS_NAMES and _OTHER_ALGORITHMS_NAMES[name] in fields:
         return _OTHER_ALGORITHMS_NAMES[name]
     close = difflib.get_close_matches(name, list(fields), n=1, cutoff=0.75)

@@ -63,12 +63,47 @@ def command() -> str:
     return os.path.basename(sys.argv[0]) or "fw_rl"
 
 
+# Stable-Baselines3's names for what our settings call otherwise (flags and API keywords)
+SB3_NAMES = {
+    "learning_rate": "lr",
+    "n_steps": "rollout_steps",
+    "n_envs": "num_envs",
+    "n_epochs": "epochs",
+    "ent_coef": "entropy_cost",
+    "vf_coef": "value_cost",
+    "clip_range": "clip",
+    "total_timesteps": "total_frames",
+}
+
+
 class Parser(argparse.ArgumentParser):
     """``argparse`` with one error line: ``<command>: error: <what> (see <command> --help)``
     and exit 2, instead of the usage block before it."""
 
     def error(self, message: str):
+        if message.startswith("unrecognized arguments: "):
+            tokens = message.removeprefix("unrecognized arguments: ").split()
+            hints = [hint for hint in map(self._near_flag, tokens) if hint]
+            message = "; ".join([message, *hints])
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def _near_flag(self, token: str) -> str | None:
+        """The flag meant by an unknown one: the only flag it abbreviates, or a near
+        spelling (``--learning-rat`` for ``--learning-rate``)."""
+        import difflib
+
+        flag = token.split("=")[0]
+        if not flag.startswith("--"):
+            return None
+        known = [f for f in self._option_string_actions if f.startswith("--")]
+        theirs = "--" + SB3_NAMES.get(flag[2:].replace("-", "_"), "").replace("_", "-")
+        longer = [f for f in known if f.startswith(flag)]
+        close = difflib.get_close_matches(flag, known, n=1, cutoff=0.75)
+        if theirs in known:
+            return f"{flag}: did you mean {theirs}?"
+        if len(longer) == 1:
+            return f"{flag}: did you mean {longer[0]}? (flags are not abbreviated)"
+        return f"{flag}: did you mean {close[0]}?" if close else None
 
 
 def parser_for(cls, description: str) -> argparse.ArgumentParser:

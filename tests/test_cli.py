@@ -40,7 +40,10 @@ def test_saved_settings_fill_only_the_flags_not_given():
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--wid", "3"], "unrecognized arguments: --wid"),  # no abbreviations
+        (["--wid", "3"], "arguments: --wid 3; --wid: did you mean --width? (flags are not ab"),
+        (["--widht", "3"], "--widht: did you mean --width?"),  # a near spelling
+        (["--learning-rate", "3"], "--learning-rate: did you mean --lr?"),  # SB3's name
+        (["--colour", "3"], "unrecognized arguments: --colour 3 (see"),  # nothing near
         (["--width", "0"], "--width must be >= 1"),
         (["--lr", "inf"], "--lr must be a finite number"),
         (["--lr", "nan"], "--lr must be a finite number"),
