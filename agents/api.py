@@ -165,6 +165,23 @@ def _check_settings(config_class, settings: dict, where: str) -> dict:
     return checked
 
 
+class _InApiWords:
+    """The trainer's lines as printed from Python: a setting is its keyword, not its flag
+    (``stopped: reached total_frames``, not ``--total-frames``)."""
+
+    def __init__(self, stream, config_class) -> None:
+        self.stream, self.config_class = stream, config_class
+
+    def write(self, text: str) -> int:
+        return self.stream.write(_api_words(text, self.config_class))
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def __getattr__(self, name: str):  # a progress bar asks the stream for more
+        return getattr(self.stream, name)
+
+
 def _verbosity(verbose: int | bool) -> int:
     """``verbose`` as Stable-Baselines3 reads it: 0 (or False) prints nothing, 1 (or True)
     the run's folder and its progress lines, 2 also every setting as a table."""
@@ -250,7 +267,7 @@ class Agent:
         payload = load_checkpoint(resume, kind=self.declaration().kind) if resume else None
         if payload is not None:
             _check_something_left(payload["counters"], config, resume)
-        out = sys.stdout if self.verbose else io.StringIO()
+        out = _InApiWords(sys.stdout, type(config)) if self.verbose else io.StringIO()
         try:
             trainer = self.declaration().trainer_class()(config, out=out, payload=payload)
         except RunDirError as e:

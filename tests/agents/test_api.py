@@ -247,6 +247,7 @@ def test_verbose_levels_print_as_stable_baselines3s_do(tmp_path, capsys):
     assert "run directory:" in printed[1] and "| setting | value |" not in printed[1]
     assert f"settings: {tmp_path / 'v1' / 'config.json'}" in printed[1]
     assert "| setting | value |" in printed[2] and "| lr |" in printed[2]
+    assert "reached total_frames" in printed[1] and "--total-frames" not in printed[1]
     assert fw_rl.PPO("CartPole-v1", verbose=True).verbose == 1
     with pytest.raises(fw_rl.ConfigError, match="verbose must be 0, 1 or 2 .* got 3"):
         fw_rl.PPO("CartPole-v1", verbose=3)
