@@ -104,7 +104,7 @@ def create_run_dir(path: str | Path, resuming: bool, writes: tuple[str, ...] = (
         lock_run_dir(path)  # a live run's folder is refused before anything else is said
     try:
         _check_and_make(path, resuming, writes)
-        lock_run_dir(path)
+        lock_run_dir(path)  # a folder made just now (one locked above is kept as it is)
     except BaseException:
         unlock_run_dir(path)
         raise
@@ -142,13 +142,15 @@ def lock_run_dir(path: Path) -> None:
     process's end, a crash included): an advisory lock on the folder, so that a second
     run or a resume in another process is refused while this one trains. A run of this
     process that did not release the folder (its trainer failed while being built) has
-    ended, so its lock is taken over."""
+    ended, so the lock this process holds is kept for the new run."""
     if fcntl is None:
         return
     key = os.path.realpath(path)
-    stale = _HELD.pop(key, None)
-    if stale is not None:
-        os.close(stale)
+    held = _HELD.get(key)
+    if held is not None:
+        if os.path.samestat(os.fstat(held), os.stat(path)):
+            return  # this process holds it already
+        os.close(_HELD.pop(key))  # a folder since removed and made again: lock the new one
     fd = os.open(path, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -41,7 +41,9 @@ def test_a_folder_in_use_is_refused_to_another_process_until_released(tmp_path):
         refused = subprocess.run(other, capture_output=True, text=True, timeout=120)
         assert refused.returncode == 1
         assert "is in use by a run still training in another process" in refused.stderr
-        lock_run_dir(tmp_path)  # this process again: taken over, not refused
+        lock_run_dir(tmp_path)  # this process again: kept, not refused
+        refused = subprocess.run(other, capture_output=True, text=True, timeout=120)
+        assert refused.returncode == 1  # and never released in between
     finally:
         unlock_run_dir(tmp_path)
     assert subprocess.run(other, capture_output=True, timeout=120).returncode == 0
