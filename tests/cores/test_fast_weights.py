@@ -122,11 +122,50 @@ def test_fast_gain_variant_starts_as_the_slow_part_and_learns_how_much_to_read()
         step, state = variant(x[t : t + 1], state, reset[t : t + 1])
         steps.append(step)
     torch.testing.assert_close(torch.cat(steps), variant(x, reset=reset)[0])
-    assert variant.choose_mode(7, 4) == "matrix" and not variant.runs_compiled(7)
+    assert variant.choose_mode(7, 4) == "matrix" and variant.runs_compiled(7)
     with pytest.raises(ValueError, match="matrix form only"):
         FastWeightsRNN(3, 5, fast_gain=True, mode="attention")
     with pytest.raises(ValueError, match="fast_gain must be true or false, got 1"):
         FastWeightsRNN(3, 5, fast_gain=1)
+
+
+@pytest.mark.parametrize("read_gain", [0.0, 0.7])
+@pytest.mark.parametrize("inner_steps", [1, 2])
+def test_fast_gain_in_the_compiled_loop_equals_pytorch_and_passes_gradcheck(read_gain, inner_steps):
+    """The compiled loop's read gain r (fast_gain's g): outputs, the fast memory and every
+    gradient, g's included, equal PyTorch's matrix form; the hand-written backward passes
+    gradcheck with resets and a carried memory, at g = 0 (where training starts) too."""
+    torch.manual_seed(0)
+    compiled = make("matrix", 2, 3, inner_steps=inner_steps, fast_gain=True)
+    with torch.no_grad():
+        compiled.gain.fill_(read_gain)
+    plain = make("matrix-pytorch", 2, 3, inner_steps=inner_steps, fast_gain=True)
+    plain.load_state_dict(compiled.state_dict())
+    x = torch.randn(5, 2, 2, dtype=torch.double, requires_grad=True)
+    h0 = torch.rand(2, 3, dtype=torch.double, requires_grad=True)
+    a0 = (0.1 * torch.rand(2, 3, 3, dtype=torch.double)).requires_grad_()
+    reset = torch.zeros(5, 2, dtype=torch.bool)
+    reset[2, 0] = reset[4, 1] = True
+    results = []
+    for core in (compiled, plain):
+        out, (_, memory) = core(x, state=(h0, a0), reset=reset)
+        assert (backward_name(out) == "FastWeightsKernelBackward") == (core is compiled)
+        inputs = (x, h0, a0, *core.parameters())
+        grads = torch.autograd.grad((out**2).sum() + (memory**2).sum(), inputs)
+        results.append((out, memory, grads))
+    torch.testing.assert_close(results[0], results[1])
+    names = [name for name, _ in compiled.named_parameters()]
+    assert results[0][2][3 + names.index("gain")].abs() > 0  # the gradient reaches g
+
+    def run(x, h, a, *weights):
+        kwargs = dict(state=(h, a), reset=reset)
+        out, (_, memory) = torch.func.functional_call(
+            compiled, dict(zip(names, weights)), x, kwargs
+        )
+        return out, memory
+
+    weights = [p.detach().clone().requires_grad_() for p in compiled.parameters()]
+    assert torch.autograd.gradcheck(run, (x, h0, a0, *weights))
 
 
 def reference(core, x, reset=None):

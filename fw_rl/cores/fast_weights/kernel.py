@@ -8,12 +8,17 @@ a backward pass derived by hand from eqs. 1-2. For each example and step ``t``
 
     A_t = lambda A_{t-1} + eta p p^T                                        (eq. 1)
     z   = drive_t + W p          (drive_t = C x_t + b, one matrix product before the loop)
-    h^0 = f(N_0(z)),  h^s = f(N(z + A_t h^{s-1})),  h_t = h^S                 (eq. 2)
+    h^0 = f(N_0(z)),  h^s = f(N(z + r A_t h^{s-1})),  h_t = h^S               (eq. 2)
+
+(``r``, the read's gain, is 1 in the paper's core; the ``fast_gain`` variant learns it.)
 
 and backward, with ``g`` the gradient of ``h^s`` and ``dv`` that of the layer norm's input::
 
-    dA_t += dv_s h^{s-1}^T,   g <- A_t^T dv_s               (through z + A_t h^{s-1})
+    dA_t += r dv_s h^{s-1}^T,  u = A_t^T dv_s,  dr += <u, h^{s-1}>,  g <- r u
+                                                          (through z + r A_t h^{s-1})
     dp    = W^T dz + eta (dA_t + dA_t^T) p,   dA_{t-1} = lambda dA_t      (through eq. 1)
+
+(``dr`` costs ``O(H)`` a step, from the ``u`` that ``g`` needs anyway.)
 
 The forward pass saves only the keys ``p``, the normalised vectors and the layer norms'
 ``1/std`` (``O(S T B H)``, less than the attention form); the backward pass recomputes the
@@ -46,7 +51,7 @@ def _forward_loop(
     """``normed[s]``: whether inner step ``s`` (0 = ``h^0``) has the layer norm; ``gain``
     and ``bias`` are ``[H]`` (ones and zeros without one); ``constants`` see
     :func:`_constants`."""
-    decay, fast_lr, eps, inverse_hidden, one = constants
+    decay, fast_lr, eps, inverse_hidden, one, read_gain = constants
     zero = decay - decay
     steps, batch, hidden = drive.shape
     levels = normed.shape[0]  # S + 1
@@ -73,12 +78,12 @@ def _forward_loop(
             for s in range(levels):
                 if s == 0:
                     v[:] = z
-                else:  # v = z + A_t h^{s-1}
+                else:  # v = z + g A_t h^{s-1}
                     for i in range(hidden):
-                        total = z[i]
+                        total = zero
                         for j in range(hidden):
                             total += memory_b[i, j] * h[j]
-                        v[i] = total
+                        v[i] = z[i] + read_gain * total
                 if normed[s]:
                     mean = zero
                     for i in range(hidden):
@@ -105,9 +110,11 @@ def _forward_loop(
 def _backward_loop(
     grad_out, grad_final, weight, gain, bias, normed, memory, keep, constants,
     keys, normalised, rstd, grad_drive, grad_h0, grad_memory, grad_gain, grad_bias,
+    grad_read,
 ):  # fmt: skip  # pragma: no cover - compiled by numba
-    """``grad_gain`` and ``grad_bias`` are ``[B, H]``: per example, summed by the caller."""
-    decay, fast_lr, _, inverse_hidden, _ = constants
+    """``grad_gain`` and ``grad_bias`` are ``[B, H]`` and ``grad_read`` (of ``r``) ``[B]``:
+    per example, summed by the caller."""
+    decay, fast_lr, _, inverse_hidden, _, read_gain = constants
     zero = decay - decay
     steps, batch, hidden = grad_out.shape
     levels = normed.shape[0]
@@ -169,20 +176,27 @@ def _backward_loop(
                         grad_v[i] = g[i] if queries[s, i] > zero else zero
                 for i in range(hidden):
                     grad_z[i] += grad_v[i]
-                if s > 1:  # v = z + A_t h^{s-1}
+                if s > 1:  # v = z + g A_t h^{s-1}
                     g[:] = 0.0
                     for i in range(hidden):
                         dv = grad_v[i]
+                        read_dv = read_gain * dv
                         for j in range(hidden):
-                            grad_a[i, j] += dv * queries[s - 1, j]
+                            grad_a[i, j] += read_dv * queries[s - 1, j]
                             g[j] += memory_t[i, j] * dv
-                elif s == 1:  # the same, with dA_t += dv h^0^T left to the pass below
+                elif s == 1:  # the same, with dA_t += g dv h^0^T left to the pass below
                     g[:] = 0.0
                     for i in range(hidden):
                         dv = grad_v[i]
-                        grad_v1[i] = dv
+                        grad_v1[i] = read_gain * dv
                         for j in range(hidden):
                             g[j] += memory_t[i, j] * dv
+                if s > 0:  # g holds u = A_t^T dv: dr += <u, h^{s-1}>, then g = r u
+                    total = zero
+                    for j in range(hidden):
+                        total += g[j] * queries[s - 1, j]
+                        g[j] *= read_gain
+                    grad_read[b] += total
             grad_drive[t, b] = grad_z
             # p feeds z = drive + W p and A_t = lambda A_{t-1} + eta p p^T
             p = keys[t, b]
@@ -221,24 +235,30 @@ def _array(t: Tensor) -> np.ndarray:
     return t.detach().contiguous().numpy()
 
 
-def _constants(decay: float, fast_lr: float, eps: float, hidden: int, dtype) -> np.ndarray:
-    """``lambda``, ``eta``, the layer norm's ``eps``, ``1/H`` and 1 in the arrays' dtype: a
-    float64 scalar would turn the float32 loops into float64 ones (half the SIMD width)."""
-    return np.array([decay, fast_lr, eps, 1 / hidden, 1], dtype=dtype)
+def _constants(
+    decay: float, fast_lr: float, eps: float, hidden: int, read_gain: float, dtype
+) -> np.ndarray:
+    """``lambda``, ``eta``, the layer norm's ``eps``, ``1/H``, 1 and the read's gain ``r`` in
+    the arrays' dtype: a float64 scalar would turn the float32 loops into float64 ones (half
+    the SIMD width)."""
+    return np.array([decay, fast_lr, eps, 1 / hidden, 1, read_gain], dtype=dtype)
 
 
 class FastWeightsKernel(torch.autograd.Function):
-    """``out, final = FastWeightsKernel.apply(spec, drive, h0, W, gain, bias, memory, keep)``
-    with ``spec`` a :class:`~fw_rl.cores.fast_weights.spec.FastWeightsSpec`.
+    """``out, final = FastWeightsKernel.apply(spec, drive, h0, W, gain, bias, memory, keep,
+    read_gain)`` with ``spec`` a :class:`~fw_rl.cores.fast_weights.spec.FastWeightsSpec`.
 
     ``drive`` ``[T, B, H]`` is ``C x_t + b``; ``gain`` and ``bias`` are None without
     layer norm; ``memory`` ``[B, H, H]`` or None (zeros); ``keep`` ``[T, B]`` or None, 0
-    where the state is reset before step ``t``. ``out`` ``[T, B, H]`` holds the hidden
-    states and ``final`` the fast memory after the last step.
+    where the state is reset before step ``t``; ``read_gain`` the scalar ``r`` on the fast
+    term (a 0-d tensor, the ``fast_gain`` variant's) or None (1, the paper's). ``out``
+    ``[T, B, H]`` holds the hidden states and ``final`` the fast memory after the last step.
     """
 
     @staticmethod
-    def forward(ctx, spec: FastWeightsSpec, drive, h0, weight, gain, bias, memory, keep):
+    def forward(
+        ctx, spec: FastWeightsSpec, drive, h0, weight, gain, bias, memory, keep, read_gain=None
+    ):
         inner, prelim = spec.inner_steps, spec.norm_preliminary
         steps, batch, hidden = drive.shape
         use_norm = gain is not None
@@ -254,7 +274,8 @@ class FastWeightsKernel(torch.autograd.Function):
         normalised = drive.new_empty(inner + 1, steps, batch, hidden)
         rstd = drive.new_empty(inner + 1, steps, batch)
         final = drive.new_empty(batch, hidden, hidden)
-        constants = _constants(spec.decay, spec.fast_lr, spec.eps, hidden, out.numpy().dtype)
+        read = 1.0 if read_gain is None else float(read_gain)
+        constants = _constants(spec.decay, spec.fast_lr, spec.eps, hidden, read, out.numpy().dtype)
         compile_loop(_forward_loop)(
             _array(drive), _array(h0), _array(weight), _array(gain), _array(bias), normed,
             _array(memory), _array(keep), constants,
@@ -282,15 +303,17 @@ class FastWeightsKernel(torch.autograd.Function):
             grad_memory = memory.new_empty(0, hidden, hidden)
         grad_gain = keys.new_zeros(batch, hidden)
         grad_bias = keys.new_zeros(batch, hidden)
+        grad_read = keys.new_zeros(batch)
         compile_loop(_backward_loop)(
             _array(grad_out), _array(grad_final), _array(weight), _array(gain), _array(bias),
             normed, _array(memory), _array(keep), constants, _array(keys),
             _array(normalised), _array(rstd), grad_drive.numpy(), grad_h0.numpy(),
-            grad_memory.numpy(), grad_gain.numpy(), grad_bias.numpy(),
+            grad_memory.numpy(), grad_gain.numpy(), grad_bias.numpy(), grad_read.numpy(),
         )  # fmt: skip
         grad_weight = None
         if ctx.needs_input_grad[3]:  # dW = sum over steps and examples of dz p^T
             grad_weight = grad_drive.reshape(-1, hidden).t() @ keys.reshape(-1, hidden)
         gains = (grad_gain.sum(0), grad_bias.sum(0)) if use_norm else (None, None)
         grad_memory = grad_memory if memory_needs_grad else None
-        return None, grad_drive, grad_h0, grad_weight, *gains, grad_memory, None
+        grad_read = grad_read.sum() if ctx.needs_input_grad[8] else None
+        return None, grad_drive, grad_h0, grad_weight, *gains, grad_memory, None, grad_read

@@ -64,8 +64,9 @@ class FastWeightsRNN(RecurrentCore):
             paper's; ``A_t`` is written as eq. 1 says). Since ``A_t`` enters only through
             that read, ``g`` acts as a learned factor on ``eta``.
 
-    The three variants run only in the PyTorch matrix form (``mode`` "auto" or "matrix"; not
-    compiled); the defaults are the paper's.
+    The three variants run only in the matrix form (``mode`` "auto" or "matrix"), and
+    ``separate_norms`` and ``read_before_write`` only as PyTorch's operations (``fast_gain``
+    runs in the compiled loop too); the defaults are the paper's.
     """
 
     def __init__(
@@ -120,7 +121,9 @@ class FastWeightsRNN(RecurrentCore):
         if not isinstance(fast_gain, bool):
             raise ValueError(f"fast_gain must be true or false, got {fast_gain!r}")
         self.gain = nn.Parameter(torch.zeros(())) if fast_gain else None  # g, from 0
-        self.variant = bool(separate_norms or read_before_write or fast_gain)
+        # variants the compiled loop does not compute; fast_gain it does
+        self.uncompiled_variant = bool(separate_norms or read_before_write)
+        self.variant = self.uncompiled_variant or fast_gain
         if self.variant and mode == "attention":
             raise ValueError(
                 "separate_norms, read_before_write and fast_gain run in the matrix form "
@@ -163,7 +166,7 @@ class FastWeightsRNN(RecurrentCore):
         like = self.slow.weight if like is None else like
         return (
             self.compiled
-            and not self.variant
+            and not self.uncompiled_variant
             and steps > 1  # one acting step: PyTorch's matrix product and the one-pass update
             and kernel_available(like, self.slow.weight)
             and scratch_fits(steps, self.hidden_size, like.dtype)
@@ -229,7 +232,7 @@ class FastWeightsRNN(RecurrentCore):
         gain, bias, _ = norm_parameters(self.norm)
         keep = None if reset is None else (~reset).to(drive.dtype)
         out, final = FastWeightsKernel.apply(
-            self.spec, drive, h, self.slow.weight, gain, bias, memory, keep
+            self.spec, drive, h, self.slow.weight, gain, bias, memory, keep, self.gain
         )
         return out, (out[-1], final)
 
@@ -238,7 +241,8 @@ class FastWeightsRNN(RecurrentCore):
     ) -> tuple[Tensor, State]:
         return run_matrix(
             self.spec, drive, h, memory, reset, self.slow, self.norm,
-            fused=self.compiled and not self.variant, norm0=self.norm0, gain=self.gain,
+            fused=self.compiled and not self.uncompiled_variant, norm0=self.norm0,
+            gain=self.gain,
         )  # fmt: skip
 
     def _run_attention(
