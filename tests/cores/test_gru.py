@@ -120,3 +120,18 @@ def test_gru_is_declared_with_one_version_no_attention_and_a_warm_up():
     identity = resolve_core("gru", {"compiled": False})
     assert (identity.name, identity.version, identity.options) == ("gru", 1, {})
     assert identity.compute == {"compiled": False}
+
+
+def test_the_compiled_loop_is_finite_and_exact_where_the_gates_saturate():
+    """Pre-activations of about +-1000: exp overflows inside the loop's sigmoid, which must
+    still give 0 or 1 (the loop is compiled with fastmath), as torch.nn.GRU does."""
+    torch.manual_seed(5)
+    compiled = GRUCore(3, 5)
+    plain = GRUCore(3, 5, compiled=False)
+    plain.load_state_dict(compiled.state_dict())
+    x = (1000 * torch.randn(6, 4, 3)).requires_grad_()
+    outs = [core(x)[0] for core in (compiled, plain)]
+    grads = [torch.autograd.grad(out.sum(), x)[0] for out in outs]
+    assert torch.isfinite(outs[0]).all() and torch.isfinite(grads[0]).all()
+    torch.testing.assert_close(outs[0], outs[1])
+    torch.testing.assert_close(grads[0], grads[1])

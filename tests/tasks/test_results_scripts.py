@@ -77,3 +77,36 @@ def test_collapse_gives_the_committed_table_of_the_bsuite_reruns(tmp_path):
     committed = (memory / "bsuite_collapse" / "collapse.md").read_text().splitlines()
     assert len(rows) == 9 and all(row in committed for row in rows)
     assert "| 8 | default | 0 |" in "\n".join(rows)
+
+
+def test_fast_gain_values_reads_each_finished_runs_gain(tmp_path):
+    """docs/results/memory/fast_gain_values.py: g from a finished run's checkpoint, and
+    eta' = g eta from its core options; an unfinished run is left out."""
+    import csv
+    import json
+
+    import torch
+
+    from fw_rl.checkpoint import save_checkpoint
+
+    options = json.dumps({"fast_gain": True, "fast_lr": 0.5})
+    for name, gain, finished in (("a-seed0", 0.25, True), ("a-seed1", -1.0, False)):
+        run = tmp_path / "runs" / name
+        run.mkdir(parents=True)
+        save_checkpoint(
+            run / "checkpoint.pt", model_state={"core.gain": torch.tensor(gain)},
+            optimiser_state=None, counters={"frames": 2048},
+            config={"core_options": options}, kind="ppo",
+        )  # fmt: skip
+        if finished:
+            (run / "done.json").write_text("{}")
+    script = ROOT / "docs" / "results" / "memory" / "fast_gain_values.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--study", str(tmp_path), "--out", "-"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    table = list(csv.DictReader(done.stdout.splitlines()))
+    assert table == [
+        {"run": "a-seed0", "frames": "2048", "gain": "0.250000", "effective_eta": "0.125000"}
+    ]

@@ -63,6 +63,7 @@ $PY scripts/study.py ablate docs/results/memory/long_cue --out docs/results/memo
 $PY scripts/study.py run docs/results/memory/grids/fast_gain.json --out docs/results/memory/fast_gain
 $PY scripts/study.py mmer docs/results/memory/fast_gain --env-axis task
 $PY scripts/study.py ablate docs/results/memory/fast_gain --out docs/results/memory/fast_gain
+$PY docs/results/memory/fast_gain_values.py  # the g each run learned: fast_gain/gain.csv
 # Why a bsuite pass does not hold to the end (issue #33, section 1): fast weights at L = 8
 # (setting 7) and 14 (setting 11), where the committed runs ended at chance, 3 seeds; a
 # larger entropy cost at both, a smaller learning rate at L = 8
