@@ -30,12 +30,30 @@ def pytest_xdist_make_scheduler(config, log):
     return RayInOneWorker(config, log)
 
 
+# the longest tests (30 s or more each in `pytest --durations`), started first so that the
+# workers finish together rather than one waiting on a long test started last
+LONG_TESTS = (
+    "tests/test_readme.py::test_the_readme_commands_run",
+    "tests/agents/test_study.py::",
+    "tests/tasks/test_report.py::test_a_supervised_grid_runs_resumably",
+    "tests/envs/test_bsuite_adapter.py::test_a_short_sweep",
+    "tests/agents/test_any_env.py::",
+    "tests/agents/test_a3c_train.py::",
+)
+
+
 def pytest_collection_modifyitems(items):
-    """A test that joins the Ray cluster but is not in RAY_TESTS is a usage error."""
+    """A test that joins the Ray cluster but is not in RAY_TESTS is a usage error; the Ray
+    tests, then LONG_TESTS, run first (in their own order otherwise)."""
     stray = [i.nodeid for i in items if "ray_cluster" in i.fixturenames]
     stray = [nodeid for nodeid in stray if not nodeid.startswith(RAY_TESTS)]
     if stray:
         raise pytest.UsageError(f"tests/conftest.py: add to RAY_TESTS: {', '.join(stray)}")
+    items.sort(
+        key=lambda i: (
+            0 if i.nodeid.startswith(RAY_TESTS) else 1 if i.nodeid.startswith(LONG_TESTS) else 2
+        )
+    )
 
 
 @pytest.fixture(scope="session")
