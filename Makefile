@@ -25,8 +25,7 @@ $(VENV)/.installed: pyproject.toml $(TORCH_STAMP)
 	$(PY) -m pip install --quiet -e ".[dev]"
 	# MiniGrid's memory tasks; --no-deps: its pygame-ce would replace the pygame we use
 	$(PY) -m pip install --quiet --no-deps "minigrid>=2.3,<4"
-	$(PY) -m fw_rl.cores.fast_weights.warm_up  # compile the numba kernels now, not in the first run
-	$(PY) -c "from fw_rl.cores.associative_lstm_kernel import warm_up; warm_up()"
+	$(PY) -m fw_rl.cores --warm-up  # compile the cores' numba kernels now, not in the first run
 	touch $@
 
 venv: $(VENV)/.installed

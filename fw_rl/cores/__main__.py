@@ -1,4 +1,10 @@
-"""``python -m fw_rl.cores``: every registered core, its options and its versions."""
+"""``python -m fw_rl.cores``: every registered core, its options and its versions.
+
+``python -m fw_rl.cores --warm-up`` compiles (or loads from numba's cache) the kernels of
+every core that declares some, so that no run pays for it (``make`` runs it).
+"""
+
+import sys
 
 from fw_rl.cores.declaration import COMPUTE_OPTIONS
 from fw_rl.cores.registry import DECLARATIONS, core_options
@@ -21,5 +27,30 @@ def describe() -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":
+def warm_up() -> str:
+    """Run every declared warm-up; one line per core that has one."""
+    lines = []
+    for name in sorted(DECLARATIONS):
+        if DECLARATIONS[name].warm_up is not None:
+            seconds = DECLARATIONS[name].warm_up()
+            lines.append(f"{name}: kernels ready in {seconds:.1f} s")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    if argv == ["--warm-up"]:
+        print(warm_up())
+        return 0
+    if argv:
+        print(
+            f"python -m fw_rl.cores: unknown arguments {' '.join(argv)!r} "
+            "(none lists the cores; --warm-up compiles their kernels)",
+            file=sys.stderr,
+        )
+        return 2
     print(describe())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
