@@ -145,7 +145,7 @@ def test_fast_gain_in_the_compiled_loop_equals_pytorch_and_passes_gradcheck(read
     h0 = torch.rand(2, 3, dtype=torch.double, requires_grad=True)
     a0 = (0.1 * torch.rand(2, 3, 3, dtype=torch.double)).requires_grad_()
     reset = torch.zeros(5, 2, dtype=torch.bool)
-    reset[2, 0] = reset[4, 1] = True
+    reset[2, 0] = reset[4, 1] = reset[0, 1] = True  # at step 0: no gradient to h0, A0
     results = []
     for core in (compiled, plain):
         out, (_, memory) = core(x, state=(h0, a0), reset=reset)
@@ -156,6 +156,10 @@ def test_fast_gain_in_the_compiled_loop_equals_pytorch_and_passes_gradcheck(read
     torch.testing.assert_close(results[0], results[1])
     names = [name for name, _ in compiled.named_parameters()]
     assert results[0][2][3 + names.index("gain")].abs() > 0  # the gradient reaches g
+    grad_h0, grad_a0 = results[0][2][1:3]
+    assert (grad_h0[1] == 0).all() and (grad_a0[1] == 0).all()
+    # example 0's A0 is read before its reset at step 2 (and cleared there): only if g != 0
+    assert (grad_a0[0].abs().sum() > 0) == (read_gain != 0)
 
     def run(x, h, a, *weights):
         kwargs = dict(state=(h, a), reset=reset)

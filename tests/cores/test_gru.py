@@ -63,7 +63,7 @@ def test_the_compiled_loop_equals_torch_gru_in_outputs_state_and_every_gradient(
     x = torch.randn(9, 4, 3, dtype=dtype, requires_grad=True)
     h0 = torch.randn(4, 5, dtype=dtype, requires_grad=True)
     reset = torch.zeros(9, 4, dtype=torch.bool)
-    reset[2, 0] = reset[5, 0] = reset[8, 3] = True
+    reset[2, 0] = reset[5, 0] = reset[8, 3] = reset[0, 1] = True  # step 0: h0 gets no gradient
     results = []
     for core in (compiled, plain):
         out, (h,) = core(x, (h0,), reset)
@@ -72,6 +72,8 @@ def test_the_compiled_loop_equals_torch_gru_in_outputs_state_and_every_gradient(
         results.append((out, h, torch.autograd.grad(loss, (x, h0, *core.parameters()))))
     tolerance = {} if dtype == torch.double else dict(rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(results[0], results[1], **tolerance)
+    grad_h0 = results[0][2][1]
+    assert (grad_h0[1] == 0).all() and (grad_h0[0] != 0).all()
 
 
 def test_the_compiled_loops_backward_passes_gradcheck():

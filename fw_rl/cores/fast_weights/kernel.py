@@ -25,7 +25,7 @@ The forward pass saves only the keys ``p``, the normalised vectors and the layer
 memories ``A_t`` of one example at a time (``T H^2`` scratch). ``dW``, ``dC``, ``db`` and
 the layer norm's gain and bias are summed after the loop with one operation each.
 
-Outputs and gradients equal PyTorch's matrix form (``tests/test_fast_weights.py``,
+Outputs and gradients equal PyTorch's matrix form (``tests/cores/test_fast_weights.py``,
 ``gradcheck`` included). Used on the CPU for float tensors where numba imports; see
 :func:`kernel_available`.
 """
@@ -78,7 +78,7 @@ def _forward_loop(
             for s in range(levels):
                 if s == 0:
                     v[:] = z
-                else:  # v = z + g A_t h^{s-1}
+                else:  # v = z + r A_t h^{s-1}
                     for i in range(hidden):
                         total = zero
                         for j in range(hidden):
@@ -176,7 +176,7 @@ def _backward_loop(
                         grad_v[i] = g[i] if queries[s, i] > zero else zero
                 for i in range(hidden):
                     grad_z[i] += grad_v[i]
-                if s > 1:  # v = z + g A_t h^{s-1}
+                if s > 1:  # v = z + r A_t h^{s-1}
                     g[:] = 0.0
                     for i in range(hidden):
                         dv = grad_v[i]
@@ -184,7 +184,7 @@ def _backward_loop(
                         for j in range(hidden):
                             grad_a[i, j] += read_dv * queries[s - 1, j]
                             g[j] += memory_t[i, j] * dv
-                elif s == 1:  # the same, with dA_t += g dv h^0^T left to the pass below
+                elif s == 1:  # the same, with dA_t += r dv h^0^T left to the pass below
                     g[:] = 0.0
                     for i in range(hidden):
                         dv = grad_v[i]
