@@ -14,7 +14,8 @@ resumes a sweep; an unfinished one starts again (bsuite's log counts from episod
 ``score`` loads the logs with ``bsuite.logging.csv_load`` and scores them with
 ``bsuite.experiments.<experiment>.analysis.score``, per experiment and per setting
 (1 = the setting passed bsuite's learning threshold), into ``OUT/scores.md`` and
-``OUT/scores.csv``, and draws bsuite's own plots of each experiment (``plot_scale``,
+``OUT/scores.csv`` (agents named ``<name>-seed<N>`` also get a table across their seeds:
+the score per seed, the mean, and the settings passed in every seed or in some), and draws bsuite's own plots of each experiment (``plot_scale``,
 ``plot_learning``, every agent found) into ``OUT/<experiment>-scale.png`` and
 ``OUT/<experiment>-learning.png``. Needs the ``benchmarks`` extra.
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -210,8 +212,54 @@ def write_scores(out: Path, rows: list[dict]) -> list[Path]:
             f"| {row['core']} | {row['experiment']} | {row['score']:.2f} | "
             f"{', '.join(passed) or 'none'} |"
         )
+    lines += across_seeds(rows)
     (out / "scores.md").write_text("\n".join(lines) + "\n")
     return [out / "scores.csv", out / "scores.md"]
+
+
+SEED_SUFFIX = re.compile(r"-seed(\d+)$")
+
+
+def across_seeds(rows: list[dict]) -> list[str]:
+    """For agents named ``<name>-seed<N>`` with two seeds or more: each experiment's score
+    per seed and their mean, and how many seeds passed each setting (bsuite runs one seed
+    of the agent a setting; this shows whether a pass holds across seeds)."""
+    groups: dict[tuple[str, str], dict[int, list[dict]]] = {}
+    for row in rows:
+        match = SEED_SUFFIX.search(row["core"])
+        if match:
+            key = (row["core"][: match.start()], row["experiment"])
+            groups.setdefault(key, {}).setdefault(int(match.group(1)), []).append(row)
+    lines: list[str] = []
+    for (name, experiment), seeds in sorted(groups.items()):
+        if len(seeds) < 2:
+            continue
+        if not lines:
+            lines = ["", "Across seeds (agents named `<name>-seed<N>`):", ""]
+            lines += [
+                "| agent | experiment | seeds | score per seed | mean "
+                "| settings passed in every seed | in some seeds (how many) |"
+            ]
+            lines += ["|---|---|---|---|---|---|---|"]
+        overall = {
+            seed: next(r["score"] for r in rs if r["setting"] == "all")
+            for seed, rs in seeds.items()
+        }
+        passes: dict[str, int] = {}
+        for rs in seeds.values():
+            for r in rs:
+                if r["setting"] != "all":
+                    passes[r["setting"]] = passes.get(r["setting"], 0) + (r["score"] >= 1)
+        order = sorted(passes, key=setting_number)
+        every = [s.split("/")[1] for s in order if passes[s] == len(seeds)]
+        some = [f"{s.split('/')[1]} ({passes[s]})" for s in order if 0 < passes[s] < len(seeds)]
+        per_seed = ", ".join(f"{overall[seed]:.2f}" for seed in sorted(overall))
+        mean = sum(overall.values()) / len(overall)
+        lines.append(
+            f"| {name} | {experiment} | {', '.join(map(str, sorted(seeds)))} | {per_seed} | "
+            f"{mean:.2f} | {', '.join(every) or 'none'} | {', '.join(some) or 'none'} |"
+        )
+    return lines
 
 
 def write_plots(out: Path) -> list[Path]:

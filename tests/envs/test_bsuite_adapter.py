@@ -180,3 +180,27 @@ def test_evaluation_envs_of_different_seeds_play_different_episodes(capsys):
     again, _ = env.reset(seed=100)
     np.testing.assert_array_equal(obs, again)  # the same seeds, the same episodes
     assert "Loaded bsuite_id" not in capsys.readouterr().out  # not printed per env
+
+
+def test_scores_across_seeds_say_which_settings_pass_in_every_seed(tmp_path):
+    """Agents named <name>-seed<N>: each experiment's score per seed, the mean, and each
+    setting's passes counted over the seeds; a single seed gets no such row."""
+    from fw_rl.scripts.bsuite_memory import write_scores
+
+    def rows(core, overall, passed):
+        found = [{"core": core, "experiment": "memory_len", "setting": "all", "score": overall}]
+        for setting in range(3):
+            score = 1.0 if setting in passed else 0.0
+            found.append(
+                {"core": core, "experiment": "memory_len", "setting": f"memory_len/{setting}",
+                 "score": score}
+            )  # fmt: skip
+        return found
+
+    table = rows("gru-seed0", 0.5, {0, 1}) + rows("gru-seed1", 0.25, {0, 2})
+    table += rows("lstm-seed0", 0.4, {0})
+    write_scores(tmp_path, table)
+    text = (tmp_path / "scores.md").read_text()
+    assert "| gru | memory_len | 0, 1 | 0.50, 0.25 | 0.38 | 0 | 1 (1), 2 (1) |" in text
+    assert "| lstm | memory_len | 0 |" not in text  # one seed: the per-agent row only
+    assert "| lstm-seed0 | memory_len | 0.40 | 0 |" in text
