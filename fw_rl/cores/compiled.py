@@ -11,17 +11,22 @@ import functools
 import torch
 from torch import Tensor
 
+# every fastmath flag but "no NaNs" and "no infs": reassociation (vectorised sums) stays
+FASTMATH_KEEPING_INF = {"nsz", "arcp", "contract", "afn", "reassoc"}
+
 
 @functools.cache
 def compile_loop(function):
     """``function`` compiled by numba (``fastmath``, no bounds checks), or None where numba
     cannot be imported. Compiled for each dtype on first call, and cached on disk next to
-    the module where that is writable."""
+    the module where that is writable. A function with a ``fastmath`` attribute is compiled
+    with those flags instead of all of them (:data:`FASTMATH_KEEPING_INF`: a loop whose
+    ``exp`` may overflow to inf must not let LLVM assume there is none)."""
     try:
         import numba
     except ImportError:
         return None
-    options = dict(fastmath=True, boundscheck=False, nogil=True)
+    options = dict(fastmath=getattr(function, "fastmath", True), boundscheck=False, nogil=True)
     try:
         return numba.njit(cache=True, **options)(function)
     except RuntimeError:  # nowhere writable to cache the compiled loop: compile each run

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from fw_rl.cores.compiled import compile_loop, loop_can_take
+from fw_rl.cores.compiled import FASTMATH_KEEPING_INF, compile_loop, loop_can_take
 
 
 def _forward_loop(
@@ -97,6 +97,11 @@ def _backward_loop(
             if keep[t, b] == 0:  # the state was zeroed before this step
                 grad_h[:] = 0.0
         grad_h0[b] = grad_h
+
+
+# exp(-x) overflows to inf for a saturated gate (1 / (1 + inf) = 0 is the right sigmoid):
+# compiled without fastmath's "no infs" promise, under which that would be undefined
+_forward_loop.fastmath = _backward_loop.fastmath = FASTMATH_KEEPING_INF
 
 
 def kernel_usable(*tensors: Tensor) -> bool:
