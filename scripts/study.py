@@ -9,6 +9,7 @@
     python scripts/study.py attention DIR/runs/24x24-fed-fastweights-seed0
     python scripts/study.py recall DIR/runs/RepeatPreviousEasy-fastweights-seed0
     python scripts/study.py ablate DIR --out DIR/ablation   # the fast memory taken out
+    python scripts/study.py ablate DIR --out DIR --fast-lr 0.005 0.5   # ... or put in
 
 ``run`` skips runs that finished and resumes interrupted ones, so the same command
 continues a study after Ctrl-C or a lost session. ``report`` writes ``report.md``
@@ -219,7 +220,8 @@ def _ablate(args: argparse.Namespace) -> int:
     from fw_rl.checkpoint import CheckpointError
 
     return _write(
-        lambda: write_ablation(args.runs, args.out, args.episodes), (CheckpointError, ValueError)
+        lambda: write_ablation(args.runs, args.out, args.episodes, args.fast_lr),
+        (CheckpointError, ValueError),
     )
 
 
@@ -356,6 +358,14 @@ def main(argv=None) -> int:
     )
     ablate.add_argument("--out", type=Path, required=True, help="where ablation.csv goes")
     ablate.add_argument("--episodes", type=int, default=100, help="greedy episodes each way")
+    ablate.add_argument(
+        "--fast-lr",
+        type=float,
+        nargs="+",
+        metavar="RATE",
+        help="also evaluate each run with eta set to each RATE (the fast memory put in or "
+        "resized, the weights kept): fast_lr_at_evaluation.csv",
+    )
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # the command, for the report
     commands_by_name = {

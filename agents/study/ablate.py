@@ -86,6 +86,42 @@ def ablate_fast_memory(run_dir: Path, episodes: int = 100, seed: int = 30_000) -
     }
 
 
+def evaluate_at_fast_lrs(
+    run_dir: Path, rates: list[float], episodes: int = 100, seed: int = 30_000
+) -> list[dict]:
+    """The reverse of the ablation: the run's greedy mean return with the fast learning rate
+    set to each of ``rates`` for the evaluation (the fast memory put in, or resized, with
+    every trained weight kept), on the ablation's episodes. On a run trained without fast
+    memory (``eta = 0``, the slow part alone) it asks whether the solution training found
+    survives a fast term of that size, apart from learning with one."""
+    run_dir = Path(run_dir)
+    _check_rates(rates)
+    lacking = "no fast memory to resize (this needs a fast-weights run)"
+    model, config = trained_agent(run_dir, without_fast_memory=lacking)
+    play = dict(env_id=config.env, wrappers=config.wrappers, max_steps=config.eval_step_cap)
+    trained_lr = model.core.fast_lr
+    name = (run_dir.parent if run_dir.is_file() else run_dir).name
+    rows = []
+    try:
+        for rate in rates:
+            model.core.fast_lr = float(rate)
+            result = evaluate(model, config.env_options, episodes, seed, **play)
+            rows.append(
+                {"run": name, "core": config.core, "trained_fast_lr": trained_lr,
+                 "evaluated_fast_lr": float(rate), "episodes": episodes,
+                 "mean_return": result["mean_return"], "success_rate": result["success_rate"]}
+            )  # fmt: skip
+    finally:
+        model.core.fast_lr = trained_lr
+    return rows
+
+
+def _check_rates(rates: list[float]) -> None:
+    bad = [r for r in rates if isinstance(r, bool) or not r >= 0]
+    if bad or not rates:
+        raise ValueError(f"--fast-lr takes rates >= 0, got {bad or 'none'}")
+
+
 def _runs(paths: list[Path]) -> list[Path]:
     """Run folders (or checkpoint files): each path that is or holds a checkpoint, and a
     study folder's finished runs."""
@@ -114,9 +150,15 @@ def _has_fast_memory(run: Path) -> bool:
     return core_declaration(json.loads(config.read_text())["core"]).has_attention
 
 
-def write_ablation(paths: list[Path], out: Path, episodes: int = 100) -> list[Path]:
+def write_ablation(
+    paths: list[Path], out: Path, episodes: int = 100, fast_lrs: list[float] | None = None
+) -> list[Path]:
     """``ablation.csv`` in ``out``: a row per fast-weights run of ``paths`` (run folders or
-    study folders; a study's runs of cores without fast memory are left out)."""
+    study folders; a study's runs of cores without fast memory are left out); with
+    ``fast_lrs``, also ``fast_lr_at_evaluation.csv``: each run evaluated at each of those
+    fast learning rates (:func:`evaluate_at_fast_lrs`)."""
+    if fast_lrs is not None:
+        _check_rates(fast_lrs)  # before the ablation's evaluations, not after
     runs = _runs(paths)
     torch.set_num_threads(1)
     if len(runs) > 1:  # a single run of another core is refused by name below
@@ -137,4 +179,21 @@ def write_ablation(paths: list[Path], out: Path, episodes: int = 100) -> list[Pa
                     "fast_lr": f"{row['fast_lr']:g}",
                 }
             )
-    return [table]
+    if not fast_lrs:
+        return [table]
+    resized = [row for run in runs for row in evaluate_at_fast_lrs(run, fast_lrs, episodes)]
+    at_rates = out / "fast_lr_at_evaluation.csv"
+    with open(at_rates, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(resized[0]))
+        writer.writeheader()
+        for row in resized:
+            writer.writerow(
+                {
+                    **row,
+                    "trained_fast_lr": f"{row['trained_fast_lr']:g}",
+                    "evaluated_fast_lr": f"{row['evaluated_fast_lr']:g}",
+                    "mean_return": f"{row['mean_return']:.4f}",
+                    "success_rate": f"{row['success_rate']:.4f}",
+                }
+            )
+    return [table, at_rates]

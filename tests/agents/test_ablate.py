@@ -88,3 +88,25 @@ def test_the_command_writes_a_row_per_fast_weights_run_and_refuses_other_cores(
         assert [r["run"] for r in csv.DictReader(f)] == ["fw"]
     assert study_main(["ablate", checkpoint, "--out", str(tmp_path / "ablation.csv")]) == 2
     assert "error: cannot write" in capsys.readouterr().err
+
+
+def test_the_fast_memory_put_in_at_evaluation_changes_a_slow_run_and_is_restored(
+    study, tmp_path, capsys
+):
+    """--fast-lr: each run at each rate; at the rate it was trained with, the agent as
+    trained; a fast term put into the slow part (eta 0 -> 0.5) plays otherwise."""
+    args = ["ablate", str(study), "--episodes", "20", "--out", str(tmp_path)]
+    assert study_main([*args, "--fast-lr", "0", "0.5"]) == 0
+    with open(tmp_path / "fast_lr_at_evaluation.csv") as f:
+        rows = {(r["run"], r["evaluated_fast_lr"]): r for r in csv.DictReader(f)}
+    assert set(rows) == {("fw", "0"), ("fw", "0.5"), ("slow", "0"), ("slow", "0.5")}
+    with open(tmp_path / "ablation.csv") as f:
+        ablation = {r["run"]: r for r in csv.DictReader(f)}
+    assert rows[("slow", "0")]["trained_fast_lr"] == "0"
+    assert rows[("slow", "0")]["mean_return"] == ablation["slow"]["mean_return"]
+    assert rows[("fw", "0.5")]["mean_return"] == ablation["fw"]["mean_return"]
+    assert rows[("fw", "0")]["mean_return"] == ablation["fw"]["mean_return_without_fast"]
+    assert rows[("slow", "0.5")]["mean_return"] != rows[("slow", "0")]["mean_return"]
+    assert ablate_fast_memory(study / "runs" / "slow", episodes=20)["fast_lr"] == 0.0
+    assert study_main([*args, "--fast-lr", "-1"]) == 2
+    assert "--fast-lr takes rates >= 0, got [-1.0]" in capsys.readouterr().err
