@@ -55,6 +55,9 @@ for grid in recent_past slow_part fast_lr_sweep; do
   $PY scripts/study.py run docs/results/memory/grids/$grid.json --out docs/results/memory/$grid
   $PY scripts/study.py mmer docs/results/memory/$grid
 done
+# the slow part's trained agents with a fast term put in at evaluation
+$PY scripts/study.py ablate docs/results/memory/slow_part --out docs/results/memory/slow_part \
+  --fast-lr 0 0.0005 0.005 0.05 0.5
 # RepeatFirst without the previous action (a cue held for the whole episode)
 $PY scripts/study.py run docs/results/memory/grids/long_cue.json --out docs/results/memory/long_cue
 $PY scripts/study.py mmer docs/results/memory/long_cue --compare model --baseline gru
