@@ -387,8 +387,8 @@ class AgentRun:
         ``warm_up`` (the fast-weights core's numba loops, cached on disk: only a first run
         compiles), and say so."""
         warm_up = core_declaration(self.config.core).warm_up
-        if warm_up is None:
-            return
+        if warm_up is None or self.config.core_kwargs.get("compiled", True) is False:
+            return  # nothing to compile, or the run keeps to PyTorch's operations
         self.session.say(
             f"preparing the {self.config.core} core's kernels (compiled on a first run) ..."
         )

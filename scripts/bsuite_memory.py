@@ -15,8 +15,9 @@ resumes a sweep; an unfinished one starts again (bsuite's log counts from episod
 ``bsuite.experiments.<experiment>.analysis.score``, per experiment and per setting
 (1 = the setting passed bsuite's learning threshold), into ``OUT/scores.md`` and
 ``OUT/scores.csv`` (agents named ``<name>-seed<N>`` also get a table across their seeds:
-the score per seed, the mean, and the settings passed in every seed or in some), and draws bsuite's own plots of each experiment (``plot_scale``,
-``plot_learning``, every agent found) into ``OUT/<experiment>-scale.png`` and
+the score per seed, the mean, and the settings passed in every seed or in some), and
+draws bsuite's own plots of each experiment (``plot_scale``, ``plot_learning``, every agent
+found) into ``OUT/<experiment>-scale.png`` and
 ``OUT/<experiment>-learning.png``. Needs the ``benchmarks`` extra.
 
 Exit codes: 0 done, 1 a run failed, 2 bad arguments, 130 stopped by Ctrl-C or SIGTERM
@@ -152,10 +153,13 @@ def load_logs(out: Path) -> dict:
     """Each agent folder's bsuite log, ``{name: DataFrame}``, by bsuite's loader."""
     from bsuite.logging import csv_load
 
-    return {
-        core_dir.name: csv_load.load_bsuite(str(core_dir / "csv"))[0]
-        for core_dir in sorted(p for p in out.iterdir() if (p / "csv").is_dir())
-    }
+    logs = {}
+    for core_dir in sorted(p for p in out.iterdir() if (p / "csv").is_dir()):
+        if not any((core_dir / "csv").glob("*.csv")):  # a run stopped before its first log
+            print(f"{core_dir.name}: no bsuite log yet in {core_dir / 'csv'}, left out")
+            continue
+        logs[core_dir.name] = csv_load.load_bsuite(str(core_dir / "csv"))[0]
+    return logs
 
 
 def score(out: Path) -> list[dict]:
@@ -348,7 +352,9 @@ def main(argv=None) -> int:
         "--name", default=None, help="the agent's folder under --out (default: the core's)"
     )
     s = commands.add_parser("score", help="score the logs with bsuite's analysis")
-    s.add_argument("out", type=Path)
+    s.add_argument(
+        "out", type=Path, help="the folder that run's --out wrote (<name>/csv/ under it)"
+    )
     args = parser.parse_args(argv)
     try:
         import bsuite  # noqa: F401

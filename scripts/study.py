@@ -356,7 +356,9 @@ def main(argv=None) -> int:
     ablate.add_argument(
         "runs", nargs="+", type=Path, help="run directories (final checkpoints) or study folders"
     )
-    ablate.add_argument("--out", type=Path, required=True, help="where ablation.csv goes")
+    ablate.add_argument(
+        "--out", type=Path, required=True, help="where ablation.csv (and the --fast-lr CSV) go"
+    )
     ablate.add_argument("--episodes", type=int, default=100, help="greedy episodes each way")
     ablate.add_argument(
         "--fast-lr",

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 
 import torch
@@ -117,9 +118,9 @@ def evaluate_at_fast_lrs(
 
 
 def _check_rates(rates: list[float]) -> None:
-    bad = [r for r in rates if isinstance(r, bool) or not r >= 0]
+    bad = [r for r in rates if isinstance(r, bool) or not 0 <= r < math.inf]
     if bad or not rates:
-        raise ValueError(f"--fast-lr takes rates >= 0, got {bad or 'none'}")
+        raise ValueError(f"--fast-lr takes finite rates >= 0, got {bad or 'none'}")
 
 
 def _runs(paths: list[Path]) -> list[Path]:
@@ -162,6 +163,9 @@ def write_ablation(
     runs = _runs(paths)
     torch.set_num_threads(1)
     if len(runs) > 1:  # a single run of another core is refused by name below
+        for run in runs:
+            if not _has_fast_memory(run):
+                print(f"{run}: its core has no fast memory, left out")
         runs = [run for run in runs if _has_fast_memory(run)]
         if not runs:
             raise ValueError(f"no fast-weights run in {', '.join(map(str, paths))}")

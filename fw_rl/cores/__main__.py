@@ -37,16 +37,21 @@ def warm_up() -> str:
     return "\n".join(lines)
 
 
+USAGE = (
+    "python -m fw_rl.cores [--warm-up]: no argument lists the cores; "
+    "--warm-up compiles their kernels"
+)
+
+
 def main(argv: list[str]) -> int:
     if argv == ["--warm-up"]:
         print(warm_up())
         return 0
+    if argv in (["--help"], ["-h"]):
+        print(USAGE)
+        return 0
     if argv:
-        print(
-            f"python -m fw_rl.cores: unknown arguments {' '.join(argv)!r} "
-            "(none lists the cores; --warm-up compiles their kernels)",
-            file=sys.stderr,
-        )
+        print(f"unknown arguments {' '.join(argv)!r}; {USAGE}", file=sys.stderr)
         return 2
     print(describe())
     return 0

@@ -109,4 +109,5 @@ def test_the_fast_memory_put_in_at_evaluation_changes_a_slow_run_and_is_restored
     assert rows[("slow", "0.5")]["mean_return"] != rows[("slow", "0")]["mean_return"]
     assert ablate_fast_memory(study / "runs" / "slow", episodes=20)["fast_lr"] == 0.0
     assert study_main([*args, "--fast-lr", "-1"]) == 2
-    assert "--fast-lr takes rates >= 0, got [-1.0]" in capsys.readouterr().err
+    assert "--fast-lr takes finite rates >= 0, got [-1.0]" in capsys.readouterr().err
+    assert study_main([*args, "--fast-lr", "inf"]) == 2

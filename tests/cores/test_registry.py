@@ -29,3 +29,7 @@ def test_warm_up_compiles_every_core_that_declares_kernels_and_bad_arguments_exi
     )
     assert wrong.returncode == 2 and "--warm-up" in wrong.stderr
     assert len(wrong.stderr.strip().splitlines()) == 1
+    helped = subprocess.run(
+        [sys.executable, "-m", "fw_rl.cores", "--help"], capture_output=True, text=True
+    )
+    assert helped.returncode == 0 and "--warm-up compiles" in helped.stdout

@@ -204,3 +204,17 @@ def test_scores_across_seeds_say_which_settings_pass_in_every_seed(tmp_path):
     assert "| gru | memory_len | 0, 1 | 0.50, 0.25 | 0.38 | 0 | 1 (1), 2 (1) |" in text
     assert "| lstm | memory_len | 0 |" not in text  # one seed: the per-agent row only
     assert "| lstm-seed0 | memory_len | 0.40 | 0 |" in text
+
+
+def test_score_leaves_out_an_agent_whose_run_stopped_before_its_first_log(tmp_path, capsys):
+    """bsuite's logger makes csv/ before its first file: such an agent is named and left
+    out; with no other agent, one line and exit 2 (no pandas traceback)."""
+    from fw_rl.scripts.bsuite_memory import main
+
+    (tmp_path / "fastweights" / "csv").mkdir(parents=True)
+    with pytest.raises(SystemExit) as stopped:
+        main(["score", str(tmp_path)])
+    assert stopped.value.code == 2
+    captured = capsys.readouterr()
+    assert "fastweights: no bsuite log yet" in captured.out
+    assert "holds no bsuite logs" in captured.err
