@@ -210,7 +210,9 @@ def _recall(args: argparse.Namespace) -> int:
     from fw_rl.checkpoint import CheckpointError
 
     return _write(
-        lambda: write_recall(args.run, args.out or args.run, args.episodes, args.lags),
+        lambda: write_recall(
+            args.run, args.out or args.run, args.episodes, args.lags, args.fast_lr
+        ),
         (CheckpointError, ValueError),
     )
 
@@ -347,6 +349,12 @@ def main(argv=None) -> int:
     recall.add_argument("--out", type=Path, help="where to write (default: the run's folder)")
     recall.add_argument("--episodes", type=int, default=400, help="greedy episodes to probe")
     recall.add_argument("--lags", type=int, default=8, help="the largest lag k (at least 1)")
+    recall.add_argument(
+        "--fast-lr",
+        type=float,
+        metavar="RATE",
+        help="play and probe with eta set to RATE, the weights kept (default: as trained)",
+    )
     ablate = commands.add_parser(
         "ablate",
         formatter_class=defaults_shown,

@@ -88,11 +88,22 @@ def _ridge_score(x_fit, y_fit, x_test, y_test, classes: int | None) -> float:
 
 
 def recall_profile(
-    run_dir: Path, episodes: int = 400, seed: int = 40_000, lags: int = 8, max_steps: int = 1000
+    run_dir: Path,
+    episodes: int = 400,
+    seed: int = 40_000,
+    lags: int = 8,
+    max_steps: int = 1000,
+    fast_lr: float | None = None,
 ) -> dict:
     """Per lag ``k = 0..lags``: the probe's score from the fast read and from the hidden
-    state, chance, and the attention share on step ``t - k`` against decay alone's."""
+    state, chance, and the attention share on step ``t - k`` against decay alone's.
+    ``fast_lr``: play and probe with ``eta`` set to it, every weight kept (the fast memory
+    put into a run trained without it, or resized; ``study.py ablate --fast-lr``)."""
     model, config = trained_agent(run_dir, without_fast_memory="no fast memory")
+    if fast_lr is not None:
+        if isinstance(fast_lr, bool) or not 0 <= fast_lr < float("inf"):
+            raise ValueError(f"--fast-lr takes a finite rate >= 0, got {fast_lr}")
+        model.core.fast_lr = float(fast_lr)
     space = config.env_info.observation_space
     if isinstance(space, spaces.Discrete):
         classes = int(space.n)
@@ -158,10 +169,12 @@ def recall_profile(
             "fast_to_slow": drive}  # fmt: skip
 
 
-def write_recall(run_dir: Path, out: Path, episodes: int = 400, lags: int = 8):
+def write_recall(
+    run_dir: Path, out: Path, episodes: int = 400, lags: int = 8, fast_lr: float | None = None
+):
     """``recall.csv``: a row per lag (the probe's scores, chance, the attention shares);
     ``drive.csv``: a row per step, the median over episodes of ``|A_t h| / |z_t|``."""
-    profile = recall_profile(Path(run_dir), episodes, lags=lags)
+    profile = recall_profile(Path(run_dir), episodes, lags=lags, fast_lr=fast_lr)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     table = out / "recall.csv"

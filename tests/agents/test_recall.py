@@ -72,3 +72,14 @@ def test_the_command_writes_a_row_per_lag_and_refuses_a_core_without_fast_memory
     assert "no fast memory" in capsys.readouterr().err
     assert study_main(["recall", str(run_dir), "--lags", "0", "--out", str(tmp_path)]) == 2
     assert "--lags must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_the_fast_memory_can_be_resized_for_the_probe(run_dir, tmp_path, capsys):
+    """--fast-lr: played and probed at another eta (0: no fast term, so the fast read is 0
+    and its ratio to the slow drive is 0 at every step); a bad rate is one line."""
+    args = ["recall", str(run_dir), "--episodes", "8", "--lags", "2", "--out", str(tmp_path)]
+    assert study_main([*args, "--fast-lr", "0"]) == 0
+    with open(tmp_path / "drive.csv") as f:
+        assert {float(r["median_fast_to_slow"]) for r in csv.DictReader(f)} == {0.0}
+    assert study_main([*args, "--fast-lr", "-1"]) == 2
+    assert "--fast-lr takes a finite rate >= 0, got -1.0" in capsys.readouterr().err
