@@ -58,6 +58,12 @@ done
 # the slow part's trained agents with a fast term put in at evaluation
 $PY scripts/study.py ablate docs/results/memory/slow_part --out docs/results/memory/slow_part \
   --fast-lr 0 0.0005 0.005 0.05 0.5
+PROBE=docs/results/memory/recent_past/probe/RepeatPreviousEasy-slow_part-seed0
+$PY scripts/study.py recall docs/results/memory/slow_part/runs/RepeatPreviousEasy-seed0 --out $PROBE
+for rate in 0.0005 0.005; do
+  $PY scripts/study.py recall docs/results/memory/slow_part/runs/RepeatPreviousEasy-seed0 \
+    --fast-lr $rate --out $PROBE-eta$rate
+done
 # RepeatFirst without the previous action (a cue held for the whole episode)
 $PY scripts/study.py run docs/results/memory/grids/long_cue.json --out docs/results/memory/long_cue
 $PY scripts/study.py mmer docs/results/memory/long_cue --compare model --baseline gru
