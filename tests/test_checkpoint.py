@@ -233,3 +233,12 @@ def test_dataclass_fields_of_the_core_are_shared_by_both_trainers():
     names = {"core", "core_options", "core_version", "core_compute"}
     for cls in (A3CConfig, SupervisedConfig):
         assert names <= {f.name for f in dataclasses.fields(cls)}
+
+
+def test_a_compute_option_given_two_values_is_refused_and_one_value_twice_is_not():
+    with pytest.raises(ValueError, match="give compiled two values .True and False.: give it"):
+        A3CConfig(core="gru", core_options='{"compiled": true}', core_compute='{"compiled": false}')
+    config = A3CConfig(
+        core="gru", core_options='{"compiled": false}', core_compute='{"compiled": false}'
+    )
+    assert json.loads(config.to_dict()["core_compute"]) == {"compiled": False}

@@ -74,6 +74,12 @@ class CoreConfig:
         name = self.core if is_core(self.core) else None
         typed = parse_core_options(name, self.core_options)
         compute = parse_core_options(name, self.core_compute, flag="--core-compute")
+        clash = sorted(k for k in typed if k in compute and typed[k] != compute[k])
+        if clash:
+            raise ValueError(
+                f"--core-options and --core-compute give {clash[0]} two values "
+                f"({typed[clash[0]]!r} and {compute[clash[0]]!r}): give it once, in --core-compute"
+            )
         if name is None:
             return
         try:
