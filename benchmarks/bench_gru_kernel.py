@@ -25,12 +25,9 @@ import time
 
 import torch
 import torch.nn.functional as F
+from fixed_ppo_update import fixed_update  # benchmarks/, beside this script
 
-from fw_rl.agents import ppo
 from fw_rl.agents.config import PPOConfig
-from fw_rl.agents.model import build_model
-from fw_rl.agents.rollout import RolloutCollector
-from fw_rl.envs.factory import make_vector_env
 from fw_rl.tasks.associative_retrieval import NUM_CLASSES, VOCABULARY, make_splits
 from fw_rl.tasks.classifier import SequenceClassifier
 
@@ -61,17 +58,7 @@ def ppo_updates() -> dict:
             core=core,
             core_compute=json.dumps(compute),
         )
-        torch.manual_seed(0)
-        model = build_model(config)
-        env = make_vector_env(config.env, config.env_options, config.num_envs)
-        rollout = RolloutCollector(env, model, seed=0).collect(
-            config.rollout_steps, state_every=config.steps_per_sequence
-        )
-        env.close()
-        optimiser = torch.optim.SGD(model.parameters(), lr=0.0)
-        updates[f"PPO update, {label}"] = lambda m=model, o=optimiser, r=rollout, c=config: (
-            ppo.ppo_update(m, o, r, c)
-        )
+        updates[f"PPO update, {label}"] = fixed_update(config)
     return updates
 
 

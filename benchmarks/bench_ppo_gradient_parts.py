@@ -10,12 +10,10 @@ from __future__ import annotations
 import time
 
 import torch
+from fixed_ppo_update import fixed_update  # benchmarks/, beside this script
 
 from fw_rl.agents import ppo
 from fw_rl.agents.config import PPOConfig
-from fw_rl.agents.model import build_model
-from fw_rl.agents.rollout import RolloutCollector
-from fw_rl.envs.factory import make_vector_env
 
 
 def main() -> None:
@@ -23,22 +21,14 @@ def main() -> None:
     parts = ppo.GRADIENT_PARTS
     print("| core | update with part norms ms | without ms | cost |\n|---|---|---|---|")
     for core in ("lstm", "fastweights"):
-        config = PPOConfig(core=core, size=24)
-        torch.manual_seed(0)
-        model = build_model(config)
-        env = make_vector_env(config.env, config.env_options, config.num_envs)
-        rollout = RolloutCollector(env, model, seed=0).collect(
-            config.rollout_steps, state_every=config.steps_per_sequence
-        )
-        env.close()
-        optimiser = torch.optim.SGD(model.parameters(), lr=0.0)  # the same update every time
+        update = fixed_update(PPOConfig(core=core, size=24))
         times: dict[bool, list[float]] = {True: [], False: []}
         try:
             for _ in range(6):
                 for on in (True, False):
                     ppo.GRADIENT_PARTS = parts if on else ()
                     start = time.perf_counter()
-                    ppo.ppo_update(model, optimiser, rollout, config)
+                    update()
                     times[on].append(time.perf_counter() - start)
         finally:
             ppo.GRADIENT_PARTS = parts

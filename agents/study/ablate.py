@@ -163,10 +163,10 @@ def write_ablation(
     runs = _runs(paths)
     torch.set_num_threads(1)
     if len(runs) > 1:  # a single run of another core is refused by name below
-        for run in runs:
-            if not _has_fast_memory(run):
-                print(f"{run}: its core has no fast memory, left out")
-        runs = [run for run in runs if _has_fast_memory(run)]
+        left_out = [run for run in runs if not _has_fast_memory(run)]
+        for run in left_out:
+            print(f"{run}: its core has no fast memory, left out")
+        runs = [run for run in runs if run not in left_out]
         if not runs:
             raise ValueError(f"no fast-weights run in {', '.join(map(str, paths))}")
     rows = [ablate_fast_memory(run, episodes) for run in runs]

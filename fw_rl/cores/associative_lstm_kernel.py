@@ -35,7 +35,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from fw_rl.cores.compiled import compile_loop
+from fw_rl.cores.compiled import as_array, compile_loop, time_forward_backward
 
 
 def _forward_loop(drive, h0, recurrent, memory, perms, keep, constants,
@@ -243,10 +243,6 @@ def _backward_loop(grad_out, grad_final, pres, recurrent, perms, keep, constants
             grad_memory[b] = gmem
 
 
-def _array(t: Tensor) -> np.ndarray:
-    return t.detach().contiguous().numpy()
-
-
 def kernel_usable(*tensors: Tensor) -> bool:
     """Whether the compiled loop can run on these tensors (CPU floats, numba there)."""
     from fw_rl.cores.compiled import loop_can_take
@@ -275,8 +271,8 @@ class AssociativeLSTMKernel(torch.autograd.Function):
         constants = np.array([1 / copies, 1, 0.5], dtype=out.numpy().dtype)
         perms_array = perms.detach().to(torch.int64).contiguous().numpy()
         compile_loop(_forward_loop)(
-            _array(drive), _array(h0), _array(recurrent), _array(memory), perms_array,
-            _array(keep), constants, out.numpy(), pres.numpy(), before.numpy(), final.numpy(),
+            as_array(drive), as_array(h0), as_array(recurrent), as_array(memory), perms_array,
+            as_array(keep), constants, out.numpy(), pres.numpy(), before.numpy(), final.numpy(),
         )  # fmt: skip
         ctx.save_for_backward(h0, recurrent, keep, out, pres, before)
         ctx.settings = (perms_array, constants)
@@ -298,8 +294,8 @@ class AssociativeLSTMKernel(torch.autograd.Function):
         shape = (batch if memory_needs_grad else 0, *before.shape[2:])
         grad_memory = before.new_empty(shape)
         compile_loop(_backward_loop)(
-            _array(grad_out), _array(grad_final), _array(pres), _array(recurrent),
-            perms_array, _array(keep), constants, _array(before), grad_drive.numpy(),
+            as_array(grad_out), as_array(grad_final), as_array(pres), as_array(recurrent),
+            perms_array, as_array(keep), constants, as_array(before), grad_drive.numpy(),
             grad_h0.numpy(), grad_memory.numpy(),
         )  # fmt: skip
         grad_recurrent = None
@@ -313,12 +309,6 @@ class AssociativeLSTMKernel(torch.autograd.Function):
 def warm_up(dtype: torch.dtype = torch.float32) -> float:
     """Run the compiled loops (forward and backward) once on a tiny input; returns the
     seconds it took (compiling, or loading numba's cache from disk)."""
-    import time
-
     from fw_rl.cores.associative_lstm import AssociativeLSTM
 
-    start = time.perf_counter()
-    core = AssociativeLSTM(3, 4).to(dtype)
-    out, _ = core(torch.randn(2, 2, 3, dtype=dtype))
-    out.sum().backward()
-    return time.perf_counter() - start
+    return time_forward_backward(AssociativeLSTM(3, 4).to(dtype), torch.randn(2, 2, 3, dtype=dtype))

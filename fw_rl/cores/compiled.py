@@ -41,3 +41,20 @@ def loop_can_take(*tensors: Tensor) -> bool:
         and len({t.dtype for t in tensors}) == 1
         and tensors[0].dtype in (torch.float32, torch.float64)
     )
+
+
+def as_array(t: Tensor):
+    """``t`` as a numpy array the loops can take (contiguous, no autograd), sharing memory
+    where it can."""
+    return t.detach().contiguous().numpy()
+
+
+def time_forward_backward(core: torch.nn.Module, x: Tensor) -> float:
+    """Run ``core`` forward and backward once on ``x`` (a core's warm-up: compiling its
+    loops, or loading them from numba's cache); the seconds it took."""
+    import time
+
+    start = time.perf_counter()
+    out, _ = core(x)
+    out.sum().backward()
+    return time.perf_counter() - start

@@ -29,7 +29,13 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from fw_rl.cores.compiled import FASTMATH_KEEPING_INF, compile_loop, loop_can_take
+from fw_rl.cores.compiled import (
+    FASTMATH_KEEPING_INF,
+    as_array,
+    compile_loop,
+    loop_can_take,
+    time_forward_backward,
+)
 
 
 def _forward_loop(
@@ -109,10 +115,6 @@ def kernel_usable(*tensors: Tensor) -> bool:
     return loop_can_take(*tensors) and compile_loop(_forward_loop) is not None
 
 
-def _array(t: Tensor) -> np.ndarray:
-    return t.detach().contiguous().numpy()
-
-
 def _one(like: Tensor):
     """1 as a numpy scalar of ``like``'s dtype."""
     return like.numpy().dtype.type(1)
@@ -134,7 +136,7 @@ class GRUKernel(torch.autograd.Function):
         out = gi.new_empty(steps, batch, hidden)
         saved = [gi.new_empty(steps, batch, hidden) for _ in range(5)]
         compile_loop(_forward_loop)(
-            _array(gi), _array(h0), _array(weight), _array(bias), _array(keep),
+            as_array(gi), as_array(h0), as_array(weight), as_array(bias), as_array(keep),
             _one(out), out.numpy(), *(s.numpy() for s in saved),
         )  # fmt: skip
         ctx.save_for_backward(weight, keep, *saved)
@@ -152,8 +154,8 @@ class GRUKernel(torch.autograd.Function):
         grad_gh = torch.empty_like(grad_gi)
         grad_h0 = keys.new_empty(batch, hidden)
         compile_loop(_backward_loop)(
-            _array(grad_out), _array(weight), _array(keep), _one(keys), _array(keys),
-            *(_array(s) for s in rest), grad_gi.numpy(), grad_gh.numpy(), grad_h0.numpy(),
+            as_array(grad_out), as_array(weight), as_array(keep), _one(keys), as_array(keys),
+            *(as_array(s) for s in rest), grad_gi.numpy(), grad_gh.numpy(), grad_h0.numpy(),
         )  # fmt: skip
         flat = grad_gh.reshape(-1, 3 * hidden)
         grad_weight = flat.t() @ keys.reshape(-1, hidden) if ctx.needs_input_grad[2] else None
@@ -164,12 +166,6 @@ class GRUKernel(torch.autograd.Function):
 def warm_up(dtype: torch.dtype = torch.float32) -> float:
     """Run the compiled loops (forward and backward) once on a tiny input; returns the
     seconds it took (compiling, or loading numba's cache from disk)."""
-    import time
-
     from fw_rl.cores.gru import GRUCore
 
-    start = time.perf_counter()
-    core = GRUCore(3, 4).to(dtype)
-    out, _ = core(torch.randn(2, 2, 3, dtype=dtype))
-    out.sum().backward()
-    return time.perf_counter() - start
+    return time_forward_backward(GRUCore(3, 4).to(dtype), torch.randn(2, 2, 3, dtype=dtype))

@@ -37,7 +37,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from fw_rl.cores.compiled import compile_loop, loop_can_take
+from fw_rl.cores.compiled import as_array, compile_loop, loop_can_take
 from fw_rl.cores.fast_weights.spec import FastWeightsSpec
 
 # the backward pass's scratch, T H^2 per example: above this the kernel is not used
@@ -231,10 +231,6 @@ def scratch_fits(steps: int, hidden: int, dtype: torch.dtype) -> bool:
     return steps * hidden * hidden * dtype.itemsize <= SCRATCH_LIMIT_BYTES
 
 
-def _array(t: Tensor) -> np.ndarray:
-    return t.detach().contiguous().numpy()
-
-
 def _constants(
     decay: float, fast_lr: float, eps: float, hidden: int, read_gain: float, dtype
 ) -> np.ndarray:
@@ -277,8 +273,8 @@ class FastWeightsKernel(torch.autograd.Function):
         read = 1.0 if read_gain is None else float(read_gain)
         constants = _constants(spec.decay, spec.fast_lr, spec.eps, hidden, read, out.numpy().dtype)
         compile_loop(_forward_loop)(
-            _array(drive), _array(h0), _array(weight), _array(gain), _array(bias), normed,
-            _array(memory), _array(keep), constants,
+            as_array(drive), as_array(h0), as_array(weight), as_array(gain), as_array(bias), normed,
+            as_array(memory), as_array(keep), constants,
             out.numpy(), keys.numpy(), normalised.numpy(), rstd.numpy(), final.numpy(),
         )  # fmt: skip
         ctx.save_for_backward(weight, gain, bias, memory, keep, keys, normalised, rstd)
@@ -305,9 +301,9 @@ class FastWeightsKernel(torch.autograd.Function):
         grad_bias = keys.new_zeros(batch, hidden)
         grad_read = keys.new_zeros(batch)
         compile_loop(_backward_loop)(
-            _array(grad_out), _array(grad_final), _array(weight), _array(gain), _array(bias),
-            normed, _array(memory), _array(keep), constants, _array(keys),
-            _array(normalised), _array(rstd), grad_drive.numpy(), grad_h0.numpy(),
+            as_array(grad_out), as_array(grad_final), as_array(weight), as_array(gain),
+            as_array(bias), normed, as_array(memory), as_array(keep), constants, as_array(keys),
+            as_array(normalised), as_array(rstd), grad_drive.numpy(), grad_h0.numpy(),
             grad_memory.numpy(), grad_gain.numpy(), grad_bias.numpy(), grad_read.numpy(),
         )  # fmt: skip
         grad_weight = None
