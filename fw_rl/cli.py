@@ -17,6 +17,7 @@ import argparse
 import dataclasses
 import math
 import os
+import re
 import sys
 import types
 import typing
@@ -76,9 +77,18 @@ SB3_NAMES = {
 }
 
 
+# a negative number, e-notation included (``-1e-3``); argparse before Python 3.13 takes
+# that for an unknown flag
+NEGATIVE_NUMBER = re.compile(r"^-(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
+
+
 class Parser(argparse.ArgumentParser):
     """``argparse`` with one error line: ``<command>: error: <what> (see <command> --help)``
-    and exit 2, instead of the usage block before it."""
+    and exit 2, instead of the usage block before it; ``-1e-3`` is a value, not a flag."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = NEGATIVE_NUMBER
 
     def error(self, message: str):
         if message.startswith("unrecognized arguments: "):

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from fw_rl.cli import check_finite, fields_with_role, option, parse_config
+from fw_rl.cli import Parser, check_finite, fields_with_role, option, parse_config
 
 
 @dataclass
@@ -57,6 +57,29 @@ def test_bad_flags_are_usage_errors(argv, message, capsys):
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert stop.value.code == 2 and message in line
     assert ": error: " in line and line.endswith("--help)") and "usage:" not in line
+
+
+@pytest.mark.parametrize(
+    "text, value", [("-1e-3", -1e-3), ("-2.5E+2", -250.0), ("-.5", -0.5), ("-3", -3.0)]
+)
+def test_negative_numbers_are_values_not_flags(text, value):
+    """``-1e-3`` is a number (argparse before 3.13 took it for an unknown flag), in a
+    single value and in a list."""
+    parser = Parser()
+    parser.add_argument("--rate", type=float)
+    parser.add_argument("--rates", type=float, nargs="+")
+    args = parser.parse_args(["--rate", text, "--rates", "1", text])
+    assert args.rate == value and args.rates == [1.0, value]
+
+
+def test_a_flag_is_still_a_flag_after_a_list(capsys):
+    """A list of numbers ends at the next flag, and a word after a dash is not a number."""
+    parser = Parser()
+    parser.add_argument("--rates", type=float, nargs="+")
+    parser.add_argument("-e", type=int)
+    assert parser.parse_args(["--rates", "-1e-3", "-e", "2"]).e == 2
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--rates", "-e3x"])
 
 
 def test_help_comes_from_the_fields(capsys):
