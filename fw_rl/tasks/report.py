@@ -142,7 +142,7 @@ def mark_protocols(runs: list[SupervisedRun]) -> None:
         row = settings[run_core_label(r.config), r.hidden, r.protocol]
         if len(row) > 1:
             several_schedules = len({schedule for _, schedule in row}) > 1
-            setting = _setting_text((r.lr, _schedule(r)), 2 if several_schedules else 1)
+            setting = "lr " + _setting_text((r.lr, _schedule(r)), several_schedules)
             r.protocol = ", ".join(p for p in (r.protocol, setting) if p)
 
 
@@ -196,9 +196,13 @@ def _settings(runs: list[SupervisedRun]) -> list[tuple[float, str]]:
     return sorted({(run.lr, _schedule(run)) for run in runs})
 
 
-def _setting_text(setting: tuple[float, str], schedules: int) -> str:
+def _setting_text(setting: tuple[float, str], show_schedule: bool | None = None) -> str:
+    """``3e-3`` or, with ``show_schedule``, ``3e-3 plateau`` (by default, the schedule
+    where it is not constant)."""
     lr, schedule = setting
-    return f"lr {_lr_text(lr)}" + (f" {schedule}" if schedules > 1 else "")
+    if show_schedule is None:
+        show_schedule = schedule != "constant"
+    return _lr_text(lr) + (f" {schedule}" if show_schedule else "")
 
 
 def _by_setting(group: list[SupervisedRun]) -> dict[tuple[float, str], list[float]]:
@@ -250,7 +254,9 @@ def tuning_table(runs: list[SupervisedRun], paper: dict) -> str:
     chosen = choose_settings(runs)
     groups = _group(runs)
     lines = [
-        "| core | hidden | " + " | ".join(_setting_text(v, schedules) for v in settings) + " |",
+        "| core | hidden | "
+        + " | ".join("lr " + _setting_text(v, schedules > 1) for v in settings)
+        + " |",
         "|---|---" + "|---" * len(settings) + "|",
     ]
     for core in _order({r.model for r in runs}, paper):
@@ -331,7 +337,7 @@ def training_table(runs: list[SupervisedRun], paper: dict) -> str:
                 rows = read_log(r.run_dir, "curve")
                 if rows:
                     final_train.append(100 * float(rows[-1]["train_error"]))
-            lrs = ", ".join(sorted({_rate_and_schedule(r) for r in group}))
+            lrs = ", ".join(sorted({_setting_text((r.lr, _schedule(r))) for r in group}))
             # a run that stopped by patience on its last allowed update met the cap too
             capped = sum(r.results["updates"] >= int(r.config.get("updates", 0)) for r in group)
             lines.append(
@@ -340,12 +346,6 @@ def training_table(runs: list[SupervisedRun], paper: dict) -> str:
                 + f" | {capped} of {len(group)} | {statistics.mean(final_train):.1f} |"
             )
     return "\n".join(lines)
-
-
-def _rate_and_schedule(run: SupervisedRun) -> str:
-    """The run's learning rate, with its schedule where it was not constant."""
-    schedule = _schedule(run)
-    return _lr_text(run.lr) + ("" if schedule == "constant" else f" {schedule}")
 
 
 def _short_reason(stopped: str) -> str:
