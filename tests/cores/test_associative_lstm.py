@@ -168,6 +168,23 @@ def test_the_compiled_loop_runs_where_it_can_and_its_gradients_pass_gradcheck(mo
     assert torch.autograd.gradcheck(run, (drive, h0, recurrent, memory))
 
 
+def test_the_compiled_loop_is_finite_and_exact_where_the_gates_saturate():
+    """Pre-activations of about +-1000: exp overflows inside the loop's gates. The loop is
+    compiled with every fastmath flag (its "no infs" promise included), so this pins that
+    the build still gives PyTorch's 0 or 1 there, outputs and gradients."""
+    torch.manual_seed(5)
+    compiled = AssociativeLSTM(3, 6)
+    plain = AssociativeLSTM(3, 6, compiled=False)
+    plain.load_state_dict(compiled.state_dict())
+    x = (1000 * torch.randn(11, 4, 3)).requires_grad_()
+    assert kernel_usable(x, compiled.linear.weight)
+    outs = [core(x)[0] for core in (compiled, plain)]
+    grads = [torch.autograd.grad(out.sum(), x)[0] for out in outs]
+    assert torch.isfinite(outs[0]).all() and torch.isfinite(grads[0]).all()
+    torch.testing.assert_close(outs[0], outs[1])
+    torch.testing.assert_close(grads[0], grads[1])
+
+
 def test_compiled_must_be_a_bool():
     with pytest.raises(ValueError, match="compiled must be True or False"):
         AssociativeLSTM(2, 8, compiled="yes")
