@@ -163,7 +163,10 @@ def load_logs(out: Path) -> dict:
 
 
 def score(out: Path) -> list[dict]:
-    """Rows ``core, experiment, setting (or "all"), score`` from bsuite's analysis."""
+    """Rows ``core, experiment, setting (or "all"), score`` from bsuite's analysis; an
+    ``"all"`` row also says how many of the experiment's settings ran all their episodes
+    (``finished``: bsuite scores a sweep still running over the settings logged so far, each
+    at its last episode, so such a score is not the sweep's)."""
     import importlib
 
     rows = []
@@ -174,15 +177,18 @@ def score(out: Path) -> list[dict]:
             if part.empty:
                 continue
             analysis = importlib.import_module(f"bsuite.experiments.{experiment}.analysis")
+            by_setting = sorted(part.groupby("bsuite_id"), key=lambda kv: setting_number(kv[0]))
+            finished = sum(one.episode.max() >= analysis.NUM_EPISODES for _, one in by_setting)
             rows.append(
                 {
                     "core": core_dir.name,
                     "experiment": experiment,
                     "setting": "all",
                     "score": float(analysis.score(part)),
+                    "finished": finished,
+                    "settings": len(settings_of(experiment)),
                 }
             )
-            by_setting = sorted(part.groupby("bsuite_id"), key=lambda kv: setting_number(kv[0]))
             for bsuite_id, one in by_setting:
                 rows.append(
                     {
@@ -195,12 +201,31 @@ def score(out: Path) -> list[dict]:
     return rows
 
 
+def _finished_text(row: dict) -> str:
+    """``23 of 23``, or ``2 of 23 (partial)`` where the sweep has not run every setting."""
+    if "finished" not in row:
+        return "?"
+    done, total = row["finished"], row["settings"]
+    return f"{done} of {total}" + ("" if done == total else " (partial)")
+
+
+def _complete(row: dict) -> bool:
+    return row.get("finished", 0) == row.get("settings", -1)
+
+
 def write_scores(out: Path, rows: list[dict]) -> list[Path]:
+    fields = ["core", "experiment", "setting", "score", "finished", "settings"]
     with open(out / "scores.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, ["core", "experiment", "setting", "score"])
+        writer = csv.DictWriter(f, fields)
         writer.writeheader()
         writer.writerows(rows)
-    lines = ["| core | experiment | bsuite score | settings passed |", "|---|---|---|---|"]
+    lines = [
+        "A sweep marked partial has not run all its settings to their last episode; bsuite "
+        "scores it over the settings logged so far, so its score is not the sweep's.",
+        "",
+        "| core | experiment | bsuite score | settings passed | settings finished |",
+        "|---|---|---|---|---|",
+    ]
     for row in rows:
         if row["setting"] != "all":
             continue
@@ -214,7 +239,7 @@ def write_scores(out: Path, rows: list[dict]) -> list[Path]:
         ]
         lines.append(
             f"| {row['core']} | {row['experiment']} | {row['score']:.2f} | "
-            f"{', '.join(passed) or 'none'} |"
+            f"{', '.join(passed) or 'none'} | {_finished_text(row)} |"
         )
     lines += across_seeds(rows)
     (out / "scores.md").write_text("\n".join(lines) + "\n")
@@ -227,11 +252,15 @@ SEED_SUFFIX = re.compile(r"-seed(\d+)$")
 def across_seeds(rows: list[dict]) -> list[str]:
     """For agents named ``<name>-seed<N>`` with two seeds or more: each experiment's score
     per seed and their mean, and how many seeds passed each setting (bsuite runs one seed
-    of the agent a setting; this shows whether a pass holds across seeds)."""
+    of the agent a setting; this shows whether a pass holds across seeds). Only sweeps that
+    ran every setting count."""
+    complete = {
+        (r["core"], r["experiment"]) for r in rows if r["setting"] == "all" and _complete(r)
+    }
     groups: dict[tuple[str, str], dict[int, list[dict]]] = {}
     for row in rows:
         match = SEED_SUFFIX.search(row["core"])
-        if match:
+        if match and (row["core"], row["experiment"]) in complete:
             key = (row["core"][: match.start()], row["experiment"])
             groups.setdefault(key, {}).setdefault(int(match.group(1)), []).append(row)
     lines: list[str] = []
@@ -239,7 +268,7 @@ def across_seeds(rows: list[dict]) -> list[str]:
         if len(seeds) < 2:
             continue
         if not lines:
-            lines = ["", "Across seeds (agents named `<name>-seed<N>`):", ""]
+            lines = ["", "Across seeds (agents named `<name>-seed<N>`, finished sweeps only):", ""]
             lines += [
                 "| agent | experiment | seeds | score per seed | mean "
                 "| settings passed in every seed | in some seeds (how many) |"

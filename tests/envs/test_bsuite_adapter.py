@@ -91,6 +91,9 @@ def test_a_short_sweep_is_logged_and_scored_by_bsuites_analysis(tmp_path):
     settings = {r["setting"] for r in rows}
     assert settings == {"all", "memory_len/0", "memory_len/1"}
     assert all(0.0 <= float(r["score"]) <= 1.0 for r in rows)
+    # 600 frames are not bsuite's 10,000 episodes: the sweep is scored, and said partial
+    assert [(r["finished"], r["settings"]) for r in rows if r["setting"] == "all"] == [("0", "23")]
+    assert "| 0 of 23 (partial) |" in (tmp_path / "scores.md").read_text()
     # bsuite's logger counted the episodes of the 600 frames: 2 and 3 steps each
     log = tmp_path / "lstm" / "csv" / "bsuite_id_-_memory_len-0.csv"
     with open(log, newline="") as f:
@@ -184,11 +187,15 @@ def test_evaluation_envs_of_different_seeds_play_different_episodes(capsys):
 
 def test_scores_across_seeds_say_which_settings_pass_in_every_seed(tmp_path):
     """Agents named <name>-seed<N>: each experiment's score per seed, the mean, and each
-    setting's passes counted over the seeds; a single seed gets no such row."""
+    setting's passes counted over the seeds; a single seed gets no such row, and a sweep
+    still running is marked partial and left out of the seeds' row."""
     from fw_rl.scripts.bsuite_memory import write_scores
 
-    def rows(core, overall, passed):
-        found = [{"core": core, "experiment": "memory_len", "setting": "all", "score": overall}]
+    def rows(core, overall, passed, finished=23):
+        found = [
+            {"core": core, "experiment": "memory_len", "setting": "all", "score": overall,
+             "finished": finished, "settings": 23}
+        ]  # fmt: skip
         for setting in range(3):
             score = 1.0 if setting in passed else 0.0
             found.append(
@@ -198,12 +205,13 @@ def test_scores_across_seeds_say_which_settings_pass_in_every_seed(tmp_path):
         return found
 
     table = rows("gru-seed0", 0.5, {0, 1}) + rows("gru-seed1", 0.25, {0, 2})
-    table += rows("lstm-seed0", 0.4, {0})
+    table += rows("lstm-seed0", 0.4, {0}) + rows("gru-seed2", 1.0, {0, 1, 2}, finished=3)
     write_scores(tmp_path, table)
     text = (tmp_path / "scores.md").read_text()
     assert "| gru | memory_len | 0, 1 | 0.50, 0.25 | 0.38 | 0 | 1 (1), 2 (1) |" in text
     assert "| lstm | memory_len | 0 |" not in text  # one seed: the per-agent row only
-    assert "| lstm-seed0 | memory_len | 0.40 | 0 |" in text
+    assert "| lstm-seed0 | memory_len | 0.40 | 0 | 23 of 23 |" in text
+    assert "| gru-seed2 | memory_len | 1.00 | 0, 1, 2 | 3 of 23 (partial) |" in text
 
 
 def test_score_leaves_out_an_agent_whose_run_stopped_before_its_first_log(tmp_path, capsys):

@@ -110,3 +110,31 @@ def test_fast_gain_values_reads_each_finished_runs_gain(tmp_path):
     assert table == [
         {"run": "a-seed0", "frames": "2048", "gain": "0.250000", "effective_eta": "0.125000"}
     ]
+
+
+def test_last_episodes_gives_the_committed_table_and_says_a_running_setting(tmp_path):
+    """The committed last_episodes.md is what the script writes from the committed logs;
+    a setting whose log stops before bsuite's 10,000 episodes is said unfinished, not
+    given as its result."""
+    script = ROOT / "docs" / "results" / "memory" / "last_episodes.py"
+    memory = ROOT / "docs" / "results" / "memory"
+    out = tmp_path / "last.md"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--out", str(out)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text() == (memory / "last_episodes.md").read_text()
+    logs = tmp_path / "runs" / "agent-seed0" / "csv"
+    logs.mkdir(parents=True)
+    header = "steps,episode,total_return,episode_len,episode_return,total_perfect,total_regret\n"
+    rows = [f"{2 * e},{e},0,2,1,{e},0\n" for e in (1000, 9000, 10000)]
+    (logs / "bsuite_id_-_memory_len-0.csv").write_text(header + "".join(rows))
+    (logs / "bsuite_id_-_memory_len-1.csv").write_text(header + "".join(rows[:2]))
+    proc = subprocess.run(
+        [sys.executable, str(script), "--bsuite", str(tmp_path / "runs"), "--out", "-"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "| 1 | 1.000 (pass, +37.5) / 1.000 |" in proc.stdout
+    assert "| 2 | unfinished (9,000 episodes) |" in proc.stdout

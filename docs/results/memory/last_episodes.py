@@ -35,6 +35,9 @@ def correct_by_episode(path: Path) -> dict[int, int]:
         return {int(r["episode"]): int(r["total_perfect"]) for r in csv.DictReader(f)}
 
 
+EPISODES = 10_000  # bsuite's episodes a memory setting
+
+
 def table(root: Path, experiment: str) -> list[str]:
     agents = sorted(p.name for p in root.iterdir() if (p / "csv").is_dir())
     values = setting_values(experiment)
@@ -54,6 +57,9 @@ def table(root: Path, experiment: str) -> list[str]:
                 continue
             counts = correct_by_episode(path)
             last = max(counts)
+            if last < EPISODES:  # a run still going (or stopped): not the setting's result
+                cells.append(f"unfinished ({last:,} episodes)")
+                continue
             whole = counts[last] / last
             tail = (counts[last] - counts[last - 1000]) / 1000
             verdict = "pass" if whole > PASS_FRACTION else "fail"
@@ -68,11 +74,14 @@ def main(argv=None) -> int:
     parser.add_argument("--bsuite", type=Path, default=HERE / "bsuite", help="bsuite's logs")
     parser.add_argument("--out", default=str(HERE / "last_episodes.md"), help="'-' for stdout")
     args = parser.parse_args(argv)
+    command = "python docs/results/memory/last_episodes.py"
+    if args.bsuite != HERE / "bsuite":
+        command += f" --bsuite {args.bsuite}"
     lines = [
         "# bsuite memory: the whole run against its last 1,000 episodes",
         "",
-        "Made by: `python docs/results/memory/last_episodes.py` (from the bsuite CSV logs in",
-        "`bsuite/<agent>/csv`). A cell: the fraction of the 10,000 episodes answered",
+        f"Made by: `{command}` (from the bsuite CSV logs in",
+        f"`{args.bsuite.name}/<agent>/csv`). A cell: the fraction of the 10,000 episodes answered",
         "correctly (bsuite's verdict, and the margin over its pass line of 62.5 %, in",
         "points) / the fraction correct in episodes 9,001-10,000. Chance is 0.5. One run",
         "per setting and agent.",
