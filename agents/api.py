@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -147,8 +148,12 @@ def _check_settings(config_class, settings: dict, where: str) -> dict:
         if name in ("core_options", "core_compute", "env_kwargs") and isinstance(value, dict):
             value = json.dumps(value)
         optional = "None" in str(fields[name].type)
+        if isinstance(value, np.generic) and not isinstance(value, np.bool_):
+            value = value.item()  # numpy's numbers, as a sweep over np.linspace gives them
         if value is None and optional:
             pass
+        elif kind is str and isinstance(value, os.PathLike):
+            value = os.fspath(value)  # run_dir=Path(...)
         elif kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         elif kind is int and isinstance(value, float) and value.is_integer():
@@ -209,8 +214,18 @@ class Agent:
         config_class = self.declaration().config_class()
         if isinstance(wrappers, (str, type)):
             wrappers = [wrappers]
+        if not isinstance(core, str):
+            raise ConfigError(
+                f"core must be a core's name (a str such as 'fastweights', or "
+                f"'module:NAME' for one you registered), got {core!r}"
+            )
         if isinstance(env_kwargs, str):
-            env_kwargs = json.loads(env_kwargs) if env_kwargs.strip() else {}
+            try:
+                env_kwargs = json.loads(env_kwargs) if env_kwargs.strip() else {}
+            except json.JSONDecodeError as e:
+                raise ConfigError(f"env_kwargs is not JSON ({e}): give a dict") from None
+        if env_kwargs is not None and not isinstance(env_kwargs, dict):
+            raise ConfigError(f"env_kwargs must be a dict, got {env_kwargs!r}")
         values = {
             "env": _env_name(env),
             "core": core,
@@ -298,10 +313,24 @@ class Agent:
         return self
 
     @classmethod
+    def load(cls, path: str | Path, env: EnvLike | None = None, verbose: int = 1) -> Agent:
+        """``fw_rl.load`` as Stable-Baselines3 spells it (``PPO.load(path)``), for an agent
+        of this algorithm."""
+        agent = load(path, env=env, verbose=verbose)
+        if cls is not Agent and not isinstance(agent, cls):
+            theirs = type(agent).__name__
+            raise ConfigError(
+                f"{path} holds {_a(theirs)} agent, not {_a(cls.__name__)} one: "
+                f"{theirs}.load(path) or fw_rl.load(path) loads it"
+            )
+        return agent
+
+    @classmethod
     def config_class(cls):
         return cls.declaration().config_class()
 
     _trained = False  # the model holds weights worth continuing from (learned or loaded)
+    _file: Path | None = None  # the checkpoint file the agent was loaded from, if one
 
     def _load_weights(self, path: str | Path) -> None:
         payload = load_checkpoint(path, kind=self.declaration().kind)
@@ -342,7 +371,12 @@ class Agent:
                 f"obs must have shape {space.shape} or [batch, *{space.shape}], got {array.shape}"
             )
         single = space.contains(obs) if not isinstance(obs, list) else False
-        items = [obs] if single else list(obs)
+        items = [obs] if single else _unbatch(obs)
+        if items is None or not items or not all(_fits(space, o) for o in items):
+            raise ValueError(
+                f"obs must be an observation of {space} or a batch of them (a list, or "
+                f"arrays with the batch first), got {_short(obs)}"
+            )
         flat = np.stack([spaces.flatten(space, o) for o in items]).astype(np.float32)
         return torch.from_numpy(flat), single
 
@@ -361,6 +395,8 @@ class Agent:
         this observation, so its memory is cleared first. Actions are as the env's ``step``
         takes them (a ``Box`` action clipped to its bounds); ``deterministic`` picks the
         most likely action, else one is sampled."""
+        if not isinstance(deterministic, (bool, np.bool_)):
+            raise ValueError(f"deterministic must be True or False, got {deterministic!r}")
         batch, single = self._batch(obs)
         size = batch.shape[0]
         if state is None:
@@ -389,13 +425,19 @@ class Agent:
     def save(self, path: str | Path) -> Path:
         """Copy the run's checkpoint to ``path`` (a file): an agent to ship; ``load`` reads
         it back. The run folder itself already holds ``checkpoint.pt`` and ``best.pt``."""
-        if self.run_dir is None:
+        source = resolve_checkpoint(self.run_dir) if self.run_dir is not None else self._file
+        if source is None:
             raise ValueError("nothing to save yet: learn() or load() an agent first")
         import shutil
 
         path = Path(path)
+        if path.is_dir():
+            raise ValueError(
+                f"save() takes a file name, and {path} is a folder: give e.g. {path / 'agent.pt'}"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(resolve_checkpoint(self.run_dir), path)
+        if path.resolve() != Path(source).resolve():
+            shutil.copyfile(source, path)
         return path
 
     def __repr__(self) -> str:
@@ -454,6 +496,53 @@ class A3C(Agent):
 AGENT_CLASSES: dict[str, type[Agent]] = {cls.algorithm: cls for cls in (PPO, A3C)}
 
 
+def _unbatch(obs) -> list | None:
+    """A batch as a list of observations: a list as it is; a dict or tuple of arrays with
+    the batch first (a vector env's ``Dict`` or ``Tuple`` observations) split into one
+    observation each; an array of ``Discrete`` observations into its items. None where
+    ``obs`` holds no batch."""
+    if isinstance(obs, list):
+        return obs
+    if isinstance(obs, dict):
+        parts = {k: _unbatch(v) for k, v in obs.items()}
+        if not parts or any(p is None for p in parts.values()):
+            return None
+        if len({len(p) for p in parts.values()}) != 1:
+            return None
+        return [dict(zip(parts, values)) for values in zip(*parts.values())]
+    if isinstance(obs, tuple):
+        parts = [_unbatch(v) for v in obs]
+        if any(p is None for p in parts) or len({len(p) for p in parts}) != 1:
+            return None
+        return [tuple(values) for values in zip(*parts)]
+    array = np.asarray(obs)
+    return list(array) if array.ndim >= 1 else None
+
+
+def _fits(space: spaces.Space, obs) -> bool:
+    """``obs`` is one observation of ``space``: as ``space.contains`` says, or with a
+    ``Box``'s values of another float type (float64 where the space says float32)."""
+    if space.contains(obs):
+        return True
+    if isinstance(space, spaces.Box):
+        return np.asarray(obs).shape == space.shape
+    if isinstance(space, spaces.Dict) and isinstance(obs, dict):
+        return set(obs) == set(space.spaces) and all(_fits(space[k], obs[k]) for k in obs)
+    if isinstance(space, spaces.Tuple) and isinstance(obs, tuple):
+        return len(obs) == len(space.spaces) and all(map(_fits, space.spaces, obs))
+    return False
+
+
+def _a(name: str) -> str:
+    """``a PPO``, ``an A3C``."""
+    return ("an " if name[:1] in "AEIOU" else "a ") + name
+
+
+def _short(obs) -> str:
+    text = repr(obs)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def load(path: str | Path, env: EnvLike | None = None, verbose: int = 1) -> Agent:
     """The agent saved in a run folder (its ``checkpoint.pt``) or a checkpoint file, of
     any algorithm. ``env`` replaces the recorded env (needed where the run was given a
@@ -475,6 +564,7 @@ def load(path: str | Path, env: EnvLike | None = None, verbose: int = 1) -> Agen
     path = Path(path)
     # a run folder continues with learn(); a checkpoint file starts a new run from its weights
     agent.run_dir = path if path.is_dir() else None
+    agent._file = None if path.is_dir() else path
     agent._trained = True
     agent.model = build_model(agent.config)
     load_model_state(agent.model, payload, path)
@@ -528,6 +618,15 @@ def evaluate(
         )
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ConfigError(f"episodes must be an int >= 1, got {episodes!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"seed must be an int >= 0, got {seed!r}")
+    if max_steps is not None and (
+        isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1
+    ):
+        raise ConfigError(
+            f"max_steps must be an int >= 1 (or None: the env's bound), got {max_steps!r}"
+        )
+    seed = int(seed)
     config = agent.config
     env_id = config.env if env is None else _env_name(env)
     kwargs = config.env_options if env is None else {}

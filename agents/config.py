@@ -211,7 +211,7 @@ class RunConfig:
 
     def _check_run(self) -> None:
         _need_at_least(self, 1, ("eval_episodes", "total_frames", "eval_interval"))
-        _need_at_least(self, 0, ("eval_max_steps", "max_minutes"))
+        _need_at_least(self, 0, ("eval_max_steps", "max_minutes", "seed", "eval_seed"))
         _need(
             self.checkpoint_interval > 0 and self.log_interval > 0,
             "--checkpoint-interval and --log-interval must be > 0 seconds",

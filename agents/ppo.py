@@ -247,7 +247,7 @@ def ppo_update(
     steps = 0
     for _epoch in range(config.epochs):
         order = torch.randperm(sequences.count)
-        for index in order.chunk(config.minibatches):
+        for index in order.tensor_split(config.minibatches):  # exactly that many, near-equal
             batch = sequences.select(index.to(device))
             logits, values, _ = learner(batch.obs, batch.start, batch.resets, batch.actions)
             adv = batch.advantages

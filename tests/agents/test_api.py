@@ -5,6 +5,7 @@ registered from outside the package trains and loads."""
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -22,6 +23,24 @@ REPEAT = "popgym:popgym-RepeatPreviousEasy-v0"
 TINY = dict(hidden_size=8, encoder_size=8, eval_interval=256, eval_episodes=2)
 PPO_TINY = dict(num_envs=2, rollout_steps=16, minibatches=2, **TINY)
 A3C_TINY = dict(workers=1, envs_per_worker=2, rollout_steps=8, **TINY)
+
+
+class DictEnv(gym.Env):
+    """Dict observations (a position and a flag), three actions: for predict's batches."""
+
+    observation_space = spaces.Dict({"pos": spaces.Box(-1, 1, (2,)), "flag": spaces.Discrete(2)})
+    action_space = spaces.Discrete(3)
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        return self.observation_space.sample(), {}
+
+    def step(self, action):
+        return self.observation_space.sample(), 0.0, True, False, {}
+
+
+def make_dict_env():
+    return DictEnv()
 
 
 def make_cartpole():
@@ -47,6 +66,13 @@ def test_ppo_learns_saves_loads_and_predicts_with_every_core(tmp_path, core):
         action, state = loaded.predict(obs, episode_start=True)
         assert loaded.action_space.contains(action)
         assert state.core[0].shape[0] == 1
+    assert isinstance(fw_rl.PPO.load(shipped, verbose=False), fw_rl.PPO)  # SB3's spelling
+    with pytest.raises(fw_rl.ConfigError, match="holds a PPO agent, not an A3C one: PPO.load"):
+        fw_rl.A3C.load(shipped)
+    again = fw_rl.load(shipped, verbose=False).save(tmp_path / "again.pt")  # shipped again
+    assert again.read_bytes() == shipped.read_bytes()
+    with pytest.raises(ValueError, match="takes a file name, and .* is a folder"):
+        agent.save(tmp_path)
 
 
 def test_a3c_learns_loads_and_predicts(tmp_path):
@@ -226,11 +252,59 @@ def test_bad_api_input_is_a_config_error_naming_what_is_allowed():
     with pytest.raises(fw_rl.ConfigError, match="evaluate takes an agent .* got str"):
         fw_rl.evaluate("runs/x")
     assert fw_rl.evaluate(cartpole, env="CartPole-v0", episodes=1, max_steps=5)["capped"] == 1
+    for bad, message in [
+        (dict(seed=-1), "seed must be an int >= 0, got -1"),
+        (dict(seed=1.5), "seed must be an int >= 0, got 1.5"),
+        (dict(max_steps=-1), "max_steps must be an int >= 1"),
+    ]:
+        with pytest.raises(fw_rl.ConfigError, match=message):
+            fw_rl.evaluate(cartpole, episodes=1, **bad)
+    with pytest.raises(ValueError, match="deterministic must be True or False, got 'no'"):
+        cartpole.predict(np.zeros(4, np.float32), deterministic="no")
     refused = "core .fastweights. refuses its settings: decay .lambda. must be in"
     with pytest.raises(fw_rl.ConfigError, match=refused):
         fw_rl.PPO("CartPole-v1", core_options={"decay": 5})  # a value the core refuses
     fw_rl.A3C(make_cartpole, verbose=False, **A3C_TINY)  # a module-level function is fine
     assert fw_rl.A3C(make_cartpole).config.env == f"{__name__}:make_cartpole"
+
+
+def test_values_a_python_user_has_are_taken_and_nonsense_is_named():
+    """A Path for a folder and numpy's numbers are settings; a core that is not a name and
+    env_kwargs that are not JSON are ConfigErrors, not a TypeError or a JSONDecodeError."""
+    from pathlib import Path
+
+    agent = fw_rl.PPO("CartPole-v1", run_dir=Path("runs/x"), hidden_size=np.int64(8),
+                      lr=np.float32(0.5), verbose=False)  # fmt: skip
+    assert agent.config.run_dir == "runs/x" and agent.config.hidden_size == 8
+    assert agent.config.lr == 0.5
+    with pytest.raises(fw_rl.ConfigError, match="core must be a core's name .* got None"):
+        fw_rl.PPO("CartPole-v1", core=None)
+    with pytest.raises(fw_rl.ConfigError, match="env_kwargs is not JSON"):
+        fw_rl.PPO("CartPole-v1", env_kwargs="{bad")
+
+
+def test_predict_takes_a_vector_envs_batch_of_dict_observations_and_refuses_others():
+    """A vector env gives Dict observations as a dict of arrays, the batch first: one
+    action per env, as for a list of the same observations. An observation outside the
+    space (FrozenLake's Discrete(16)) is a ValueError naming the space."""
+    import gymnasium as gym
+
+    agent = fw_rl.PPO(make_dict_env, core="gru", verbose=False)
+    batch = {"pos": np.zeros((3, 2), np.float32), "flag": np.array([0, 1, 1])}
+    items = [{"pos": batch["pos"][i], "flag": int(batch["flag"][i])} for i in range(3)]
+    actions, state = agent.predict(batch)
+    same, _ = agent.predict(items)
+    assert actions.shape == (3,) and state.core[0].shape[0] == 3
+    np.testing.assert_array_equal(actions, same)
+    one, _ = agent.predict(items[1])
+    assert np.ndim(one) == 0 and one == actions[1]
+    lake = fw_rl.PPO("FrozenLake-v1", core="gru", verbose=False)
+    assert lake.observation_space == gym.make("FrozenLake-v1").observation_space
+    for bad in (99, -1, 2.5):
+        with pytest.raises(ValueError, match=r"obs must be an observation of Discrete\(16\)"):
+            lake.predict(bad)
+    actions, _ = lake.predict(np.array([0, 5, 15]))
+    assert actions.shape == (3,)
 
 
 def test_verbose_levels_print_as_stable_baselines3s_do(tmp_path, capsys):

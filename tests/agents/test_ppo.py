@@ -138,6 +138,8 @@ def test_sequence_n_is_the_steps_of_its_env_and_chunk():
         ({"rollout_steps": 128, "sequence_length": 7}, "must divide --rollout-steps"),
         ({"num_envs": 2, "rollout_steps": 8, "minibatches": 3}, "more than the rollout's 2"),
         ({"clip": 0.0}, "--clip must be > 0"),
+        ({"seed": -1}, "--seed must be >= 0, got -1"),  # gymnasium's seeds are >= 0
+        ({"eval_seed": -5}, "--eval-seed must be >= 0, got -5"),
         ({"env": "bsuite/memory_len-v0", "env_kwargs": '{"results_dir": "x"}'}, "--num-envs 1"),
     ],
 )
@@ -169,6 +171,27 @@ def test_the_parts_gradient_norms_make_up_the_whole(core):
     assert all(p > 0 for p in parts)
     assert update["grad_norm"] == pytest.approx(math.sqrt(sum(p * p for p in parts)), rel=1e-5)
     assert set(ppo.METRICS_FIELDS) >= {f"grad_norm_{part}" for part in ppo.GRADIENT_PARTS}
+
+
+def test_an_epoch_makes_exactly_the_minibatches_asked_for(monkeypatch):
+    """12 sequences in 5 minibatches: five steps of 3, 3, 2, 2, 2 sequences a pass (a split
+    by chunks of ceil(12 / 5) gave four), each sequence once a pass."""
+    model, rollout = _rollout("lstm")
+    config = PPOConfig(
+        core="lstm", size=5, hidden_size=12, encoder_size=10, num_envs=3, rollout_steps=24,
+        sequence_length=6, minibatches=5, epochs=2,
+    )  # fmt: skip
+    sizes = []
+    select = ppo.Sequences.select
+
+    def counted(self, index):
+        sizes.append(len(index))
+        return select(self, index)
+
+    monkeypatch.setattr(ppo.Sequences, "select", counted)
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.0)
+    ppo.ppo_update(model, optimiser, rollout, config)
+    assert sizes == [3, 3, 2, 2, 2] * 2
 
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
