@@ -273,7 +273,11 @@ def main(argv=None) -> int:
     report.add_argument("study", type=Path, help="the study's folder (holding runs/)")
     report.add_argument("--out", type=Path, help="where to write (default: the study's folder)")
     report.add_argument("--compare", default="core", help="the axis whose values are compared")
-    report.add_argument("--baseline", default="lstm", help="the value others are compared with")
+    report.add_argument(
+        "--baseline",
+        default=None,
+        help="the value others are compared with (default: lstm, where the study has it)",
+    )
     report.add_argument(
         "--threshold",
         type=float,

@@ -393,7 +393,7 @@ def write_report(
     out: Path,
     compare: str = "core",
     threshold: float | None = None,
-    baseline: str = "lstm",
+    baseline: str | None = None,
     reps: int = 2000,
     command: str = "",
     others: tuple = (),
@@ -408,6 +408,13 @@ def write_report(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cells = group_runs(runs, compare)
+    values = sorted({v for groups in cells.values() for v in groups})
+    if baseline is not None and baseline not in values:
+        raise ReportError(
+            f"--baseline {baseline!r} is not a value of --compare {compare} in this study: "
+            f"{', '.join(values)}"
+        )
+    baseline = baseline or "lstm"  # compared with where the study has it
     sections, paths = [], []
     for cell in sorted(cells):
         name = "-".join(v for _, v in cell) or "all"

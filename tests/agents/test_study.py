@@ -115,6 +115,10 @@ def test_run_skips_finished_runs_and_reports(tmp_path, capsys):
     assert study.main(["report", str(out), "--reps", "200"]) == 0
     assert (out / "report.md").read_text() == report  # the bootstrap is seeded
     assert "### setting plain" in report and "P(AUC > lstm's)" in report
+    capsys.readouterr()
+    assert study.main(["report", str(out), "--baseline", "gru", "--out", str(tmp_path / "x")]) == 2
+    refused = capsys.readouterr().err
+    assert "--baseline 'gru' is not a value of --compare core in this study: irnn, lstm" in refused
     rows = [
         line
         for line in report.splitlines()
