@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
+import signal
 import sys
 import time
 from collections import deque
@@ -29,7 +30,7 @@ from fw_rl.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from fw_rl.cli import command, fields_with_role
 from fw_rl.cores import core_declaration
 from fw_rl.envs.catch_family import CATCH_FLAGS, is_catch
-from fw_rl.run_session import EXIT_OK, EXIT_WRITE_FAILED, RunSession
+from fw_rl.run_session import EXIT_OK, EXIT_SIGNAL, EXIT_WRITE_FAILED, RunSession
 
 EVAL_FIELDS = ["frames", "elapsed_s", "mean_return", "success_rate", "capped"]
 # metrics.csv's first columns, every RL trainer's; the algorithm's own follow (metrics_row)
@@ -308,6 +309,13 @@ class AgentRun:
         except (CheckpointError, RunDirError) as e:
             print(f"{command()}: error: {e}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:  # Ctrl-C while the run is set up: nothing trained yet
+            print(
+                f"{command()}: stopped before training began (Ctrl-C): no checkpoint was "
+                "written; the same command starts the run again",
+                file=sys.stderr,
+            )
+            return EXIT_SIGNAL[signal.SIGINT]
         return trainer.train()
 
     def say_stopped(self, stop: Stop) -> None:

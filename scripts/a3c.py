@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import sys
 
-from fw_rl.agents.a3c.trainer import A3CTrainer
-from fw_rl.agents.config import A3CConfig
+try:
+    from fw_rl.agents.a3c.trainer import A3CTrainer
+    from fw_rl.agents.config import A3CConfig
+except KeyboardInterrupt:  # Ctrl-C while the libraries load: nothing begun, no traceback
+    sys.exit(130)
 
 
 def main(argv=None) -> int:

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import sys
 
-from fw_rl.agents.config import PPOConfig
-from fw_rl.agents.ppo import PPOTrainer
+try:
+    from fw_rl.agents.config import PPOConfig
+    from fw_rl.agents.ppo import PPOTrainer
+except KeyboardInterrupt:  # Ctrl-C while the libraries load: nothing begun, no traceback
+    sys.exit(130)
 
 
 def main(argv=None) -> int:

@@ -225,6 +225,32 @@ def test_an_update_on_the_gpu_equals_the_same_update_on_the_cpu(core):
     assert moved
 
 
+def test_ctrl_c_while_the_run_is_set_up_is_one_line_and_the_command_starts_it_again(
+    tmp_path, monkeypatch, capsys
+):
+    """A SIGINT after the run's folder is made and before training: exit 130, one line, no
+    traceback; the same command then trains in that folder (it holds no checkpoint)."""
+    run = tmp_path / "run"
+    flags = [*TINY, "--core", "gru", "--total-frames", "128", "--run-dir", str(run)]
+    flags += ["--no-progress"]
+    made = ppo.PPOTrainer.__init__
+
+    def interrupted(self, *args, **kwargs):
+        made(self, *args, **kwargs)
+        self.env.close()
+        self.session.close()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ppo.PPOTrainer, "__init__", interrupted)
+    assert ppo_script.main(flags) == 130
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "stopped before training began (Ctrl-C): no checkpoint was written" in line
+    assert (run / "config.json").is_file() and not (run / "checkpoint.pt").exists()
+    monkeypatch.setattr(ppo.PPOTrainer, "__init__", made)
+    assert ppo_script.main(flags) == 0
+    assert load_checkpoint(run, kind="ppo")["counters"]["frames"] == 128
+
+
 @needs_cuda
 def test_a_run_updates_on_the_gpu_acts_on_the_cpu_and_resumes_on_the_cpu(tmp_path):
     run = tmp_path / "run"
