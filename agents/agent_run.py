@@ -375,7 +375,7 @@ class AgentRun:
             total=self.config.total_frames,
             initial=self.counters["frames"],
             unit="frame",
-            disable=not self.config.progress,
+            disable=not self.session.shows_progress(),
             file=self.session.out,
             dynamic_ncols=True,
         )

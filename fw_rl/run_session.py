@@ -126,10 +126,19 @@ class RunSession:
 
     # ---- the clock and the console ---------------------------------------------------------
 
+    def shows_progress(self) -> bool:
+        """Whether the run draws a progress bar: asked for, and printed to a terminal (not
+        to a file or a pipe, where a bar's redrawn line would fill the log)."""
+        try:
+            terminal = self.out.isatty()
+        except (AttributeError, ValueError):  # no such method, or a closed stream
+            terminal = False
+        return bool(self.settings.get("progress", True)) and terminal
+
     def say(self, text: str) -> None:
         """Print a line; a leading newline (which ends a progress bar's line) is dropped
         where the run shows no progress bar."""
-        if not self.settings.get("progress", True):
+        if not self.shows_progress():
             text = text.removeprefix("\n")
         try:
             print(text, file=self.out, flush=True)

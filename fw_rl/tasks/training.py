@@ -207,8 +207,11 @@ def train_classifier(
     generator = torch.Generator().manual_seed(config.seed + counters["update"])
     batches = shuffled_batches(splits["train"], config.batch_size, generator)
     bar = tqdm(
-        total=config.updates, initial=counters["update"], unit="update", disable=not config.progress
-    )
+        total=config.updates,
+        initial=counters["update"],
+        unit="update",
+        disable=None if config.progress else True,
+    )  # a bar in a terminal only (tqdm's None), not in a file or a pipe
     loss_sum = wrong = seen = 0.0
     with session.catching_signals():
         while counters["update"] < config.updates:

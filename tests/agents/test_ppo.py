@@ -286,6 +286,31 @@ def _rows(path):
         return list(csv.DictReader(f))
 
 
+def test_a_progress_bar_is_drawn_in_a_terminal_only(tmp_path):
+    """--progress draws a bar where the output is a terminal; to a file or a pipe the
+    run prints its lines alone (a bar's redrawn line would fill the log)."""
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    for out, drawn in ((io.StringIO(), False), (Terminal(), True)):
+        config = PPOConfig(size=6, num_envs=4, run_dir=str(tmp_path / str(drawn)))
+        trainer = ppo.PPOTrainer(config, out=out)
+        assert config.progress and trainer.session.shows_progress() is drawn
+        assert trainer.progress_bar().disable is not drawn
+        out.seek(0), out.truncate(0)
+        trainer.session.say("\nline")  # the newline ends a bar's line, where one is drawn
+        assert out.getvalue() == ("\nline\n" if drawn else "line\n")
+        trainer.env.close()
+        trainer.session.close()
+    config = PPOConfig(size=6, num_envs=4, progress=False, run_dir=str(tmp_path / "off"))
+    trainer = ppo.PPOTrainer(config, out=Terminal())
+    assert not trainer.session.shows_progress()
+    trainer.env.close()
+    trainer.session.close()
+
+
 def test_a_seeded_run_on_the_cpu_repeats_itself(tmp_path, capfd):
     flags = [*TINY, "--core", "lstm", "--total-frames", "640", "--eval-interval", "320"]
     for name in ("a", "b"):
