@@ -263,6 +263,8 @@ class Agent:
         (a non-finite loss, a worker that failed), with the trainer's reason for stopping, and
         ``KeyboardInterrupt`` after saving on Ctrl-C."""
         _refuse_in_a_spawned_worker()
+        if run_dir is not None and not isinstance(run_dir, (str, os.PathLike)):
+            raise ConfigError(f"run_dir must be a folder's path (str or Path), got {run_dir!r}")
         self.verbose = _verbosity(self.verbose)  # set after the agent was made, perhaps
         if total_frames is not None:
             settings = {**settings, "total_frames": total_frames}
@@ -589,7 +591,7 @@ def _check_fits(agent: Agent, env_id: str, wrappers) -> None:
     try:
         info = env_info(env_id, {}, wrappers)
     except EnvError as e:
-        raise ConfigError(str(e)) from None
+        raise ConfigError(_api_words(str(e), type(agent.config))) from None
     theirs = (info.observation_space, info.action_space)
     ours = (agent.observation_space, agent.action_space)
     if not all(_same_kind(a, b) for a, b in zip(ours, theirs)):

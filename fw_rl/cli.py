@@ -59,6 +59,25 @@ def _base_type(annotation):
     return annotation
 
 
+def whole_number(text: str) -> int:
+    """An int flag's value: ``2000000``, ``2_000_000`` or ``2e6`` (a whole number however
+    written, as the Python API takes ``total_frames=2e6``); ``2.5`` is refused."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(text) from None
+    if not value.is_integer():
+        raise ValueError(text)
+    return int(value)
+
+
+whole_number.__name__ = "int"  # argparse's message: "invalid int value: '2.5'"
+
+
 def command() -> str:
     """The name of the command being run (``a3c.py``, ``fw-rl-train``), for error lines."""
     return os.path.basename(sys.argv[0]) or "fw_rl"
@@ -133,7 +152,7 @@ def parser_for(cls, description: str) -> argparse.ArgumentParser:
         else:
             parser.add_argument(
                 flag,
-                type=kind,
+                type=whole_number if kind is int else kind,
                 default=f.default,
                 help=help_text,
                 choices=f.metadata.get("choices"),

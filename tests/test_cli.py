@@ -48,6 +48,8 @@ def test_saved_settings_fill_only_the_flags_not_given():
         (["--lr", "inf"], "--lr must be a finite number"),
         (["--lr", "nan"], "--lr must be a finite number"),
         (["--name", "c"], "invalid choice: 'c'"),
+        (["--width", "2.5"], "invalid int value: '2.5'"),
+        (["--width", "inf"], "invalid int value: 'inf'"),
     ],
 )
 def test_bad_flags_are_usage_errors(argv, message, capsys):
@@ -80,6 +82,11 @@ def test_a_flag_is_still_a_flag_after_a_list(capsys):
     assert parser.parse_args(["--rates", "-1e-3", "-e", "2"]).e == 2
     with pytest.raises(SystemExit):
         parser.parse_args(["--rates", "-e3x"])
+
+
+@pytest.mark.parametrize("text", ["3000", "3_000", "3e3", "3.0e3"])
+def test_an_int_flag_takes_a_whole_number_however_written(text):
+    assert parse_config(Settings, "", ["--width", text]).width == 3000
 
 
 def test_help_comes_from_the_fields(capsys):

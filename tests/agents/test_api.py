@@ -259,6 +259,8 @@ def test_bad_api_input_is_a_config_error_naming_what_is_allowed():
     ]:
         with pytest.raises(fw_rl.ConfigError, match=message):
             fw_rl.evaluate(cartpole, episodes=1, **bad)
+    with pytest.raises(fw_rl.ConfigError, match="^env 'Cathc-v0': .*Did you mean: .Catch"):
+        fw_rl.evaluate(cartpole, env="Cathc-v0", episodes=1)  # the keyword, not --env
     with pytest.raises(ValueError, match="deterministic must be True or False, got 'no'"):
         cartpole.predict(np.zeros(4, np.float32), deterministic="no")
     refused = "core .fastweights. refuses its settings: decay .lambda. must be in"
@@ -281,6 +283,8 @@ def test_values_a_python_user_has_are_taken_and_nonsense_is_named():
         fw_rl.PPO("CartPole-v1", core=None)
     with pytest.raises(fw_rl.ConfigError, match="env_kwargs is not JSON"):
         fw_rl.PPO("CartPole-v1", env_kwargs="{bad")
+    with pytest.raises(fw_rl.ConfigError, match="run_dir must be a folder's path .* got 5"):
+        agent.learn(64, run_dir=5)
 
 
 def test_predict_takes_a_vector_envs_batch_of_dict_observations_and_refuses_others():
