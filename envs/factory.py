@@ -213,6 +213,8 @@ def is_process_local(env_id: str) -> bool:
 def _import_from_cwd(module: str):
     """``importlib.import_module``, the current directory searched too (where a user's
     ``my_envs.py`` is; ``python scripts/...`` puts ``scripts/`` first, not it)."""
+    if not module.strip():
+        raise ValueError("module:name needs a module before the colon (e.g. my_envs:MyEnv-v0)")
     cwd = os.getcwd()
     if cwd not in sys.path:
         sys.path.append(cwd)

@@ -77,6 +77,11 @@ def core_declaration(name: str) -> CoreDeclaration:
     base = name
     if ":" in name:
         module, base = name.rsplit(":", 1)
+        if not module or not base:
+            raise UnknownCoreError(
+                f"--core {name!r}: a core of your own is module:NAME, both given (e.g. "
+                "my_cores:leaky, where importing my_cores registers leaky)"
+            )
         _import_registering(module)
     try:
         return DECLARATIONS[base]

@@ -93,6 +93,8 @@ def test_a_truncated_episode_is_bootstrapped_from_its_final_observation(env_id, 
     [
         (["--env", "NoSuchEnv-v0"], "--env 'NoSuchEnv-v0': Environment `NoSuchEnv` doesn't exist"),
         (["--env", "no_such_module:Foo-v0"], "cannot import the module 'no_such_module'"),
+        (["--env", ":Foo-v0"], "module:name needs a module before the colon"),
+        (["--core", ":leaky"], "--core ':leaky': a core of your own is module:NAME, both given"),
         (["--env-kwargs", "{bad"], "--env-kwargs must be a JSON object"),
         (["--env", "CartPole-v1", "--env-kwargs", '{"x": 1}'], '--env-kwargs {"x": 1}'),
         (["--env", "TestMission-v0"], "--env-wrappers minigrid.wrappers:ImgObsWrapper"),
