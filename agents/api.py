@@ -145,8 +145,11 @@ def _check_settings(config_class, settings: dict, where: str) -> dict:
     checked = {}
     for name, value in settings.items():
         kind = _base_type(fields[name].type)
-        if name in ("core_options", "core_compute", "env_kwargs") and isinstance(value, dict):
-            value = json.dumps(value)
+        if name in ("core_options", "core_compute", "env_kwargs"):
+            if isinstance(value, dict):
+                value = json.dumps(value)
+            elif not isinstance(value, str):
+                raise ConfigError(f"{name} must be a dict (or its JSON text), got {value!r}")
         optional = "None" in str(fields[name].type)
         if isinstance(value, np.generic) and not isinstance(value, np.bool_):
             value = value.item()  # numpy's numbers, as a sweep over np.linspace gives them

@@ -283,6 +283,8 @@ def test_values_a_python_user_has_are_taken_and_nonsense_is_named():
         fw_rl.PPO("CartPole-v1", core=None)
     with pytest.raises(fw_rl.ConfigError, match="env_kwargs is not JSON"):
         fw_rl.PPO("CartPole-v1", env_kwargs="{bad")
+    with pytest.raises(fw_rl.ConfigError, match=r"core_options must be a dict .* got \[1\]"):
+        fw_rl.PPO("CartPole-v1", core_options=[1])
     with pytest.raises(fw_rl.ConfigError, match="run_dir must be a folder's path .* got 5"):
         agent.learn(64, run_dir=5)
 
