@@ -39,6 +39,7 @@ class Run:
     seconds: np.ndarray
     returns: np.ndarray
     setup: str = ""  # the trainer and its set-up (run_setup)
+    env: str = ""
 
     def first_reaching(self, threshold: float) -> tuple[float, float] | None:
         hits = np.flatnonzero(self.returns >= threshold)
@@ -70,6 +71,7 @@ def read_run(path: Path) -> Run:
         log_column(rows, "elapsed_s"),
         log_column(rows, "mean_return"),
         run_setup(config),
+        str(config.get("env", "")),
     )
 
 
@@ -168,16 +170,20 @@ def draw(groups: dict[str, list[Run]], threshold: float, out: Path) -> list[Path
 
 
 def table(groups: dict[str, list[Run]], threshold: float) -> str:
+    """A row a group; where a group holds one seed twice (runs of the same seed, not seeds)
+    its runs are counted as runs and named by their folders."""
+    repeated = any(len({r.seed for r in runs}) < len(runs) for runs in groups.values())
+    counted = "runs" if repeated else "seeds"
     lines = [
-        f"| core | seeds reaching {threshold} | frames to {threshold} (mean) | "
-        f"minutes to {threshold} (mean) | per seed (frames, minutes) | best return |",
+        f"| core | {counted} reaching {threshold} | frames to {threshold} (mean) | "
+        f"minutes to {threshold} (mean) | per {counted[:-1]} (frames, minutes) | best return |",
         "|---|---|---|---|---|---|",
     ]
     for core, runs in sorted(groups.items()):
         hits = [r.first_reaching(threshold) for r in runs]
         reached = [h for h in hits if h is not None]
         per_seed = ", ".join(
-            f"seed {r.seed}: "
+            f"seed {r.seed}{f' ({r.path.name})' if repeated else ''}: "
             + ("not reached" if h is None else f"{h[0] / 1e6:.2f} M, {h[1] / 60:.1f} min")
             for r, h in zip(runs, hits)
         )
@@ -226,9 +232,19 @@ def main(argv=None) -> int:
     if args.out is None:
         args.out = Path(os.path.commonpath([p.resolve().parent for p in paths]))
     groups: dict[str, list[Run]] = {}
-    for run in runs:
-        label = run.core if len({r.setup for r in runs}) == 1 else f"{run.core} [{run.setup}]"
+    several_setups, several_envs = (
+        len({getattr(r, k) for r in runs}) > 1 for k in ("setup", "env")
+    )
+    for run in runs:  # runs of different set-ups or envs are never averaged together
+        apart = [run.setup] * several_setups + [run.env] * several_envs
+        label = f"{run.core} [{', '.join(apart)}]" if apart else run.core
         groups.setdefault(label, []).append(run)
+    if several_envs:
+        print(
+            f"note: the runs are on {len({r.env for r in runs})} envs; one --threshold "
+            f"({args.threshold}) is read on each",
+            file=sys.stderr,
+        )
     figures = draw(groups, args.threshold, args.out)
     text = table(groups, args.threshold)
     command = "python scripts/compare.py " + " ".join(

@@ -192,3 +192,23 @@ def test_compare_labels_runs_of_different_set_ups_apart(tmp_path):
     table = (tmp_path / "out" / "table.md").read_text()
     assert "| fastweights [a3c 2 x 16] | 0 / 1 |" in table
     assert "| fastweights [a3c 2 x 1] | 0 / 1 |" in table
+
+
+def test_compare_keeps_envs_apart_and_counts_runs_of_one_seed_as_runs(tmp_path, capsys):
+    """Runs on two envs are two lines (said, as one threshold reads both); two runs of seed
+    0 are two runs, named by their folders, not two seeds."""
+    first = make_run(tmp_path / "first", "fastweights", 0, [0.1, 0.95])
+    again = make_run(tmp_path / "again", "fastweights", 0, [0.1, 0.2])
+    other = make_run(tmp_path / "other", "fastweights", 1, [0.5, 0.6])
+    config = json.loads((other / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps({**config, "env": "CartPole-v1"}))
+    out = tmp_path / "out"
+    assert compare.main([str(first), str(again), str(other), "--out", str(out)]) == 0
+    assert (
+        "the runs are on 2 envs; one --threshold (0.9) is read on each" in capsys.readouterr().err
+    )
+    table = (out / "table.md").read_text()
+    assert "| core | runs reaching 0.9 |" in table
+    assert f"| fastweights [{config['env']}] | 1 / 2 |" in table
+    assert "seed 0 (first): 0.00 M, 0.2 min, seed 0 (again): not reached" in table
+    assert "| fastweights [CartPole-v1] | 0 / 1 |" in table
