@@ -218,15 +218,16 @@ def _by_setting(group: list[SupervisedRun]) -> dict[tuple[float, str], list[floa
 def choose_settings(runs: list[SupervisedRun]) -> dict[tuple[str, int], tuple[float, str]]:
     """``{(core, hidden): (lr, schedule)}``: the setting with the lowest best validation
     error (mean over seeds) for each core and hidden size; a tie goes to the smaller rate
-    (then the schedule first in the alphabet). Only complete rows choose: every setting
-    the study tried, each with as many finished runs as the study's fullest cell (a row
-    whose runs are still going would choose from the seeds that happened to end first)."""
-    settings = _settings(runs)
+    (then the schedule first in the alphabet). Only complete rows choose: as many settings
+    as the study's fullest row (each core may try its own window of rates, the same number
+    of them), each with as many finished runs as its fullest cell (a row whose runs are
+    still going would choose from the seeds that happened to end first)."""
     groups = {key: _by_setting(group) for key, group in _group(runs).items()}
     seeds = max(len(errors) for by_setting in groups.values() for errors in by_setting.values())
+    width = max(len(by_setting) for by_setting in groups.values())
     best = {}
     for (core, hidden), by_setting in sorted(groups.items()):
-        if any(len(by_setting.get(setting, [])) < seeds for setting in settings):
+        if len(by_setting) < width or any(len(e) < seeds for e in by_setting.values()):
             continue
         best[core, hidden] = min(by_setting, key=lambda k: (statistics.mean(by_setting[k]), k))
     return best

@@ -205,6 +205,12 @@ def test_a_tuning_row_with_runs_still_to_finish_chooses_nothing(tmp_path):
     assert "| lstm | 20 | 25.0 | 10.0 |" in table  # shown, none in bold
     finished = [*partial, run("lstm4", "lstm", 3e-3, 0.40)]
     assert choose_learning_rates(complete + finished)["lstm"] == {"20": "0.001"}
+    # a core with its own window of rates (as many as the others): complete with its own
+    alstm = [run(f"alstm{i}", "alstm", lr, 0.05 - 0.01 * i) for i, lr in
+             enumerate((3e-3, 3e-3, 1e-2, 1e-2))]  # fmt: skip
+    chosen = choose_learning_rates(complete + finished + alstm)
+    assert chosen["fastweights"] == {"20": "0.001"} and chosen["alstm"] == {"20": "0.01"}
+    assert "alstm" not in choose_learning_rates(complete + finished + alstm[:3])
 
 
 def test_a_tuned_row_beside_an_earlier_row_of_another_schedule_is_its_own_row(tmp_path):
