@@ -238,6 +238,19 @@ class TrainerConfig(RunConfig, EnvConfig, AgentConfig):
         self._check_run()
         self._check_algorithm()
         self._check_env()  # last: it makes the env, once the cheap checks have passed
+        self._check_stop_at_return()
+
+    def _check_stop_at_return(self) -> None:
+        """A return to stop at that the env's episodes cannot reach would never stop the
+        run (where the family knows its range and no wrapper may rescale it)."""
+        known = self.family.return_range
+        if self.stop_at_return is None or known is None or self.env_wrappers:
+            return
+        _need(
+            self.stop_at_return <= known[1],
+            f"--stop-at-return {self.stop_at_return:g} is above the most an episode of "
+            f"{self.env} returns ({known[1]:g}): the run would never stop at it",
+        )
 
     def _check_algorithm(self) -> None:
         """The algorithm's fields (none here)."""

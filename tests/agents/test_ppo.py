@@ -139,6 +139,7 @@ def test_sequence_n_is_the_steps_of_its_env_and_chunk():
         ({"num_envs": 2, "rollout_steps": 8, "minibatches": 3}, "more than the rollout's 2"),
         ({"clip": 0.0}, "--clip must be > 0"),
         ({"seed": -1}, "--seed must be >= 0, got -1"),  # gymnasium's seeds are >= 0
+        ({"stop_at_return": 5.0}, "--stop-at-return 5 is above the most an episode of Catch"),
         ({"eval_seed": -5}, "--eval-seed must be >= 0, got -5"),
         ({"env": "bsuite/memory_len-v0", "env_kwargs": '{"results_dir": "x"}'}, "--num-envs 1"),
     ],
