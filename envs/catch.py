@@ -66,7 +66,7 @@ class CatchEnv(gym.Env):
 
     Terminates after ``size - 1`` steps, when the ball reaches the bottom row. No truncation.
     ``info`` carries the true ``ball_row``, ``ball_col``, ``paddle_left`` and whether the
-    observation was ``blanked``.
+    observation was ``blanked``; the last step's also ``success`` (the ball was caught).
 
     ## Arguments
 
@@ -169,7 +169,10 @@ class CatchEnv(gym.Env):
             self._done = True
         if self.render_mode == "human":
             self.render()
-        return obs, reward, terminated, False, self._info()
+        info = self._info()
+        if terminated:  # read where Catch is made by a function (no Catch id to go by)
+            info["success"] = bool(reward > 0)
+        return obs, reward, terminated, False, info
 
     def _observe(self, t: int, col: int, paddle: int) -> np.ndarray:
         # a copy of the pre-drawn paddle board (or the blank one), then the ball's cell

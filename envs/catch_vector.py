@@ -195,6 +195,7 @@ class CatchVectorEnv(VectorEnv):
             for key in list(final_info):
                 if key.startswith("_"):
                     final_info[key] = terminated.copy()
+            final_info.update(success=terminated & (rewards > 0), _success=terminated.copy())
             infos.update(
                 final_obs=final_obs,
                 _final_obs=terminated.copy(),
@@ -207,6 +208,8 @@ class CatchVectorEnv(VectorEnv):
             self._needs_reset = terminated.copy()
         self._draw()
         infos.update(self._info())
+        if mode is not AutoresetMode.SAME_STEP and terminated.any():
+            infos.update(success=terminated & (rewards > 0), _success=terminated.copy())
         truncated = np.zeros(self.num_envs, bool)
         return self._output_obs(), rewards, terminated, truncated, infos
 

@@ -494,3 +494,14 @@ def test_a_bad_setting_from_python_is_named_by_its_keyword():
         fw_rl.PPO("CartPole-v1", num_envs=2)  # 2 envs x 128 steps: fewer than 4 minibatches
     assert "minibatches 4" in str(error.value) and "num_envs x rollout_steps" in str(error.value)
     assert "--" not in str(error.value)
+
+
+def test_catch_made_by_a_function_still_reports_its_successes():
+    """Catch's last step says whether the ball was caught, so an evaluation on Catch made
+    by a function (no Catch id to go by) has a success rate, as one on "Catch-v0" has."""
+    agent = fw_rl.PPO("Catch-v0", size=6, verbose=False, **PPO_TINY)
+    by_id = fw_rl.evaluate(agent, episodes=4)
+    made = fw_rl.evaluate(
+        agent, env=lambda: gym.make("Catch-v0", size=6, visible_steps=5), episodes=4
+    )
+    assert not np.isnan(made["success_rate"]) and made == by_id

@@ -125,6 +125,11 @@ def _compare_steps(ours, theirs, steps: int, seed: int, disabled: bool = False) 
             assert np.array_equal(x, y)
         info_a, info_b = a[4], b[4]
         assert set(info_a) == set(info_b)
+        for key in info_b:  # each env's entries, where its mask says it has one
+            if not key.startswith(("_", "final")):
+                mask = info_b[f"_{key}"]
+                assert np.array_equal(info_a[f"_{key}"], mask), key
+                assert np.array_equal(info_a[key][mask], info_b[key][mask]), key
         if "final_obs" in info_b:
             mask = info_b["_final_obs"]
             ends += int(mask.sum())
