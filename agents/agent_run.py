@@ -39,6 +39,19 @@ RECENT_EPISODES = 200  # the training return and success rate: means over the la
 SPEED_SECONDS = 5.0  # seconds of training before the mean speed projects the bar's total
 
 
+class StoppedBeforeTraining(KeyboardInterrupt):
+    """Ctrl-C before the first frame (the core's kernels compiling): no checkpoint yet."""
+
+
+def _stopped_before_training() -> int:
+    print(
+        f"{command()}: stopped before training began (Ctrl-C): no checkpoint was written; "
+        "the same command starts the run again",
+        file=sys.stderr,
+    )
+    return EXIT_SIGNAL[signal.SIGINT]
+
+
 @dataclass
 class Stop:
     """Why the run ends: its exit code, the reason printed, and whether the trainer's
@@ -310,13 +323,12 @@ class AgentRun:
             print(f"{command()}: error: {e}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:  # Ctrl-C while the run is set up: nothing trained yet
-            print(
-                f"{command()}: stopped before training began (Ctrl-C): no checkpoint was "
-                "written; the same command starts the run again",
-                file=sys.stderr,
-            )
-            return EXIT_SIGNAL[signal.SIGINT]
-        return trainer.train()
+            return _stopped_before_training()
+        try:
+            return trainer.train()
+        except StoppedBeforeTraining:  # Ctrl-C while the kernels compile
+            trainer.session.close()
+            return _stopped_before_training()
 
     def say_stopped(self, stop: Stop) -> None:
         self.stopped = stop  # why the run ended, for the Python API's TrainingError
@@ -400,5 +412,8 @@ class AgentRun:
         self.session.say(
             f"preparing the {self.config.core} core's kernels (compiled on a first run) ..."
         )
-        seconds = warm_up()
+        try:
+            seconds = warm_up()
+        except KeyboardInterrupt:
+            raise StoppedBeforeTraining from None
         self.session.say(f"kernels ready in {seconds:.1f} s")

@@ -151,8 +151,8 @@ def _check_settings(config_class, settings: dict, where: str) -> dict:
             elif not isinstance(value, str):
                 raise ConfigError(f"{name} must be a dict (or its JSON text), got {value!r}")
         optional = "None" in str(fields[name].type)
-        if isinstance(value, np.generic) and not isinstance(value, np.bool_):
-            value = value.item()  # numpy's numbers, as a sweep over np.linspace gives them
+        if isinstance(value, np.generic):
+            value = value.item()  # numpy's numbers and bools, as a sweep over them gives
         if value is None and optional:
             pass
         elif kind is str and isinstance(value, os.PathLike):
@@ -193,7 +193,7 @@ class _InApiWords:
 def _verbosity(verbose: int | bool) -> int:
     """``verbose`` as Stable-Baselines3 reads it: 0 (or False) prints nothing, 1 (or True)
     the run's folder and its progress lines, 2 also every setting as a table."""
-    if isinstance(verbose, (bool, int)) and int(verbose) in (0, 1, 2):
+    if isinstance(verbose, (bool, int, np.integer)) and int(verbose) in (0, 1, 2):
         return int(verbose)
     raise ConfigError(f"verbose must be 0, 1 or 2 (or False / True), got {verbose!r}")
 
@@ -621,8 +621,11 @@ def evaluate(
         raise ConfigError(
             f"evaluate takes an agent (fw_rl.load(path) gives one), got {type(agent).__name__}"
         )
-    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
+    if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or episodes < 1:
         raise ConfigError(f"episodes must be an int >= 1, got {episodes!r}")
+    if not isinstance(deterministic, (bool, np.bool_)):
+        raise ConfigError(f"deterministic must be True or False, got {deterministic!r}")
+    episodes, deterministic = int(episodes), bool(deterministic)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(f"seed must be an int >= 0, got {seed!r}")
     if max_steps is not None and (

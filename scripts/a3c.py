@@ -17,6 +17,7 @@ try:
     from fw_rl.agents.a3c.trainer import A3CTrainer
     from fw_rl.agents.config import A3CConfig
 except KeyboardInterrupt:  # Ctrl-C while the libraries load: nothing begun, no traceback
+    print("a3c.py: stopped (Ctrl-C) while loading, before anything was written", file=sys.stderr)
     sys.exit(130)
 
 

@@ -18,6 +18,7 @@ try:
     from fw_rl.agents.config import PPOConfig
     from fw_rl.agents.ppo import PPOTrainer
 except KeyboardInterrupt:  # Ctrl-C while the libraries load: nothing begun, no traceback
+    print("ppo.py: stopped (Ctrl-C) while loading, before anything was written", file=sys.stderr)
     sys.exit(130)
 
 

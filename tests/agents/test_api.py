@@ -279,6 +279,11 @@ def test_values_a_python_user_has_are_taken_and_nonsense_is_named():
                       lr=np.float32(0.5), verbose=False)  # fmt: skip
     assert agent.config.run_dir == "runs/x" and agent.config.hidden_size == 8
     assert agent.config.lr == 0.5
+    agent = fw_rl.PPO("CartPole-v1", previous_action=np.bool_(False), verbose=np.int64(0))
+    assert agent.config.previous_action is False and agent.verbose == 0
+    assert fw_rl.evaluate(agent, episodes=np.int64(1), max_steps=5)["capped"] == 1.0
+    with pytest.raises(fw_rl.ConfigError, match="deterministic must be True or False, got 'no'"):
+        fw_rl.evaluate(agent, episodes=1, deterministic="no")
     with pytest.raises(fw_rl.ConfigError, match="core must be a core's name .* got None"):
         fw_rl.PPO("CartPole-v1", core=None)
     with pytest.raises(fw_rl.ConfigError, match="env_kwargs is not JSON"):

@@ -248,6 +248,21 @@ def test_ctrl_c_while_the_run_is_set_up_is_one_line_and_the_command_starts_it_ag
     assert "stopped before training began (Ctrl-C): no checkpoint was written" in line
     assert (run / "config.json").is_file() and not (run / "checkpoint.pt").exists()
     monkeypatch.setattr(ppo.PPOTrainer, "__init__", made)
+    # the same while the core's kernels compile (the first thing train() does)
+    from types import SimpleNamespace
+
+    from fw_rl.agents import agent_run
+
+    def compiling():
+        raise KeyboardInterrupt
+
+    kernels = SimpleNamespace(warm_up=compiling)
+    monkeypatch.setattr(agent_run, "core_declaration", lambda name: kernels)
+    compiled = [*flags, "--core", "fastweights"]  # the last --core counts
+    assert ppo_script.main(compiled) == 130
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "stopped before training began (Ctrl-C): no checkpoint was written" in line
+    monkeypatch.undo()
     assert ppo_script.main(flags) == 0
     assert load_checkpoint(run, kind="ppo")["counters"]["frames"] == 128
 
