@@ -71,7 +71,7 @@ def read_run(path: Path) -> Run:
         log_column(rows, "elapsed_s"),
         log_column(rows, "mean_return"),
         run_setup(config),
-        str(config.get("env", "")),
+        str(config.get("env", "Catch-v0")),  # runs from before other envs were Catch's
     )
 
 
@@ -85,8 +85,19 @@ def run_setup(config: dict) -> str:
     return f"{algorithm.name} {' x '.join(values)}".strip()
 
 
-def _seeds(n: int) -> str:
-    return f"{n} seed" if n == 1 else f"{n} seeds"
+def default_threshold(env: str, runs: list[Run]) -> float:
+    """The env family's solved return; else 90 % of the way up its return range (the
+    family's, or the range these runs' evaluations reached), as ``study.py report``."""
+    from fw_rl.envs.family import family_of
+
+    family = family_of(env)
+    if family.threshold is not None:
+        return family.threshold
+    low, high = family.return_range or (
+        min(float(r.returns.min()) for r in runs),
+        max(float(r.returns.max()) for r in runs),
+    )
+    return low + 0.9 * (high - low)
 
 
 def train_runs(cores: list[str], seeds: list[int], out: Path, extra: list[str]) -> list[Path]:
@@ -133,6 +144,9 @@ def draw(groups: dict[str, list[Run]], threshold: float, out: Path) -> list[Path
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    every = [r for runs in groups.values() for r in runs]
+    repeated = any(len({r.seed for r in runs}) < len(runs) for runs in groups.values())
+    kind = "run" if repeated else "seed"  # runs of one seed are runs, not seeds
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for i, (core, runs) in enumerate(sorted(groups.items())):
         colour = f"C{i}"
@@ -147,7 +161,7 @@ def draw(groups: dict[str, list[Run]], threshold: float, out: Path) -> list[Path
                 mean,
                 color=colour,
                 linewidth=2,
-                label=f"{core}: mean of {_seeds(len(runs))}",
+                label=f"{core}: mean of {len(runs)} {kind}{'s' * (len(runs) > 1)}",
             )
             ax.fill_between(grid / scale, low, high, color=colour, alpha=0.2, linewidth=0)
     for ax, label in ((axes[0], "frames (millions)"), (axes[1], "wall-clock time (minutes)")):
@@ -157,8 +171,9 @@ def draw(groups: dict[str, list[Run]], threshold: float, out: Path) -> list[Path
         ax.margins(y=0.05)  # the axes from the data: any env's return range
         ax.grid(alpha=0.3)
     axes[0].legend(loc="lower right")
+    envs = ", ".join(sorted({r.env for r in every if r.env})) or "the runs"
     fig.suptitle(
-        "Catch-v0: each seed (thin), and the mean and min-max over seeds while all still run"
+        f"{envs}: each {kind} (thin), and the mean and min-max over {kind}s while all still run"
     )
     fig.tight_layout()
     out.mkdir(parents=True, exist_ok=True)
@@ -208,7 +223,11 @@ def main(argv=None) -> int:
     parser.add_argument("--cores", nargs="+", help="cores to train first, e.g. fastweights lstm")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument(
-        "--threshold", type=float, default=0.9, help="the evaluation return to reach"
+        "--threshold",
+        type=float,
+        default=None,
+        help="the evaluation return to reach (default: the env's solved return where its "
+        "family declares one, Catch's 0.9; else 90 %% of the way up its return range)",
     )
     parser.add_argument(
         "--out", type=Path, help="where to write (default: the folder holding the runs)"
@@ -229,6 +248,11 @@ def main(argv=None) -> int:
             parser.error(str(e))
     if not runs:
         parser.error("none of the runs has an evaluation yet")
+    if args.threshold is None:
+        envs = sorted({r.env for r in runs})
+        if len(envs) > 1:
+            parser.error(f"the runs are on {len(envs)} envs ({', '.join(envs)}): give --threshold")
+        args.threshold = default_threshold(envs[0], runs)
     if args.out is None:
         args.out = Path(os.path.commonpath([p.resolve().parent for p in paths]))
     groups: dict[str, list[Run]] = {}

@@ -203,12 +203,29 @@ def test_compare_keeps_envs_apart_and_counts_runs_of_one_seed_as_runs(tmp_path, 
     config = json.loads((other / "config.json").read_text())
     (other / "config.json").write_text(json.dumps({**config, "env": "CartPole-v1"}))
     out = tmp_path / "out"
-    assert compare.main([str(first), str(again), str(other), "--out", str(out)]) == 0
-    assert (
-        "the runs are on 2 envs; one --threshold (0.9) is read on each" in capsys.readouterr().err
-    )
+    with pytest.raises(SystemExit):  # no default threshold fits two envs
+        compare.main([str(first), str(again), str(other), "--out", str(out)])
+    told = capsys.readouterr().err
+    assert "the runs are on 2 envs (CartPole-v1, Catch-v0): give --threshold" in told
+    flags = [str(first), str(again), str(other), "--out", str(out), "--threshold", "0.9"]
+    assert compare.main(flags) == 0
+    told = capsys.readouterr().err
+    assert "the runs are on 2 envs; one --threshold (0.9) is read on each" in told
     table = (out / "table.md").read_text()
     assert "| core | runs reaching 0.9 |" in table
     assert f"| fastweights [{config['env']}] | 1 / 2 |" in table
     assert "seed 0 (first): 0.00 M, 0.2 min, seed 0 (again): not reached" in table
     assert "| fastweights [CartPole-v1] | 0 / 1 |" in table
+
+
+def test_compare_reads_the_envs_own_threshold_by_default(tmp_path):
+    """Catch's solved return (0.9) where the runs are Catch's; for an env whose family
+    declares none, 90 % of the way up the returns its runs reached."""
+    runs = [make_run(tmp_path / f"c{s}", "lstm", s, [0.0, 0.85, 0.95]) for s in range(2)]
+    assert compare.main([*map(str, runs), "--out", str(tmp_path / "catch")]) == 0
+    assert "| core | seeds reaching 0.9 |" in (tmp_path / "catch" / "table.md").read_text()
+    for run in runs:
+        config = json.loads((run / "config.json").read_text())
+        (run / "config.json").write_text(json.dumps({**config, "env": "CartPole-v1"}))
+    assert compare.main([*map(str, runs), "--out", str(tmp_path / "pole")]) == 0
+    assert "| core | seeds reaching 0.855 |" in (tmp_path / "pole" / "table.md").read_text()
