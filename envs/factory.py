@@ -234,6 +234,8 @@ def _factory(env_id: str) -> Callable[..., gym.Env] | None:
     if ":" not in env_id:
         return None
     module, name = env_id.split(":", 1)
+    if not name.strip():
+        raise ValueError("module:name needs a name after the colon (e.g. my_envs:MyEnv-v0)")
     imported = _import_from_cwd(module)  # registers its ids, for module:EnvId
     attribute = getattr(imported, name, None) if name.isidentifier() else None
     if callable(attribute) and name not in gym.registry:
