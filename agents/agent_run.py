@@ -325,10 +325,13 @@ class AgentRun:
         except KeyboardInterrupt:  # Ctrl-C while the run is set up: nothing trained yet
             return _stopped_before_training()
         try:
-            return trainer.train()
+            code = trainer.train()
         except StoppedBeforeTraining:  # Ctrl-C while the kernels compile
             trainer.session.close()
             return _stopped_before_training()
+        if code in EXIT_SIGNAL.values() and (Path(trainer.run_dir) / CHECKPOINT_NAME).exists():
+            trainer.session.say(f"continue it with: {command()} --resume {trainer.run_dir}")
+        return code
 
     def say_stopped(self, stop: Stop) -> None:
         self.stopped = stop  # why the run ended, for the Python API's TrainingError

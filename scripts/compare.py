@@ -238,6 +238,7 @@ def main(argv=None) -> int:
     if args.cores and args.out is None:
         parser.error("--cores needs --out: the folder to train the runs in")
     paths = args.runs or train_runs(args.cores, args.seeds, args.out, extra)
+    paths = list({p.resolve(): p for p in paths}.values())  # a folder named twice counts once
     runs = []
     for path in paths:
         try:

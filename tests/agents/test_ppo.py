@@ -413,6 +413,7 @@ def test_sigint_saves_and_the_run_resumes_to_its_budget(tmp_path, capsys):
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, out
+    assert f"continue it with: ppo.py --resume {run}" in out  # the command that continues it
     frames = load_checkpoint(run, kind="ppo")["counters"]["frames"]
     assert frames > 0 and frames % 64 == 0  # whole rollouts of 4 envs x 16 steps
     target = frames + 128

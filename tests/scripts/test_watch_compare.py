@@ -224,6 +224,9 @@ def test_compare_reads_the_envs_own_threshold_by_default(tmp_path):
     runs = [make_run(tmp_path / f"c{s}", "lstm", s, [0.0, 0.85, 0.95]) for s in range(2)]
     assert compare.main([*map(str, runs), "--out", str(tmp_path / "catch")]) == 0
     assert "| core | seeds reaching 0.9 |" in (tmp_path / "catch" / "table.md").read_text()
+    twice = [str(runs[0]), f"{runs[0]}/", str(runs[1])]  # one folder named twice: one run
+    assert compare.main([*twice, "--out", str(tmp_path / "twice")]) == 0
+    assert "| lstm | 2 / 2 |" in (tmp_path / "twice" / "table.md").read_text()
     for run in runs:
         config = json.loads((run / "config.json").read_text())
         (run / "config.json").write_text(json.dumps({**config, "env": "CartPole-v1"}))
