@@ -16,7 +16,10 @@ import sys
 try:
     from fw_rl.agents.a3c.trainer import A3CTrainer
     from fw_rl.agents.config import A3CConfig
-except KeyboardInterrupt:  # Ctrl-C while the libraries load: nothing begun, no traceback
+except (KeyboardInterrupt, RuntimeError) as e:  # Ctrl-C while the libraries load
+    # (Python 3.11 can wrap it in a RuntimeError from a class being made): nothing begun
+    if not isinstance(e, KeyboardInterrupt) and not isinstance(e.__cause__, KeyboardInterrupt):
+        raise
     print("a3c.py: stopped (Ctrl-C) while loading, before anything was written", file=sys.stderr)
     sys.exit(130)
 

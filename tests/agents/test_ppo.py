@@ -448,3 +448,33 @@ def test_ppo_learns_a_cue_it_must_remember(tmp_path):
     assert ppo_script.main(flags) == 0
     best = max(float(r["mean_return"]) for r in _rows(run / "eval.csv"))
     assert best >= 0.9
+
+
+@pytest.mark.parametrize("wrapped, code", [("KeyboardInterrupt", 130), ("None", 1)])
+def test_ctrl_c_while_the_libraries_load_is_one_line(wrapped, code):
+    """Ctrl-C during the script's imports, bare or wrapped by Python 3.11 in a RuntimeError
+    (a class being made): one line and exit 130; any other RuntimeError is not hidden."""
+    bootstrap = f"""
+import builtins, runpy, sys
+real = builtins.__import__
+def stopped(name, *args, **kwargs):
+    if name == "fw_rl.agents.config":
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as e:
+            raise RuntimeError("Error calling __set_name__") from {wrapped}
+    return real(name, *args, **kwargs)
+builtins.__import__ = stopped
+sys.argv = ["ppo.py"]
+runpy.run_path({str(ROOT / "scripts" / "ppo.py")!r}, run_name="__main__")
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", bootstrap], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == code, proc.stderr
+    if code == 130:
+        assert (
+            proc.stderr == "ppo.py: stopped (Ctrl-C) while loading, before anything was written\n"
+        )
+    else:
+        assert "RuntimeError: Error calling __set_name__" in proc.stderr
