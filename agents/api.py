@@ -355,9 +355,12 @@ class Agent:
 
     def make_env(self, **make_kwargs) -> gym.Env:
         """One env as this agent trained on: its id, keyword arguments and wrappers."""
-        return make_env(
-            self.config.env, self.config.env_options, self.config.wrappers, **make_kwargs
-        )
+        try:
+            return make_env(
+                self.config.env, self.config.env_options, self.config.wrappers, **make_kwargs
+            )
+        except EnvError as e:  # in the API's words (env_kwargs, not --env-kwargs)
+            raise ConfigError(_api_words(str(e), type(self.config))) from None
 
     def initial_state(self, batch_size: int = 1) -> AgentState:
         """The state before any step: no history, no previous action."""

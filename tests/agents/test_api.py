@@ -202,6 +202,9 @@ def test_env_as_a_callable_with_wrappers_and_a_continuous_action(tmp_path):
     assert action.shape == (1,) and -2.0 <= action[0] <= 2.0
     result = fw_rl.evaluate(agent, episodes=2, max_steps=20)
     assert result["capped"] == 1.0 and np.isfinite(result["mean_return"])
+    told = r"^env_kwargs \{\} for factory:.*unexpected keyword argument 'render_mode'"
+    with pytest.raises(fw_rl.ConfigError, match=told):  # the API's words, not --env-kwargs
+        agent.make_env(render_mode="rgb_array")  # the lambda takes no render_mode
 
 
 def test_bad_api_input_is_a_config_error_naming_what_is_allowed():
