@@ -181,9 +181,10 @@ class CatchVectorEnv(VectorEnv):
         else:
             self._ball_col = self._ball_paths.take(self._path + self._t)
         terminated = self._t >= self.rules.episode_length
-        rewards = self._rewards(terminated)
+        ended = bool(terminated.any())  # once a step: the per-step cost at small batches
+        rewards = self._rewards(terminated, ended)
         infos: dict[str, Any] = {}
-        if mode is AutoresetMode.SAME_STEP and terminated.any():
+        if mode is AutoresetMode.SAME_STEP and ended:
             self._draw()
             final_obs = np.full(self.num_envs, None, dtype=object)
             for i in np.flatnonzero(terminated).tolist():
@@ -208,7 +209,7 @@ class CatchVectorEnv(VectorEnv):
             self._needs_reset = terminated.copy()
         self._draw()
         infos.update(self._info())
-        if mode is not AutoresetMode.SAME_STEP and terminated.any():
+        if ended and mode is not AutoresetMode.SAME_STEP:
             infos.update(success=terminated & (rewards > 0), _success=terminated.copy())
         truncated = np.zeros(self.num_envs, bool)
         return self._output_obs(), rewards, terminated, truncated, infos
@@ -231,8 +232,8 @@ class CatchVectorEnv(VectorEnv):
         self._t[boards] = 0
         self._ball_col = self._ball_paths.take(self._path + self._t)
 
-    def _rewards(self, terminated: np.ndarray) -> np.ndarray:
-        if not terminated.any():
+    def _rewards(self, terminated: np.ndarray, ended: bool) -> np.ndarray:
+        if not ended:
             return np.zeros(self.num_envs)
         return self.rules.reward(self._t, self._ball_col, self._paddle_left).astype(np.float64)
 

@@ -210,8 +210,9 @@ def train_classifier(
         total=config.updates,
         initial=counters["update"],
         unit="update",
-        disable=None if config.progress else True,
-    )  # a bar in a terminal only (tqdm's None), not in a file or a pipe
+        disable=not session.shows_progress(),  # a terminal's, as the RL trainers' bar
+        file=session.out,
+    )
     loss_sum = wrong = seen = 0.0
     with session.catching_signals():
         while counters["update"] < config.updates:
