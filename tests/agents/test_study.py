@@ -433,13 +433,21 @@ def test_a_grid_runs_as_ray_tasks_across_the_cluster_and_resumes(ray_cluster, tm
     runner = StudyRunner(long, tmp_path / "long", ray_address=ray_cluster.address, say=lambda _: 0)
 
     def stop_when_training():
-        deadline = time.time() + 120
+        started = time.time()
+        deadline = started + 120
         while time.time() < deadline:
-            evals = list(Path("/tmp").glob("fw_rl-run-*/run/eval.csv"))
-            if any(len(e.read_text().splitlines()) >= 2 for e in evals):
+            if any(
+                evaluated_twice(e, started) for e in Path("/tmp").glob("fw_rl-run-*/run/eval.csv")
+            ):
                 break
             time.sleep(0.2)
         runner._on_signal(signal.SIGINT, None)
+
+    def evaluated_twice(eval_csv: Path, since: float) -> bool:  # this run's, not a past one's
+        try:
+            return eval_csv.stat().st_mtime >= since and len(eval_csv.read_text().splitlines()) >= 2
+        except FileNotFoundError:  # a finished run's scratch folder, removed meanwhile
+            return False
 
     stopper = threading.Thread(target=stop_when_training)
     stopper.start()
@@ -448,8 +456,11 @@ def test_a_grid_runs_as_ray_tasks_across_the_cluster_and_resumes(ray_cluster, tm
     run = tmp_path / "long" / "runs" / "plain-irnn-seed0"
     assert [r.status for r in results] == ["interrupted"]
     assert (run / "checkpoint.pt").is_file() and not (run / "done.json").exists()
+    # a budget the checkpoint has not reached (a slow machine may have trained past 3000
+    # frames before the stop came: the run would then count as finished, with no resume)
+    frames = load_checkpoint(run, kind="a3c")["counters"]["frames"]
     data = json.loads((tmp_path / "long.json").read_text())
-    data["flags"][data["flags"].index("--total-frames") + 1] = "3000"
+    data["flags"][data["flags"].index("--total-frames") + 1] = str(frames + 2000)
     (tmp_path / "long.json").write_text(json.dumps(data))
     again = StudyRunner(
         load_grid(tmp_path / "long.json"),
