@@ -406,12 +406,15 @@ def test_sigint_saves_and_the_run_resumes_to_its_budget(tmp_path, capsys):
         len(_rows_or_none(run / "metrics.csv")) >= 2 and (run / "checkpoint.pt").exists()
     ):
         time.sleep(0.5)
+    if not (run / "checkpoint.pt").exists():  # the cause, not a later assertion's
+        proc.kill()
+        pytest.fail("not training after 120 s: " + proc.communicate()[0][-2000:])
     # while it trains, neither a second run in its folder nor a resume of it may start
     for again in (["--run-dir", str(run), *TINY], ["--resume", str(run)]):
         assert ppo_script.main(again) == 2
         assert "in use by a run still training in another process" in capsys.readouterr().err
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
+    out, _ = proc.communicate(timeout=180)
     assert proc.returncode == 130, out
     assert f"continue it with: ppo.py --resume {run}" in out  # the command that continues it
     frames = load_checkpoint(run, kind="ppo")["counters"]["frames"]
@@ -469,7 +472,7 @@ sys.argv = ["ppo.py"]
 runpy.run_path({str(ROOT / "scripts" / "ppo.py")!r}, run_name="__main__")
 """
     proc = subprocess.run(
-        [sys.executable, "-c", bootstrap], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", bootstrap], capture_output=True, text=True, timeout=180
     )
     assert proc.returncode == code, proc.stderr
     if code == 130:

@@ -164,7 +164,7 @@ def test_workers_are_placed_on_both_nodes_and_a_killed_one_is_restarted(ray_clus
     assert ray_processes("WorkerActor") == [] or _eventually_gone("WorkerActor")
 
 
-def _eventually_gone(kind, timeout=30):
+def _eventually_gone(kind, timeout=90):
     deadline = time.time() + timeout
     while ray_processes(kind) and time.time() < deadline:
         time.sleep(0.2)

@@ -150,7 +150,7 @@ def test_interrupted_study_resumes_the_stopped_run(tmp_path):
         assert time.time() < deadline and proc.poll() is None, proc.communicate()
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=180)
     assert proc.returncode == 130 and "run the same command again" in err
     assert (run / "checkpoint.pt").is_file() and not (run / "done.json").exists()
     # the next call continues that run from its checkpoint (here: with a smaller budget)
@@ -432,14 +432,16 @@ def test_a_grid_runs_as_ray_tasks_across_the_cluster_and_resumes(ray_cluster, tm
     long = load_grid(write_grid(tmp_path / "long.json", seeds=(0,), total_frames=10_000_000))
     runner = StudyRunner(long, tmp_path / "long", ray_address=ray_cluster.address, say=lambda _: 0)
 
+    training = []
+
     def stop_when_training():
         started = time.time()
-        deadline = started + 120
-        while time.time() < deadline:
+        deadline = started + 180
+        while time.time() < deadline and not training:
             if any(
                 evaluated_twice(e, started) for e in Path("/tmp").glob("fw_rl-run-*/run/eval.csv")
             ):
-                break
+                training.append(True)
             time.sleep(0.2)
         runner._on_signal(signal.SIGINT, None)
 
@@ -453,6 +455,7 @@ def test_a_grid_runs_as_ray_tasks_across_the_cluster_and_resumes(ray_cluster, tm
     stopper.start()
     results = runner.run(lambda s: s.labels == {"setting": "plain", "core": "irnn"})
     stopper.join()
+    assert training, "the run was not seen training within 180 s"
     run = tmp_path / "long" / "runs" / "plain-irnn-seed0"
     assert [r.status for r in results] == ["interrupted"]
     assert (run / "checkpoint.pt").is_file() and not (run / "done.json").exists()

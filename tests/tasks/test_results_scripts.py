@@ -48,7 +48,7 @@ def test_the_tuned_grids_take_each_chosen_setting_and_link_the_tunings_runs(tmp_
         if done:
             (run / "done.json").write_text("{}")
     done = subprocess.run([sys.executable, str(tmp_path / "make_tuned_grids.py")],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+                          capture_output=True, text=True, timeout=180)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     r20 = json.loads((tmp_path / "grids" / "table1_tuned_R20.json").read_text())
     setting = ["--core", "lstm", "--lr", "0.003", "--lr-schedule", "plateau"]

@@ -87,9 +87,12 @@ def test_sigterm_saves_a_supervised_run_which_then_resumes(tmp_path):
     deadline = time.monotonic() + 120
     while not (run / "checkpoint.pt").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
+    if not (run / "checkpoint.pt").exists():  # the cause, not a later "no checkpoint"
+        process.kill()
+        pytest.fail("no checkpoint in 120 s: " + process.communicate()[0].decode()[-2000:])
     time.sleep(0.5)
     process.send_signal(signal.SIGTERM)
-    output = process.communicate(timeout=60)[0].decode()
+    output = process.communicate(timeout=180)[0].decode()
     assert process.returncode == 143, output
     assert "interrupted: saved" in output and not (run / "results.json").exists()
     curve = (run / "curve.csv").read_text().splitlines()
