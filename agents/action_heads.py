@@ -95,16 +95,16 @@ class ActionHead:
 
 
 class DiscreteHead(ActionHead):
-    """``Discrete(n)`` (starting at 0): a categorical over ``n`` logits."""
+    """``Discrete(n, start)``: a categorical over ``n`` logits. The agent's actions are the
+    choices' indices 0..n-1; the env gets ``start`` added (:meth:`to_env`)."""
 
     def __init__(self, space: spaces.Discrete) -> None:
-        if int(space.start) != 0:
-            raise ActionSpaceError(
-                f"unsupported action space: {space}; a Discrete action space must start at 0"
-            )
-        self.space, self.n = space, int(space.n)
+        self.space, self.n, self.start = space, int(space.n), int(space.start)
         self.params_size = self.encoding_size = self.n
         self.shape, self.dtype = (), torch.long
+
+    def to_env(self, actions: Tensor) -> np.ndarray:
+        return actions.detach().numpy() + self.start
 
     def log_prob(self, params: Tensor, actions: Tensor) -> Tensor:
         return categorical_log_prob(params, actions)
@@ -125,18 +125,23 @@ class DiscreteHead(ActionHead):
 
 
 class MultiDiscreteHead(ActionHead):
-    """``MultiDiscrete(nvec)`` (one dimension of choices, starting at 0): a categorical
-    per entry, independent; the log-probability and entropy are the sums over entries."""
+    """``MultiDiscrete(nvec, start)`` (one dimension of choices): a categorical per entry,
+    independent; the log-probability and entropy are the sums over entries. The agent's
+    actions are indices from 0; the env gets ``start`` added (:meth:`to_env`)."""
 
     def __init__(self, space: spaces.MultiDiscrete) -> None:
-        if len(space.nvec.shape) != 1 or np.any(space.start != 0):
+        if len(space.nvec.shape) != 1:
             raise ActionSpaceError(
                 f"unsupported action space: {space}; a MultiDiscrete action space must be "
-                "one-dimensional and start at 0"
+                "one-dimensional"
             )
         self.space, self.nvec = space, [int(n) for n in space.nvec]
+        self.start = np.asarray(getattr(space, "start", 0), dtype=np.int64)
         self.params_size = self.encoding_size = sum(self.nvec)
         self.shape, self.dtype = (len(self.nvec),), torch.long
+
+    def to_env(self, actions: Tensor) -> np.ndarray:
+        return actions.detach().numpy() + self.start
 
     def _log_probs(self, params: Tensor) -> list[Tensor]:
         return [F.log_softmax(p, -1) for p in params.split(self.nvec, dim=-1)]

@@ -15,9 +15,10 @@ once trained or loaded, its network. ``learn`` runs the same trainer as
 checkpoints that resume; a second ``learn`` continues that run to its new total.
 
 ``env`` is a Gymnasium id (``module:EnvId`` imports the module that registers it), a
-callable that returns a ``gym.Env`` (a module-level function is recorded as
-``module:function`` and works everywhere; a lambda or closure only in this process, so
-only with PPO), and ``wrappers`` are applied in order (classes, or ``module:Class``).
+callable that returns a ``gym.Env`` (a function of an importable module is recorded as
+``module:function`` and works everywhere; a lambda, a closure or a function of the script
+being run (``__main__``) only in this process, so only with PPO), and ``wrappers`` are
+applied in order (classes, or ``module:Class``).
 """
 
 from __future__ import annotations

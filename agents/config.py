@@ -360,8 +360,9 @@ class A3CConfig(TrainerConfig):
         )
         _need(
             not is_process_local(self.env),
-            "A3C's workers are other processes, which cannot call an env given as a lambda "
-            "or closure: pass a module-level function (module:function), or train with PPO",
+            "A3C's workers are other processes, which cannot call an env given as a lambda, "
+            "a closure or a function of the script being run (__main__): define it in a "
+            "module of its own and pass it (or module:function), or train with PPO",
         )
 
     # ---- derived values -----------------------------------------------------------------

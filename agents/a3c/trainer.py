@@ -15,6 +15,7 @@ import math
 import queue as queue_lib
 from dataclasses import replace
 
+import numpy as np
 import torch
 
 from fw_rl.agents.a3c.pool import (
@@ -153,9 +154,10 @@ class A3CTrainer(AgentRun):
             if message.kind == "nonfinite":
                 reason = "non-finite loss: training stopped; the last good checkpoint is kept"
                 return Stop(EXIT_NONFINITE, reason, save=False)
-            said = [line for line in message.text.strip().splitlines() if line.strip()]
-            cause = f" {said[-1].strip()}" if said else ""  # the exception's own line
-            return Stop(EXIT_FAILED, f"worker {message.worker} raised{cause}")
+            cause = exception_line(message.text)
+            return Stop(
+                EXIT_FAILED, f"worker {message.worker} raised" + (f" {cause}" if cause else "")
+            )
         elif not isinstance(message, WorkerExited):
             raise TypeError(f"unknown message from the worker pool: {message!r}")
         return None
@@ -230,8 +232,31 @@ class A3CTrainer(AgentRun):
         }
 
 
+def exception_line(text: str, limit: int = 300) -> str:
+    """The first line of the exception a traceback ends with (``ValueError: ...``), not the
+    last line of its message, which may be the tail of a printed tensor."""
+    lines = text.strip().splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (")]
+    after = lines[starts[-1] + 1 :] if starts else lines
+    first = next((line for line in after if line.strip() and not line[0].isspace()), "")
+    first = first or next((line.strip() for line in reversed(lines) if line.strip()), "")
+    return first if len(first) <= limit else first[: limit - 3] + "..."
+
+
+def session_seed(seed: int, start_frames: int) -> int:
+    """The seed the workers draw from in a session that starts at ``start_frames``: the
+    run's own seed for its first session, and for a resumed one a seed of its own, so that
+    a resumed run plays new episodes and actions, not its first session's again (PPO does
+    the same with its update counter)."""
+    if start_frames == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, start_frames]).generate_state(1)[0])
+
+
 def make_worker_pool(config, shared_model, optimiser, start_frames: int) -> WorkerPool:
-    """The pool of ``config.backend``: worker processes, or Ray actors."""
+    """The pool of ``config.backend``: worker processes, or Ray actors, drawing from
+    :func:`session_seed`."""
+    config = replace(config, seed=session_seed(config.seed, start_frames))
     if config.backend == "ray":
         from fw_rl.agents.a3c.ray_backend import RayWorkerPool
 

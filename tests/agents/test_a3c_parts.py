@@ -283,3 +283,22 @@ def test_an_evaluation_plays_and_saves_one_set_of_weights_while_training_goes_on
     for name, value in before.items():
         assert torch.equal(played[name], value), name
         assert torch.equal(best["model"][name], value), name
+
+
+def test_a_workers_failure_is_named_by_its_exceptions_first_line():
+    """The stop reason quotes the exception (type and the start of its message), not the
+    last line of a message that runs over several (a printed tensor's tail)."""
+    import traceback
+
+    from fw_rl.agents.a3c.trainer import exception_line
+
+    try:
+        try:
+            raise KeyError("first")
+        except KeyError:
+            raise ValueError("state for batch 2 must be\n  tensor([[0.12,\n  0.34]])") from None
+    except ValueError:
+        text = traceback.format_exc()
+    assert exception_line(text) == "ValueError: state for batch 2 must be"
+    assert exception_line("ValueError: " + "x" * 500).endswith("...")
+    assert len(exception_line("ValueError: " + "x" * 500)) == 300

@@ -10,7 +10,6 @@ from gymnasium import spaces
 
 from fw_rl.agents.action_heads import (
     BoxHead,
-    DiscreteHead,
     MultiBinaryHead,
     MultiDiscreteHead,
     head_for,
@@ -18,7 +17,6 @@ from fw_rl.agents.action_heads import (
 from fw_rl.agents.losses import actor_critic_loss
 from fw_rl.agents.model import ActorCritic
 from fw_rl.agents.ppo import ppo_loss
-from fw_rl.envs.factory import EnvError
 
 
 def test_discrete_head_is_the_categorical():
@@ -124,6 +122,17 @@ def test_model_steps_with_any_head_as_one_call(space):
     torch.testing.assert_close(whole, torch.stack(stepped))
 
 
-def test_discrete_head_refuses_an_offset_start():
-    with pytest.raises(EnvError, match="must start at 0"):
-        DiscreteHead(spaces.Discrete(3, start=1))
+@pytest.mark.parametrize(
+    "space", [spaces.Discrete(3, start=-1), spaces.MultiDiscrete([3, 2], start=[5, -2])]
+)
+def test_an_offset_start_is_added_for_the_env_only(space):
+    """The agent's actions are indices from 0 (its log-probabilities and the previous action
+    it is fed); the env gets the space's own values."""
+    head = head_for(space)
+    params = torch.zeros(200, head.params_size)
+    actions = head.sample(params)
+    assert actions.min() == 0  # indices
+    to_env = head.to_env(actions)
+    assert all(space.contains(a) for a in to_env)
+    assert np.array_equal(to_env - actions.numpy(), np.broadcast_to(space.start, to_env.shape))
+    assert torch.isfinite(head.log_prob(params, actions)).all()

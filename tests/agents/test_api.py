@@ -5,6 +5,8 @@ registered from outside the package trains and loads."""
 
 from __future__ import annotations
 
+import os
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -216,8 +218,15 @@ def test_bad_api_input_is_a_config_error_naming_what_is_allowed():
         fw_rl.PPO("CartPole-v1", lr=-1.0)
     with pytest.raises(fw_rl.ConfigError, match="not an env instance"):
         fw_rl.PPO(gym.make("CartPole-v1"))
-    with pytest.raises(fw_rl.ConfigError, match="module-level function"):
+    with pytest.raises(fw_rl.ConfigError, match="define it in a module of its own"):
         fw_rl.A3C(lambda: gym.make("CartPole-v1"))
+
+    def make_env():
+        return gym.make("CartPole-v1")
+
+    make_env.__module__, make_env.__qualname__ = "__main__", "make_env"  # as a script's own
+    with pytest.raises(fw_rl.ConfigError, match=r"a function of the script being run \(__main__\)"):
+        fw_rl.A3C(make_env)
     with pytest.raises(fw_rl.ConfigError, match="must be one of"):
         fw_rl.PPO("CartPole-v1", core="transformer")
     with pytest.raises(fw_rl.ConfigError, match="episodes must be an int >= 1, got 0"):
@@ -513,3 +522,62 @@ def test_catch_made_by_a_function_still_reports_its_successes():
         agent, env=lambda: gym.make("Catch-v0", size=6, visible_steps=5), episodes=4
     )
     assert not np.isnan(made["success_rate"]) and made == by_id
+
+
+def test_a_resumed_a3c_run_plays_new_episodes_not_its_first_ones(tmp_path, monkeypatch):
+    """Each session of an A3C run seeds its workers' envs (and sampling) afresh: a resume
+    does not replay the first session's episodes."""
+    (tmp_path / "seed_log_env.py").write_text(
+        "import os\nimport gymnasium as gym\n"
+        "class SeedLog(gym.Wrapper):\n"
+        "    def reset(self, *, seed=None, options=None):\n"
+        "        if seed is not None:\n"
+        "            with open(os.environ['FW_RL_SEED_LOG'], 'a') as f:\n"
+        "                f.write(f'{os.getpid()} {seed}\\n')\n"
+        "        return super().reset(seed=seed, options=options)\n"
+        "def make():\n    return SeedLog(gym.make('CartPole-v1'))\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    log = tmp_path / "seeds.txt"
+    monkeypatch.setenv("FW_RL_SEED_LOG", str(log))
+
+    def workers_seeds() -> set[str]:  # the training envs', not this process's evaluation's
+        lines = [line.split() for line in log.read_text().splitlines()]
+        log.unlink()
+        return {seed for pid, seed in lines if int(pid) != os.getpid()}
+
+    agent = fw_rl.A3C("seed_log_env:make", core="gru", verbose=False, **A3C_TINY)
+    agent.learn(total_frames=64, run_dir=tmp_path / "run")
+    first = workers_seeds()
+    fw_rl.load(tmp_path / "run").learn(total_frames=128)
+    again = workers_seeds()
+    assert len(first) == len(again) == 2 and not first & again  # 2 envs, new seeds
+
+
+class OffsetActions(gym.Env):
+    """Actions from -1 (``Discrete(3, start=-1)``); a step outside the space raises."""
+
+    observation_space = spaces.Box(-1, 1, (2,))
+    action_space = spaces.Discrete(3, start=-1)
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        assert self.action_space.contains(action), action
+        return np.zeros(2, np.float32), float(action), False, False, {}
+
+
+def make_offset_actions():
+    return gym.wrappers.TimeLimit(OffsetActions(), 8)
+
+
+def test_a_discrete_action_space_with_an_offset_start_trains_and_predicts(tmp_path):
+    agent = fw_rl.PPO(make_offset_actions, core="gru", verbose=False, **PPO_TINY)
+    agent.learn(total_frames=64, run_dir=tmp_path / "run")
+    obs = np.zeros(2, np.float32)
+    actions = {int(agent.predict(obs, deterministic=False)[0]) for _ in range(30)}
+    assert actions <= {-1, 0, 1}  # the space's values (training's steps checked them too)
+    assert -1 <= fw_rl.evaluate(agent, episodes=2)["mean_return"] / 8 <= 1
