@@ -410,14 +410,17 @@ class Agent:
         size = batch.shape[0]
         if state is None:
             state = self.initial_state(size)
-        if state.core[0].shape[0] != size:
-            raise ValueError(
-                f"state is for a batch of {state.core[0].shape[0]}, obs for {size}: pass the "
-                "state predict returned for the same envs, or None"
-            )
+        self._check_state(state, size)
         reset = None
         if episode_start is not None:
-            starts = np.asarray(episode_start, dtype=bool)
+            starts = np.asarray(episode_start)
+            numeric = starts.dtype.kind in "iuf" and np.isin(starts, (0, 1)).all()
+            if starts.dtype != np.bool_ and not numeric:  # 0 / 1 masks, as sb3-contrib takes
+                raise ValueError(
+                    "episode_start must be True or False (or 1 / 0), or one per observation, "
+                    f"got {_short(episode_start)}"
+                )
+            starts = starts.astype(bool)
             if starts.size not in (1, size):
                 raise ValueError(
                     f"episode_start must be one bool or one per observation ({size}), "
@@ -430,6 +433,35 @@ class Agent:
         state = state.after(actions)
         env_actions = head.to_env(actions)
         return (env_actions[0] if single else env_actions), state
+
+    def _check_state(self, state, size: int) -> None:
+        """``state`` is one predict returned for this agent, for ``size`` observations."""
+        if not isinstance(state, AgentState):
+            raise ValueError(
+                "state must be what predict returned for this agent (an AgentState), or None "
+                f"for a fresh one; got {type(state).__name__}"
+            )
+        core, head = self.model.core, self.model.head
+
+        def layout(batch: int):  # as _layout describes a state of this agent's
+            return core.state_shapes(batch), ((batch, *head.shape), head.dtype)
+
+        got = _layout(state)
+        if got == layout(size):
+            return
+        other = got[1][0][0] if isinstance(got[1], tuple) and got[1][0] else size
+        if other != size and got == layout(other):
+            raise ValueError(
+                f"state is for a batch of {other}, obs for {size}: pass the state predict "
+                "returned for the same envs, or None"
+            )
+        raise ValueError(
+            f"state does not fit this agent (core {self.config.core!r}, hidden_size "
+            f"{core.hidden_size}, batch {size}): it holds core state of shapes {got[0]} and "
+            f"a last action {_described(got[1])}, this agent's are {layout(size)[0]} and "
+            f"{_described(layout(size)[1])}; pass the state predict returned for this "
+            "agent, or None"
+        )
 
     def save(self, path: str | Path) -> Path:
         """Copy the run's checkpoint to ``path`` (a file): an agent to ship; ``load`` reads
@@ -545,6 +577,28 @@ def _fits(space: spaces.Space, obs) -> bool:
 def _a(name: str) -> str:
     """``a PPO``, ``an A3C``."""
     return ("an " if name[:1] in "AEIOU" else "a ") + name
+
+
+def _layout(state: AgentState) -> tuple:
+    """A state's core shapes and its last action's ``(shape, dtype)``, or what each is
+    instead of tensors (never their values)."""
+    core, last = state.core, state.last_action
+    if isinstance(core, tuple):
+        core = tuple(
+            tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__ for s in core
+        )
+    else:
+        core = type(core).__name__
+    if isinstance(last, torch.Tensor):
+        return core, (tuple(last.shape), last.dtype)
+    return core, type(last).__name__
+
+
+def _described(action) -> str:
+    """A last action's ``(shape, dtype)`` as ``(1,) int64``."""
+    if not isinstance(action, tuple):
+        return action
+    return f"{action[0]} {str(action[1]).removeprefix('torch.')}"
 
 
 def _short(obs) -> str:

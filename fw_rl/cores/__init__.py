@@ -1,7 +1,13 @@
 """Recurrent cores behind one interface (see :mod:`fw_rl.cores.base`)."""
 
 from fw_rl.cores.associative_lstm import AssociativeLSTM
-from fw_rl.cores.base import RecurrentCore, State, detach_state, mask_state
+from fw_rl.cores.base import (
+    CoreContractError,
+    RecurrentCore,
+    State,
+    detach_state,
+    mask_state,
+)
 from fw_rl.cores.declaration import CoreDeclaration
 from fw_rl.cores.fast_weights import FastWeightsRNN
 from fw_rl.cores.gru import GRUCore
@@ -20,6 +26,7 @@ from fw_rl.cores.torch_rnn import IRNNCore, LSTMCore
 __all__ = [
     "AssociativeLSTM",
     "CORES",
+    "CoreContractError",
     "CoreDeclaration",
     "FastWeightsRNN",
     "GRUCore",

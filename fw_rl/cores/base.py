@@ -24,6 +24,18 @@ from torch import Tensor, nn
 State = tuple[Tensor, ...]
 
 
+class CoreContractError(ValueError):
+    """A core whose ``_forward`` broke the interface: ``out`` or the state of the wrong
+    shape or type (a core of one's own, not the caller's input)."""
+
+
+def _shapes(state) -> tuple | str:
+    """The shapes of a state's tensors, or what it is instead (never its values)."""
+    if not isinstance(state, (tuple, list)):
+        return type(state).__name__
+    return tuple(tuple(s.shape) if isinstance(s, Tensor) else type(s).__name__ for s in state)
+
+
 def detach_state(state: State) -> State:
     """The same state with the autograd graph cut (truncated backpropagation)."""
     return tuple(s.detach() for s in state)
@@ -36,7 +48,8 @@ def mask_state(state: State, keep: Tensor) -> State:
 
 
 class RecurrentCore(nn.Module, ABC):
-    """Base class: checks inputs, handles ``batch_first`` and the default state.
+    """Base class: checks inputs and what ``_forward`` returns (:class:`CoreContractError`),
+    handles ``batch_first`` and the default state.
 
     Subclasses implement :meth:`state_shapes` and :meth:`_forward` on time-major tensors.
     """
@@ -49,6 +62,11 @@ class RecurrentCore(nn.Module, ABC):
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.batch_first = batch_first
+        self.core_name = type(self).__name__  # for errors; make_core sets the name it took
+        # what _forward returns is checked for cores from outside the package (a user's own,
+        # or a subclass of ours): the package's cores are tested to keep the contract, and
+        # acting at batch 1 pays for every check
+        self.checks_returns = not type(self).__module__.startswith("fw_rl.")
 
     @abstractmethod
     def state_shapes(self, batch_size: int) -> tuple[tuple[int, ...], ...]:
@@ -59,7 +77,8 @@ class RecurrentCore(nn.Module, ABC):
         self, x: Tensor, state: State | None, reset: Tensor | None
     ) -> tuple[Tensor, State]:
         """Run ``x`` ``[T, B, I]`` from ``state`` (checked; None for the initial state);
-        ``reset`` is ``[T, B]`` bool or None."""
+        ``reset`` is ``[T, B]`` bool or None. Returns ``out`` ``[T, B, hidden_size]`` and
+        the state, a tuple of tensors shaped as :meth:`state_shapes` says."""
 
     def _zeros_if_none(self, state: State | None, x: Tensor) -> State:
         return self.initial_state(x.shape[1], x.device, x.dtype) if state is None else state
@@ -77,8 +96,51 @@ class RecurrentCore(nn.Module, ABC):
         self, x: Tensor, state: State | None = None, reset: Tensor | None = None
     ) -> tuple[Tensor, State]:
         x, state, reset = self._prepare(x, state, reset)
-        out, state = self._forward(x, state, reset)
+        result = self._forward(x, state, reset)
+        if not self.checks_returns:
+            out, state = result
+            return (out.transpose(0, 1) if self.batch_first else out), state
+        if not isinstance(result, tuple) or len(result) != 2:
+            raise CoreContractError(
+                f"core {self._name()!r}'s _forward returned {type(result).__name__}; a "
+                "core's _forward must return the pair (out, state)"
+            )
+        out, state = result
+        # what _forward returned, checked cheaply (acting runs this every step): shapes only
+        steps, batch, _ = x.shape
+        expected = self.state_shapes(batch)
+        if (
+            not isinstance(out, Tensor)
+            or out.shape != (steps, batch, self.hidden_size)
+            or not isinstance(state, tuple)
+            or tuple([s.shape for s in state if isinstance(s, Tensor)]) != expected
+        ):
+            self._broken(x, out, state, expected)
         return (out.transpose(0, 1) if self.batch_first else out), state
+
+    def _name(self) -> str:
+        return getattr(self, "core_name", type(self).__name__)
+
+    def _broken(self, x: Tensor, out, state, expected) -> None:
+        """Raise :class:`CoreContractError` saying which rule ``_forward`` broke."""
+        steps, batch = x.shape[:2]
+        name = f"core {self._name()!r}"
+        want = (steps, batch, self.hidden_size)
+        if not isinstance(out, Tensor) or out.shape != want:
+            got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+            raise CoreContractError(
+                f"{name} returned out of shape {got}; a core's _forward must return out of "
+                f"shape (T, B, hidden_size) = {want}"
+            )
+        got = (
+            f"a state of shapes {_shapes(state)}"
+            if isinstance(state, tuple)
+            else f"its state as {type(state).__name__}"
+        )
+        raise CoreContractError(
+            f"{name} returned {got}; a core's _forward must return the state as a tuple of "
+            f"tensors of shapes {expected}, as initial_state({batch}) has them"
+        )
 
     def _prepare(self, x: Tensor, state: State | None, reset: Tensor | None):
         if not isinstance(x, Tensor) or x.dim() != 3 or x.shape[-1] != self.input_size:
@@ -93,9 +155,12 @@ class RecurrentCore(nn.Module, ABC):
         steps, batch = x.shape[:2]
         if state is not None:
             expected = self.state_shapes(batch)
-            got = (
-                tuple(tuple(s.shape) for s in state) if isinstance(state, (tuple, list)) else state
-            )
+            got = _shapes(state)
+            if isinstance(got, str):
+                raise ValueError(
+                    f"state must be a tuple of tensors of shapes {expected} (initial_state "
+                    f"or a previous call's), got {got}"
+                )
             if got != expected:
                 raise ValueError(
                     f"state for batch {batch} must have shapes {expected}, got {got}: "

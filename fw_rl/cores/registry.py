@@ -132,7 +132,9 @@ def make_core(name: str, input_size: int, hidden_size: int, **options) -> Recurr
             f"core {name!r} takes no option {', '.join(map(repr, unknown))}; "
             f"its options are: {', '.join(allowed)}"
         )
-    return cls(input_size, hidden_size, **options)
+    core = cls(input_size, hidden_size, **options)
+    core.core_name = name
+    return core
 
 
 def parse_core_options(name: str | None, text: str, flag: str = "--core-options") -> dict:
