@@ -28,6 +28,11 @@ The module is imported from the current directory too (a user's own ``my_envs.py
 needs arguments is wrapped in a factory of the user's. The Python API
 (:mod:`fw_rl.api`) also takes a callable: :func:`register_factory` names it for this
 process.
+
+A user's env (one a module names, or a callable) is checked against the Gymnasium API
+(:mod:`fw_rl.envs.contract`): its spaces each time a factory makes it, its first ``reset``
+and ``step`` once per process, when :func:`env_info` describes it (before any run folder
+is made). Registered ids and the Catch vector env are not.
 """
 
 from __future__ import annotations
@@ -210,6 +215,20 @@ def is_process_local(env_id: str) -> bool:
     return env_id.startswith(FACTORY_PREFIX)
 
 
+def env_label(env_id: str) -> str:
+    """The env's name in a message: its id, or a process-local callable's own name."""
+    factory = _FACTORIES.get(env_id)
+    if factory is None:
+        return env_id
+    return getattr(factory, "__name__", None) or type(factory).__name__
+
+
+def is_users_env(env_id: str) -> bool:
+    """An env a module names (``module:function``, ``module:EnvId``) or a callable given to
+    the Python API: the ones whose first steps are checked (:mod:`fw_rl.envs.contract`)."""
+    return ":" in env_id
+
+
 def _import_from_cwd(module: str):
     """``importlib.import_module``, the current directory searched too (where a user's
     ``my_envs.py`` is; ``python scripts/...`` puts ``scripts/`` first, not it)."""
@@ -307,6 +326,9 @@ def make_env(
                 raise EnvError(
                     f"--env {env_id!r} returned {type(env).__name__}, not a gymnasium.Env"
                 )
+            from fw_rl.envs.contract import check_env_spaces
+
+            check_env_spaces(env, env_label(env_id))  # gym.make has checked its own
         else:
             env = gym.make(env_id, **kwargs, **make_kwargs)
         return apply_wrappers(env, wrappers)
@@ -336,14 +358,20 @@ def _env_info(env_id: str, kwargs_text: str, wrappers: tuple[str, ...]) -> EnvIn
     env = make_env(env_id, json.loads(kwargs_text), wrappers)
     try:
         check_spaces(env.observation_space, env.action_space)
-        return EnvInfo(env_id, env.observation_space, env.action_space, _episode_limit(env))
+        info = EnvInfo(env_id, env.observation_space, env.action_space, _episode_limit(env))
+        if is_users_env(env_id):
+            from fw_rl.envs.contract import check_first_steps
+
+            check_first_steps(env, env_label(env_id))
+        return info
     finally:
         env.close()
 
 
 def env_info(env_id: str, kwargs: dict | None = None, wrappers: Sequence[str] = ()) -> EnvInfo:
     """Make the env once (cached per id, kwargs without ``TRAINING_ONLY_KWARGS``, and
-    wrappers), check its spaces and describe it."""
+    wrappers), check its spaces (and a user's env's first reset and step,
+    :func:`fw_rl.envs.contract.check_first_steps`) and describe it."""
     kwargs_text = canonical_kwargs(without_training_only(kwargs or {}))
     return _env_info(env_id, kwargs_text, tuple(wrappers))
 

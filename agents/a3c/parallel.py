@@ -8,8 +8,9 @@ Who owns what:
   parameter objects of the model it receives), builds its own local model and env, and
   writes only through :class:`~fw_rl.agents.a3c.parameter_server.SharedMemoryServer` (Hogwild).
 * Workers talk back through one queue with the messages of :mod:`fw_rl.agents.a3c.pool`
-  (:class:`Update`, :class:`WorkerFailed` with the traceback, :class:`WorkerExited`). A
-  shared frame counter and a stop event are the only other shared objects.
+  (:class:`Update`, :class:`WorkerFailed` with the traceback, or the one line of an env
+  that cannot be used, :class:`WorkerExited`). A shared frame counter and a stop event are
+  the only other shared objects.
 
 Why one torch thread per worker: the workers already use every core; more threads per
 process would oversubscribe the CPU and slow everyone (Mnih et al. ran one thread each).
@@ -31,6 +32,7 @@ from fw_rl.agents.a3c.pool import Update, WorkerExited, WorkerFailed
 from fw_rl.agents.a3c.worker import UpdateReport, run_worker
 from fw_rl.agents.config import A3CConfig
 from fw_rl.agents.losses import NonFiniteLossError
+from fw_rl.envs.factory import EnvError
 from fw_rl.system import tune_malloc
 
 
@@ -63,6 +65,9 @@ def worker_process(
     except NonFiniteLossError:
         queue.put(WorkerFailed(worker, "nonfinite", traceback.format_exc()))
         raise SystemExit(3) from None
+    except EnvError as e:  # the env cannot be made or used (a user's breaks the API): one line
+        queue.put(WorkerFailed(worker, "usage", str(e)))
+        raise SystemExit(1) from None
     except BaseException:
         queue.put(WorkerFailed(worker, "exception", traceback.format_exc()))
         raise SystemExit(1) from None

@@ -37,11 +37,13 @@ class Note:
 
 @dataclass(frozen=True)
 class WorkerFailed:
-    """A worker raised (``exception``), met a non-finite loss (``nonfinite``), or the Ray
-    backend's parameter server was lost (``server``, worker -1: the weights are gone)."""
+    """A worker raised (``exception``), met a non-finite loss (``nonfinite``), could not
+    make or use its env (``usage``: an :class:`~fw_rl.envs.factory.EnvError`, its one line,
+    exit code 2), or the Ray backend's parameter server was lost (``server``, worker -1:
+    the weights are gone)."""
 
     worker: int
-    kind: Literal["exception", "nonfinite", "server"]
+    kind: Literal["exception", "nonfinite", "usage", "server"]
     text: str
 
 

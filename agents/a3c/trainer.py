@@ -150,6 +150,8 @@ class A3CTrainer(AgentRun):
             reported.add(message.worker)
             if message.kind == "server":
                 return self._server_lost(message.text)
+            if message.kind == "usage":  # the env (a user's that breaks the API): one line
+                return Stop(EXIT_USAGE, f"worker {message.worker}: error: {message.text}")
             self.session.say(f"\nworker {message.worker} failed:\n{message.text}")
             if message.kind == "nonfinite":
                 reason = "non-finite loss: training stopped; the last good checkpoint is kept"

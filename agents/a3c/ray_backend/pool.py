@@ -21,6 +21,7 @@ from fw_rl.agents.a3c.ray_backend.server import SERVER_TIMEOUT_S, ParameterServe
 from fw_rl.agents.a3c.ray_backend.workers import WorkerActor
 from fw_rl.agents.config import A3CConfig
 from fw_rl.agents.losses import NonFiniteLossError
+from fw_rl.envs.factory import EnvError
 
 POLL_INTERVAL_S = 0.1  # how often the trainer collects the reports
 
@@ -191,8 +192,11 @@ class RayWorkerPool:
             if isinstance(cause, RayActorError):  # it lost the server
                 self._server_lost(cause)
                 return
-            kind = "nonfinite" if isinstance(cause, NonFiniteLossError) else "exception"
-            text = "".join(traceback.format_exception_only(type(cause), cause)).strip()
+            if isinstance(cause, EnvError):  # the env cannot be used: its one line
+                kind, text = "usage", str(cause)
+            else:
+                kind = "nonfinite" if isinstance(cause, NonFiniteLossError) else "exception"
+                text = "".join(traceback.format_exception_only(type(cause), cause)).strip()
             self.queue.buffer.append(WorkerFailed(w, kind, text))
             return
         self.exited.add(w)
