@@ -29,6 +29,7 @@ import json
 import os
 import re
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -371,7 +372,7 @@ class Agent:
         """Observations as the model takes them ``[B, ...]``, and whether one was given."""
         space = self.observation_space
         if isinstance(space, spaces.Box):
-            array = np.asarray(obs, dtype=space.dtype)
+            array = _box_array(obs, space)
             if array.shape == space.shape:
                 return torch.from_numpy(array[None].astype(np.float32)), True
             if array.shape[1:] == space.shape:
@@ -572,6 +573,30 @@ def _fits(space: spaces.Space, obs) -> bool:
     if isinstance(space, spaces.Tuple) and isinstance(obs, tuple):
         return len(obs) == len(space.spaces) and all(map(_fits, space.spaces, obs))
     return False
+
+
+def _box_array(obs, space: spaces.Box) -> np.ndarray:
+    """``obs`` as an array of a Box's dtype; a ValueError for what is not numbers, or numbers
+    that dtype would change (0.5 or 300.0 for a Box of bytes), not a silent cast."""
+    try:
+        given = np.asarray(obs)
+    except ValueError:  # ragged nesting
+        given = np.asarray(None)
+    if given.dtype.kind not in "biuf":
+        raise ValueError(
+            f"obs must be numbers of shape {space.shape} (or a batch of them) for {space}, "
+            f"got {_short(obs)}"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy's on a cast out of range
+        array = given.astype(space.dtype)
+    if np.dtype(space.dtype).kind in "iu" and given.dtype.kind in "iuf":
+        if not np.array_equal(array, given):
+            raise ValueError(
+                f"obs must be whole numbers within {np.dtype(space.dtype).name} for {space} "
+                f"(as the env gives them), got {given.dtype.name} values they would change"
+            )
+    return array
 
 
 def _a(name: str) -> str:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import re
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from gymnasium import spaces
 
 import fw_rl
 
@@ -81,3 +83,39 @@ def test_episode_start_takes_a_bool_or_one_per_observation(gru):
     for start in bools + masks:
         actions, _ = gru.predict(obs, episode_start=start)
         assert actions.shape == (3,)
+
+
+class Bytes(gym.Env):
+    """Observations of 4 bytes, as a camera's."""
+
+    observation_space = spaces.Box(0, 255, (4,), np.uint8)
+    action_space = spaces.Discrete(2)
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(4, np.uint8), {}
+
+    def step(self, action):
+        return np.zeros(4, np.uint8), 0.0, True, False, {}
+
+
+def make_bytes():
+    return Bytes()
+
+
+@pytest.mark.parametrize(
+    "obs, told",
+    [
+        (np.full(4, 0.5), "^obs must be whole numbers within uint8 for Box"),  # not cast to 0
+        (np.full(4, 300.0), "^obs must be whole numbers within uint8"),  # not wrapped to 44
+        (np.full(4, -1), "^obs must be whole numbers within uint8"),
+        ("hello", r"^obs must be numbers of shape \(4,\) .*got 'hello'$"),
+        ({"pixels": 1}, r"^obs must be numbers of shape \(4,\)"),
+    ],
+)
+def test_an_observation_a_box_would_change_or_cannot_read_is_refused(obs, told):
+    agent = fw_rl.PPO(make_bytes, core="gru", **SMALL)
+    with pytest.raises(ValueError, match=told):
+        agent.predict(obs)
+    agent.predict(np.full(4, 7.0))  # whole numbers within the bytes: taken
+    agent.predict(np.full((3, 4), 255, np.int64))
