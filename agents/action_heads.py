@@ -228,8 +228,13 @@ class BoxHead(ActionHead):
         high = np.broadcast_to(space.high, space.shape).astype(np.float64).reshape(-1)
         bounded = np.isfinite(low) & np.isfinite(high)
         self._low, self._high = low, high
-        self._centre = torch.tensor(np.where(bounded, (low + high) / 2, 0.0), dtype=torch.float32)
-        self._half = torch.tensor(np.where(bounded, (high - low) / 2, 1.0), dtype=torch.float32)
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf where unbounded: unused
+            centre, half = (
+                np.where(bounded, (low + high) / 2, 0.0),
+                np.where(bounded, (high - low) / 2, 1.0),
+            )
+        self._centre = torch.tensor(centre, dtype=torch.float32)
+        self._half = torch.tensor(half, dtype=torch.float32)
 
     @property
     def none(self) -> float:

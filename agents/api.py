@@ -80,7 +80,8 @@ def _env_name(env: EnvLike) -> str:
     if isinstance(env, gym.Env):
         raise ConfigError(
             "env must be an id or a function that makes the env, not an env instance: "
-            "the trainers make several copies (e.g. env=lambda: MyEnv())"
+            "fw_rl makes the envs it plays itself, several for training (e.g. "
+            "env=lambda: MyEnv())"
         )
     if callable(env):
         return register_factory(env)

@@ -136,3 +136,13 @@ def test_an_offset_start_is_added_for_the_env_only(space):
     assert all(space.contains(a) for a in to_env)
     assert np.array_equal(to_env - actions.numpy(), np.broadcast_to(space.start, to_env.shape))
     assert torch.isfinite(head.log_prob(params, actions)).all()
+
+
+def test_an_unbounded_box_makes_its_head_without_numpys_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # inf - inf would warn
+        head = head_for(spaces.Box(-np.inf, np.inf, (2, 2), np.float32))
+    params = torch.zeros(3, head.params_size)
+    assert np.isfinite(head.to_env(head.sample(params))).all()
