@@ -219,6 +219,7 @@ class AgentRun:
         self._next_eval = (self.counters["frames"] // every + 1) * every
         self._last_log = self._last_save = time.monotonic()
         self._frames_at_log = self.counters["frames"]
+        self._loop_from = (self.counters["frames"], self._last_log)
 
     def periodic(self, bar, evaluate=None, sync=None) -> Stop | None:
         """After a step of a training loop: log every ``log_interval`` seconds, evaluate
@@ -273,7 +274,7 @@ class AgentRun:
                 stop.exit_code = stop.exit_code or EXIT_WRITE_FAILED
                 stop.reason = stop.reason or "the final checkpoint could not be written"
             try:
-                self.log_metrics(self.mean_fps())
+                self.log_metrics(self.mean_fps() or self.loop_fps())
             except OSError:
                 pass
         self.session.close()
@@ -380,6 +381,13 @@ class AgentRun:
             return 0.0
         seconds = self.session.elapsed() - start[1]
         return frames / seconds if frames > 0 and seconds >= SPEED_SECONDS else 0.0
+
+    def loop_fps(self) -> float:
+        """Frames per second since the training loop began (its start-up included): the
+        last row's speed where the run was too short for :meth:`mean_fps`."""
+        frames, since = getattr(self, "_loop_from", (self.counters["frames"], time.monotonic()))
+        seconds = time.monotonic() - since
+        return (self.counters["frames"] - frames) / seconds if seconds > 0 else 0.0
 
     def progress_bar(self):
         from tqdm import tqdm

@@ -581,3 +581,15 @@ def test_a_discrete_action_space_with_an_offset_start_trains_and_predicts(tmp_pa
     actions = {int(agent.predict(obs, deterministic=False)[0]) for _ in range(30)}
     assert actions <= {-1, 0, 1}  # the space's values (training's steps checked them too)
     assert -1 <= fw_rl.evaluate(agent, episodes=2)["mean_return"] / 8 <= 1
+
+
+@pytest.mark.parametrize("algorithm", ["PPO", "A3C"])
+def test_a_short_runs_last_metrics_row_has_its_speed(tmp_path, algorithm):
+    """A run shorter than the seconds the bar's speed waits for still logs frames per
+    second in its last row (it logged 0)."""
+    settings = PPO_TINY if algorithm == "PPO" else A3C_TINY
+    agent = getattr(fw_rl, algorithm)("CartPole-v1", core="gru", verbose=False, **settings)
+    agent.learn(total_frames=64, run_dir=tmp_path / "run")
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    fps = float(rows[-1].split(",")[rows[0].split(",").index("fps")])
+    assert fps > 0
