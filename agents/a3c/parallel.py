@@ -116,9 +116,10 @@ class ProcessWorkerPool:
     def stop(self, timeout: float = 20.0) -> None:
         """Ask the workers to stop after their current update; end any that hang."""
         self.stop_event.set()
-        for p in self.processes:
+        started = [p for p in self.processes if p.pid is not None]  # start() may have failed
+        for p in started:
             p.join(timeout)
-        for p in self.processes:  # workers ignore SIGTERM: a hung one is killed
+        for p in started:  # workers ignore SIGTERM: a hung one is killed
             if p.is_alive():
                 p.kill()
                 p.join()

@@ -113,7 +113,8 @@ class RecurrentCore(nn.Module, ABC):
             not isinstance(out, Tensor)
             or out.shape != (steps, batch, self.hidden_size)
             or not isinstance(state, tuple)
-            or tuple([s.shape for s in state if isinstance(s, Tensor)]) != expected
+            or not all(isinstance(s, Tensor) for s in state)
+            or tuple([s.shape for s in state]) != expected
         ):
             self._broken(x, out, state, expected)
         return (out.transpose(0, 1) if self.batch_first else out), state

@@ -302,3 +302,16 @@ def test_a_workers_failure_is_named_by_its_exceptions_first_line():
     assert exception_line(text) == "ValueError: state for batch 2 must be"
     assert exception_line("ValueError: " + "x" * 500).endswith("...")
     assert len(exception_line("ValueError: " + "x" * 500)) == 300
+
+
+def test_stopping_a_pool_whose_workers_never_started_raises_nothing():
+    """A worker that could not start (its core not picklable) is reported as itself, not
+    as the cleanup's "can only join a started process"."""
+    from fw_rl.agents.a3c.parallel import ProcessWorkerPool
+
+    config = A3CConfig(size=6, hidden_size=8, encoder_size=8, core="lstm", workers=1)
+    model = small_model()
+    pool = ProcessWorkerPool(
+        config, model, make_shared_optimiser("adam", model.parameters(), 0.01), 0
+    )
+    pool.stop(timeout=1.0)  # nothing started: nothing to join

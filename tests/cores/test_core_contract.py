@@ -61,12 +61,18 @@ class OutOnly(Base):
         return self.run(x, state)[0]
 
 
+class WithNone(Base):
+    def _forward(self, x, state, reset):
+        out, h = self.run(x, state)
+        return out, (h, None)
+
+
 for name, cls in [("wrongout", WrongOut), ("notime", NoTime), ("barestate", BareState),
-                  ("twostates", TwoStates), ("outonly", OutOnly)]:
+                  ("twostates", TwoStates), ("outonly", OutOnly), ("withnone", WithNone)]:
     register_core(CoreDeclaration(name=name, cls=cls))
 """
 
-NAMES = ("wrongout", "notime", "barestate", "twostates", "outonly")
+NAMES = ("wrongout", "notime", "barestate", "twostates", "outonly", "withnone")
 
 
 @pytest.fixture
@@ -92,6 +98,8 @@ def broken_cores(tmp_path, monkeypatch):
                       r"\(\(2, 8\),\)"),
         ("outonly", r"_forward returned Tensor; a core's _forward must return the pair "
                     r"\(out, state\)$"),
+        ("withnone", r"returned a state of shapes \(\(2, 8\), 'NoneType'\); .* of shapes "
+                     r"\(\(2, 8\),\)"),
     ],
 )  # fmt: skip
 def test_a_core_breaking_the_interface_is_named_with_the_rule(broken_cores, name, message):
